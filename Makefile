@@ -1,0 +1,79 @@
+# The two commands a newcomer needs: `make run` and `make test`. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+RASA := $(BIN)/rasa
+MODEL := models/clinicbot.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data clinicbot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
+
+# Optional local overrides (see .env.example).
+-include .env
+export
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONWARNINGS := ignore::DeprecationWarning
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: $(VENV)/.ready ## build .venv from Python 3.10 and install the project
+
+$(VENV)/.ready: pyproject.toml scripts/bootstrap.sh
+	@scripts/bootstrap.sh
+	@touch $@
+
+.PHONY: run
+run: install train ## run the assistant (sandbox GestãoDS/Z-API and SQLite unless configured)
+	$(PY) -m clinicbot.cli run
+
+.PHONY: test
+test: install lint validate train pytest rasa-test ## everything CI runs
+
+.PHONY: lint
+lint: install ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: format
+format: install ## ruff format + fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: validate
+validate: install ## rasa data validate
+	$(RASA) data validate
+
+.PHONY: train
+train: install $(MODEL) ## train the model when data, config or NLU code changed
+
+$(MODEL): $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name clinicbot --out models
+	@touch $@
+
+.PHONY: pytest
+pytest: install train ## the pytest suites (unit, data on SQLite + PostgreSQL, end-to-end over HTTP)
+	$(BIN)/pytest -q
+
+.PHONY: rasa-test
+rasa-test: install train ## rasa test: NLU on the held-out set, and the test stories (any failure fails)
+	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu/test_data.yml --out results/nlu
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --out results/core \
+		--fail-on-prediction-errors
+
+.PHONY: bench-nlu
+bench-nlu: install ## NLU cross-validation: the project's pipeline vs stock Rasa -> bench/nlu_report.md
+	$(PY) -m bench.nlu_benchmark
+
+.PHONY: bench-db
+bench-db: install ## 1M messages on PostgreSQL: partition pruning and indexes -> bench/db_report.md
+	$(PY) -m bench.db_partitions
+
+.PHONY: clean
+clean: ## remove trained models, results and local state
+	rm -rf models/*.tar.gz results var .rasa

@@ -1,0 +1,369 @@
+"""5-fold cross-validation of the project's NLU pipeline against stock Rasa, on the same folds.
+
+Run from the project root: ``.venv/bin/python -m bench.nlu_benchmark`` (``make bench-nlu``).
+Prints the report and writes it to ``bench/nlu_report.md``.
+
+Each fold trains a model with Rasa's own training entry point, loads it with ``Agent`` and parses
+the held-out examples one by one through the message processor, timing each parse. Intent
+metrics are scikit-learn's; entity metrics are both Rasa's token-level report (what
+``rasa test nlu`` prints) and exact-span matching (type, start and end all equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+# Before Rasa/TensorFlow are imported: quiet logs, no telemetry, and no training cache (a cache
+# hit would make later folds look faster than a real training).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+os.environ["RASA_MAX_CACHE_SIZE"] = "0"
+
+import numpy as np  # noqa: E402
+import rasa.model_training  # noqa: E402
+import rasa.shared.utils.io  # noqa: E402
+from rasa.core.agent import Agent  # noqa: E402
+from rasa.core.channels.channel import UserMessage  # noqa: E402
+from rasa.nlu.classifiers import fallback_classifier  # noqa: E402
+from rasa.nlu.constants import TOKENS_NAMES  # noqa: E402
+from rasa.nlu.test import EntityEvaluationResult, evaluate_entities  # noqa: E402
+from rasa.shared.nlu.constants import ENTITIES, EXTRACTOR, INTENT, TEXT  # noqa: E402
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter  # noqa: E402
+from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
+from rasa.shared.nlu.training_data.training_data import TrainingData  # noqa: E402
+from sklearn.metrics import f1_score  # noqa: E402
+from sklearn.model_selection import StratifiedKFold  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REPORT_PATH = PROJECT_ROOT / "bench" / "nlu_report.md"
+SEED = 42
+
+# The pipeline `rasa init` writes (rasa 3.6), with the language of the project.
+STOCK_PIPELINE: list[dict[str, Any]] = [
+    {"name": "WhitespaceTokenizer"},
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+    {"name": "EntitySynonymMapper"},
+    {"name": "ResponseSelector", "epochs": 100, "constrain_similarities": True},
+    {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
+]
+
+
+@dataclass
+class Run:
+    """Everything measured for one pipeline over all folds."""
+
+    name: str
+    gold_intents: list[str] = field(default_factory=list)
+    predicted_intents: list[str] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    entity_results: list[EntityEvaluationResult] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+    parse_ms: list[float] = field(default_factory=list)
+    model_bytes: list[int] = field(default_factory=list)
+
+
+def pipeline_config(pipeline: list[dict[str, Any]], language: str) -> dict[str, Any]:
+    """An NLU-only training config."""
+    return {"recipe": "default.v1", "language": language, "pipeline": pipeline}
+
+
+def stratified_folds(data: TrainingData, n_folds: int) -> list[tuple[TrainingData, list]]:
+    """Seeded stratified folds, so that both pipelines see exactly the same splits."""
+    examples = data.intent_examples
+    labels = [example.get(INTENT) for example in examples]
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=SEED)
+    folds = []
+    for train_index, test_index in splitter.split(examples, labels):
+        train = TrainingData(
+            training_examples=[examples[i] for i in train_index],
+            entity_synonyms=data.entity_synonyms,
+            regex_features=data.regex_features,
+            lookup_tables=data.lookup_tables,
+        )
+        folds.append((train, [examples[i] for i in test_index]))
+    return folds
+
+
+async def evaluate_fold(run: Run, model_path: str, test_examples: list) -> None:
+    """Parses every held-out example with the trained model and records the outcome."""
+    processor = Agent.load(model_path).processor
+    await processor.parse_message(UserMessage("oi"))  # first call builds lazy state
+    for example in test_examples:
+        started = time.perf_counter()
+        result = await processor.parse_message(
+            UserMessage(example.get(TEXT)), only_output_properties=False
+        )
+        run.parse_ms.append((time.perf_counter() - started) * 1000)
+        if fallback_classifier.is_fallback_classifier_prediction(result):
+            result = fallback_classifier.undo_fallback_prediction(result)
+        run.gold_intents.append(example.get(INTENT))
+        run.predicted_intents.append(result[INTENT].get("name") or "")
+        run.confidences.append(float(result[INTENT].get("confidence") or 0.0))
+        run.entity_results.append(
+            EntityEvaluationResult(
+                example.get(ENTITIES, []),
+                result.get(ENTITIES, []),
+                result.get(TOKENS_NAMES[TEXT], []),
+                result.get(TEXT),
+            )
+        )
+
+
+def cross_validate(
+    name: str, config: dict[str, Any], folds: list[tuple[TrainingData, list]], workdir: Path
+) -> Run:
+    """Trains and evaluates ``config`` on every fold."""
+    run = Run(name)
+    config_path = workdir / f"{name}_config.yml"
+    rasa.shared.utils.io.write_yaml(config, config_path)
+    for index, (train, test_examples) in enumerate(folds, start=1):
+        data_path = workdir / f"{name}_fold{index}.yml"
+        RasaYAMLWriter().dump(data_path, train)
+        started = time.perf_counter()
+        model_path = rasa.model_training.train_nlu(
+            str(config_path), str(data_path), str(workdir), fixed_model_name=f"{name}_{index}"
+        )
+        run.train_seconds.append(time.perf_counter() - started)
+        run.model_bytes.append(Path(model_path).stat().st_size)
+        asyncio.run(evaluate_fold(run, model_path, test_examples))
+        print(f"  {name} fold {index}/{len(folds)}: trained in {run.train_seconds[-1]:.1f} s")
+    return run
+
+
+def cold_cli_training_seconds(config: dict[str, Any], workdir: Path) -> float:
+    """Wall time of ``rasa train nlu`` on the full data in a fresh process."""
+    config_path = workdir / "cold_config.yml"
+    rasa.shared.utils.io.write_yaml(config, config_path)
+    command = [
+        str(Path(sys.executable).with_name("rasa")), "train", "nlu",
+        "--config", str(config_path), "--nlu", "data/nlu",
+        "--out", str(workdir / "cold"), "--fixed-model-name", "cold",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def entity_scores(run: Run) -> dict[str, Any]:
+    """Rasa's token-level entity report and exact-span precision/recall/F1 per entity."""
+    extractors = {
+        entity[EXTRACTOR]
+        for result in run.entity_results
+        for entity in result.entity_predictions
+        if EXTRACTOR in entity
+    }
+    token_report: dict[str, Any] = {}
+    if extractors:
+        evaluation = evaluate_entities(
+            run.entity_results, extractors, None, False, False, True, report_as_dict=True
+        )
+        token_report = next(iter(evaluation.values()))["report"]
+    gold: Counter = Counter()
+    predicted: Counter = Counter()
+    matched: Counter = Counter()
+    for index, result in enumerate(run.entity_results):
+        gold_spans = {(index, e["entity"], e["start"], e["end"]) for e in result.entity_targets}
+        predicted_spans = {
+            (index, e["entity"], e["start"], e["end"]) for e in result.entity_predictions
+        }
+        for spans, counter in ((gold_spans, gold), (predicted_spans, predicted)):
+            counter.update(span[1] for span in spans)
+        matched.update(span[1] for span in gold_spans & predicted_spans)
+    span_report = {
+        entity: _prf(matched[entity], predicted[entity], gold[entity]) for entity in sorted(gold)
+    }
+    span_report["overall (micro)"] = _prf(
+        sum(matched.values()), sum(predicted.values()), sum(gold.values())
+    )
+    return {"token": token_report, "span": span_report}
+
+
+def _prf(true_positives: int, predicted: int, gold: int) -> dict[str, float]:
+    precision = true_positives / predicted if predicted else 0.0
+    recall = true_positives / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "support": gold}
+
+
+def fallback_table(run: Run, thresholds: list[float]) -> list[tuple[float, float, float]]:
+    """Per threshold: share of correct predictions sent to fallback, share of errors caught."""
+    correct = np.array(run.gold_intents) == np.array(run.predicted_intents)
+    confidences = np.array(run.confidences)
+    rows = []
+    for threshold in thresholds:
+        below = confidences < threshold
+        lost = below[correct].mean() if correct.any() else 0.0
+        caught = below[~correct].mean() if (~correct).any() else 0.0
+        rows.append((threshold, float(lost), float(caught)))
+    return rows
+
+
+def suggested_threshold(rows: list[tuple[float, float, float]], max_lost: float) -> float:
+    """The highest threshold that sends at most ``max_lost`` of correct answers to fallback."""
+    return max((t for t, lost, _ in rows if lost <= max_lost), default=rows[0][0])
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def render_report(runs: list[Run], meta: dict[str, Any]) -> str:
+    """The Markdown report."""
+    scores = {run.name: entity_scores(run) for run in runs}
+    intents = sorted(set(runs[0].gold_intents))
+    names = [run.name for run in runs]
+    lines = [
+        "# NLU benchmark: project pipeline vs stock Rasa",
+        "",
+        f"Generated by `python -m bench.nlu_benchmark` on {meta['date']}: {meta['n_folds']}-fold "
+        f"stratified cross-validation (seed {SEED}) over {meta['n_examples']} examples of "
+        f"{len(intents)} intents from `data/nlu`, the same folds for every pipeline. "
+        f"Machine: {os.cpu_count()} CPUs, shared. Latency is one `MessageProcessor.parse_message` "
+        "call per held-out message, in-process, after one warm-up parse.",
+        "",
+        "## Summary",
+        "",
+        "| metric | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
+
+    def row(label: str, values: list[str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(values) + " |")
+
+    row("intent macro-F1", [_f(f1_score(r.gold_intents, r.predicted_intents, average="macro"))
+                            for r in runs])  # fmt: skip
+    row("intent accuracy", [_f(np.mean(np.array(r.gold_intents) == np.array(r.predicted_intents)))
+                            for r in runs])  # fmt: skip
+    row("entity F1, token-level (rasa test, micro)",
+        [_f(scores[n]["token"].get("micro avg", {}).get("f1-score", float("nan"))) for n in names])
+    row("entity F1, exact span (micro)", [_f(scores[n]["span"]["overall (micro)"]["f1"])
+                                          for n in names])  # fmt: skip
+    row("train time per fold, in-process (s)", [f"{statistics.mean(r.train_seconds):.1f}"
+                                                for r in runs])  # fmt: skip
+    row("parse p50 (ms)", [f"{percentile(r.parse_ms, 50):.2f}" for r in runs])
+    row("parse p95 (ms)", [f"{percentile(r.parse_ms, 95):.2f}" for r in runs])
+    row("model size (.tar.gz)", [f"{statistics.mean(r.model_bytes) / 1e6:.2f} MB" for r in runs])
+    if len(runs) > 1:
+        speedup = percentile(runs[1].parse_ms, 50) / percentile(runs[0].parse_ms, 50)
+        lines += ["", f"Parse p50 speed-up of `{names[0]}` over `{names[1]}`: **{speedup:.1f}×**."]
+    if meta.get("cold_train"):
+        lines += [
+            "",
+            f"Cold `rasa train nlu` of `{names[0]}` on all of `data/nlu` (fresh process, no "
+            f"cache): **{meta['cold_train']:.1f} s**.",
+        ]
+
+    lines += ["", "## Intent F1 per intent", "", "| intent | " + " | ".join(names) + " |",
+              "|---|" + "---|" * len(runs)]  # fmt: skip
+    per_intent = {
+        r.name: f1_score(r.gold_intents, r.predicted_intents, labels=intents, average=None)
+        for r in runs
+    }
+    for i, intent in enumerate(intents):
+        row(intent, [_f(per_intent[n][i]) for n in names])
+
+    lines += ["", "## Entities", ""]
+    for run in runs:
+        lines += [f"### {run.name}", "", "| entity | token F1 (rasa) | span P | span R | span F1 "
+                  "| gold spans |", "|---|---|---|---|---|---|"]  # fmt: skip
+        token, span = scores[run.name]["token"], scores[run.name]["span"]
+        for entity, values in span.items():
+            key = "micro avg" if entity.startswith("overall") else entity
+            token_f1 = token.get(key, {}).get("f1-score", float("nan"))
+            lines.append(
+                f"| {entity} | {_f(token_f1)} | {_f(values['precision'])} | "
+                f"{_f(values['recall'])} | {_f(values['f1'])} | {values['support']} |"
+            )
+        lines.append("")
+
+    lines += ["## Top intent confusions (gold → predicted, count)", ""]
+    for run in runs:
+        pairs = Counter(
+            (g, p) for g, p in zip(run.gold_intents, run.predicted_intents) if g != p
+        ).most_common(10)
+        lines.append(f"- **{run.name}**: " + ", ".join(f"{g} → {p} ({c})" for (g, p), c in pairs))
+
+    rows = fallback_table(runs[0], [round(0.05 * i, 2) for i in range(1, 17)])
+    threshold = suggested_threshold(rows, max_lost=0.02)
+    lines += [
+        "",
+        f"## FallbackClassifier threshold ({names[0]})",
+        "",
+        "Share of correct CV predictions that a threshold would send to `nlu_fallback`, and "
+        "share of wrong ones it would catch:",
+        "",
+        "| threshold | correct → fallback | errors caught |",
+        "|---|---|---|",
+        *(f"| {t:.2f} | {lost:.1%} | {caught:.1%} |" for t, lost, caught in rows),
+        "",
+        f"Highest threshold losing at most 2 % of correct answers: **{threshold:.2f}**.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _f(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--config", default="config.yml", help="the project's config")
+    parser.add_argument("--data", default="data/nlu")
+    parser.add_argument("--skip-stock", action="store_true", help="only the project pipeline")
+    parser.add_argument("--output", default=str(REPORT_PATH))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("rasa", "tensorflow", "absl"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+    os.chdir(PROJECT_ROOT)
+    sys.path.insert(0, str(PROJECT_ROOT))
+    project = rasa.shared.utils.io.read_config_file(args.config)
+    language = project.get("language", "pt")
+    configs = {"project": pipeline_config(project["pipeline"], language)}
+    if not args.skip_stock:
+        configs["stock"] = pipeline_config(STOCK_PIPELINE, language)
+    data = load_data(args.data)
+    folds = stratified_folds(data, args.folds)
+
+    with tempfile.TemporaryDirectory(prefix="nlu_bench_") as tmp:
+        workdir = Path(tmp)
+        runs = []
+        for name, config in configs.items():
+            print(f"Cross-validating {name} ({args.folds} folds)…", flush=True)
+            runs.append(cross_validate(name, config, folds, workdir))
+        cold_train = cold_cli_training_seconds(configs["project"], workdir)
+
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "n_folds": args.folds,
+        "n_examples": len(data.intent_examples),
+        "cold_train": cold_train,
+    }
+    report = render_report(runs, meta)
+    Path(args.output).write_text(report, encoding="utf-8")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

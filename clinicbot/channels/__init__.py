@@ -1,0 +1,1 @@
+"""WhatsApp channel connectors for Rasa (Z-API first; Meta's Cloud API next)."""

@@ -1,0 +1,1 @@
+"""Data layer: SQLAlchemy models, engine/session factory, Alembic migrations and partitions."""

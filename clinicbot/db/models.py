@@ -1,0 +1,445 @@
+"""SQLAlchemy models of the clinic's schema (SQLAlchemy 1.4, queried in the 2.0 style).
+
+The migrations in ``clinicbot/db/migrations`` create these tables; ``tests/db`` checks that the
+two agree on both PostgreSQL and SQLite. Timestamps are timezone-aware UTC (:class:`UTCDateTime`);
+``*_date``/``*_on`` columns are clinic-local dates, derived from the matching timestamp.
+
+PostgreSQL-only details live in the migrations: ``conversation_messages`` is range-partitioned by
+month on ``created_at`` (its primary key there is ``(id, created_at)``), and triggers keep
+``chatbot_metrics``, ``conversation_message_keys`` and the conversations' reply counters current
+(SQLite has equivalent triggers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import declarative_base, validates
+
+from clinicbot.db.types import BigIntegerPK, JSONType, UTCDateTime, utcnow
+from clinicbot.settings import get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+APPOINTMENT_STATUSES = ("scheduled", "confirmed", "canceled", "completed", "no_show", "rescheduled")
+CONVERSATION_STATUSES = ("active", "handed_off", "closed", "expired")
+MESSAGE_DIRECTIONS = ("in", "out")
+MESSAGE_STATUSES = ("received", "queued", "sent", "delivered", "read", "failed")
+WAITING_LIST_STATUSES = ("waiting", "offered", "booked", "left", "expired")
+WAITING_LIST_PERIODS = ("any", "morning", "afternoon", "evening")
+DASHBOARD_STATUSES = ("open", "waiting_human", "with_human", "closed")
+FUNNEL_STAGES = ("started", "identified", "slot_chosen", "booked", "abandoned")
+NOTIFICATION_KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer")
+NOTIFICATION_STATUSES = ("pending", "sent", "failed", "canceled")
+AB_TEST_STATUSES = ("draft", "running", "stopped")
+
+# Waiting-list priorities: lower runs first, so ``ORDER BY priority, created_at`` walks the
+# ``waiting_list(priority, created_at)`` index forwards.
+PRIORITY_URGENT = 0
+PRIORITY_RETURNING = 1
+PRIORITY_NORMAL = 2
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
+
+
+def clinic_date(moment: datetime) -> date:
+    """The clinic-local calendar date of a UTC instant."""
+    return moment.astimezone(get_settings().clinic_tz).date()
+
+
+def _clinic_date_default(source: str) -> Callable[[Any], date]:
+    """Insert default for a clinic-local date column, taken from the timestamp ``source``."""
+
+    def default(context: Any) -> date:
+        return clinic_date(context.get_current_parameters().get(source) or utcnow())
+
+    return default
+
+
+def _counter(type_: Any = Integer) -> Column:
+    return Column(type_, nullable=False, default=0, server_default=sql_text("0"))
+
+
+def _flag(default: bool) -> Column:
+    return Column(
+        Boolean, nullable=False, default=default, server_default=sql_text(str(default).lower())
+    )
+
+
+def _created_at() -> Column:
+    return Column(
+        UTCDateTime, nullable=False, default=utcnow, server_default=sql_text("CURRENT_TIMESTAMP")
+    )
+
+
+def _updated_at() -> Column:
+    return Column(
+        UTCDateTime,
+        nullable=False,
+        default=utcnow,
+        onupdate=utcnow,
+        server_default=sql_text("CURRENT_TIMESTAMP"),
+    )
+
+
+class Conversation(Base):
+    """One session of a patient with the assistant; its changes feed ``chatbot_metrics``."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        _one_of("status", CONVERSATION_STATUSES),
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
+        Index(None, "phone", "updated_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(64), nullable=False)
+    channel = Column(String(32), nullable=False, default="whatsapp", server_default="whatsapp")
+    status = Column(String(16), nullable=False, default="active", server_default="active")
+    started_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # The clinic-local day the conversation counts for in chatbot_metrics.
+    started_on = Column(Date, nullable=False, default=_clinic_date_default("started_at"))
+    updated_at = _updated_at()
+    ended_at = Column(UTCDateTime)
+    last_intent = Column(String(64))
+    resolved_by_bot = _flag(False)
+    appointment_booked = _flag(False)
+    satisfaction = Column(SmallInteger)  # 1-5 rating, when the patient answered the survey
+    # Maintained by a trigger on conversation_messages (outbound rows with latency_ms).
+    replies_count = _counter()
+    response_time_ms_total = _counter(BigInteger)
+
+    @validates("started_at")
+    def _sync_started_on(self, _key: str, value: datetime) -> datetime:
+        self.started_on = clinic_date(value)
+        return value
+
+
+class ConversationMessage(Base):
+    """Every inbound and outbound message, stored as received (masking is for logs only).
+
+    ``latency_ms`` on an outbound row is the time from the patient's message to this reply.
+    ``(channel, external_message_id)`` is unique through ``conversation_message_keys`` (a
+    partitioned table cannot have a unique index without the partition key): inserting a
+    redelivered webhook raises ``IntegrityError`` on both backends.
+    """
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (
+        _one_of("direction", MESSAGE_DIRECTIONS),
+        _one_of("status", MESSAGE_STATUSES),
+        Index(None, "phone", "created_at"),
+        Index(None, "conversation_id", "created_at"),
+    )
+
+    id = Column(BigIntegerPK, primary_key=True)
+    conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    phone = Column(String(64), nullable=False)
+    direction = Column(String(3), nullable=False)
+    text = Column(Text)
+    intent = Column(String(64))
+    confidence = Column(Float)
+    latency_ms = Column(Integer)
+    channel = Column(String(32), nullable=False, default="whatsapp", server_default="whatsapp")
+    external_message_id = Column(String(128))
+    status = Column(String(16), nullable=False, default="received", server_default="received")
+    created_at = _created_at()  # the partition key on PostgreSQL
+
+
+class ConversationMessageKey(Base):
+    """Dedupe key of a message with an external id, written by a trigger on each insert.
+
+    Also maps a provider id to the message's ``(id, created_at)``, so a delivery/read status
+    update finds the row in its partition without searching every month.
+    """
+
+    __tablename__ = "conversation_message_keys"
+
+    channel = Column(String(32), primary_key=True)
+    external_message_id = Column(String(128), primary_key=True)
+    message_id = Column(BigIntegerPK, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+
+
+class Appointment(Base):
+    """Local copy of a GestãoDS appointment made or seen through the assistant."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        _one_of("status", APPOINTMENT_STATUSES),
+        CheckConstraint("length(cpf) = 11", name="cpf_length"),
+        CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
+        Index(None, "appointment_date", "status"),
+        Index(None, "phone", "starts_at"),
+        Index(None, "conversation_id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    gestaods_id = Column(String(64), nullable=False, unique=True)
+    phone = Column(String(64), nullable=False)
+    cpf = Column(String(11), nullable=False)
+    patient_name = Column(String(200))
+    starts_at = Column(UTCDateTime, nullable=False)
+    ends_at = Column(UTCDateTime, nullable=False)
+    appointment_date = Column(Date, nullable=False, default=_clinic_date_default("starts_at"))
+    status = Column(String(16), nullable=False, default="scheduled", server_default="scheduled")
+    first_visit = _flag(False)
+    professional = Column(String(200))
+    conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    cancel_reason = Column(Text)
+    created_at = _created_at()
+    updated_at = _updated_at()
+
+    @validates("starts_at")
+    def _sync_appointment_date(self, _key: str, value: datetime) -> datetime:
+        self.appointment_date = clinic_date(value)
+        return value
+
+
+class WaitingList(Base):
+    """A patient waiting for a slot; the position is derived (priority, then arrival).
+
+    ``offered_slot_key`` identifies the slot on offer (e.g. professional and start); a partial
+    unique index makes it impossible to offer the same slot to two patients at once.
+    """
+
+    __tablename__ = "waiting_list"
+    __table_args__ = (
+        _one_of("status", WAITING_LIST_STATUSES),
+        _one_of("preferred_period", WAITING_LIST_PERIODS),
+        CheckConstraint("length(cpf) = 11", name="cpf_length"),
+        CheckConstraint("preferred_date_to >= preferred_date_from", name="date_range"),
+        Index(None, "priority", "created_at"),
+        Index(None, "phone", "status"),
+        Index(
+            "ux_waiting_list_offered_slot",
+            "offered_slot_key",
+            unique=True,
+            postgresql_where=sql_text("status = 'offered'"),
+            sqlite_where=sql_text("status = 'offered'"),
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(64), nullable=False)
+    cpf = Column(String(11), nullable=False)
+    patient_name = Column(String(200))
+    specialty = Column(String(100))
+    professional = Column(String(200))
+    preferred_date_from = Column(Date, nullable=False)
+    preferred_date_to = Column(Date, nullable=False)
+    preferred_period = Column(String(16), nullable=False, default="any", server_default="any")
+    priority = Column(SmallInteger, nullable=False, default=PRIORITY_NORMAL, server_default="2")
+    status = Column(String(16), nullable=False, default="waiting", server_default="waiting")
+    offered_slot_key = Column(String(200))
+    offered_slot_starts_at = Column(UTCDateTime)
+    offered_slot_ends_at = Column(UTCDateTime)
+    offer_expires_at = Column(UTCDateTime)
+    booked_appointment_id = Column(ForeignKey("appointments.id", ondelete="SET NULL"))
+    created_at = _created_at()
+    updated_at = _updated_at()
+
+
+class ConversationDashboard(Base):
+    """A conversation as the clinic's staff see it: queue for a human, assignee, closing."""
+
+    __tablename__ = "conversation_dashboard"
+    __table_args__ = (
+        _one_of("status", DASHBOARD_STATUSES),
+        Index(None, "status", "created_at"),
+        Index(None, "phone"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    phone = Column(String(64), nullable=False)
+    status = Column(String(16), nullable=False, default="open", server_default="open")
+    assigned_to = Column(String(100))
+    reason = Column(Text)
+    created_at = _created_at()
+    updated_at = _updated_at()
+    closed_at = Column(UTCDateTime)
+
+
+class PatientTransaction(Base):
+    """A patient's way through the booking funnel; one timestamp per stage reached."""
+
+    __tablename__ = "patient_transactions"
+    __table_args__ = (
+        _one_of("stage_current", FUNNEL_STAGES),
+        Index(None, "stage_current", "created_at"),
+        Index(None, "phone", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(64), nullable=False)
+    cpf = Column(String(11))
+    conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    appointment_id = Column(ForeignKey("appointments.id", ondelete="SET NULL"))
+    stage_current = Column(String(16), nullable=False, default="started", server_default="started")
+    started_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    identified_at = Column(UTCDateTime)
+    slot_chosen_at = Column(UTCDateTime)
+    booked_at = Column(UTCDateTime)
+    abandoned_at = Column(UTCDateTime)
+    created_at = _created_at()
+    updated_at = _updated_at()
+
+
+class ChatbotMetrics(Base):
+    """Daily figures, one row per clinic-local date, written only by the conversations trigger.
+
+    The ``*_sum``/``*_count`` columns let the trigger keep the averages exact incrementally;
+    rates and averages are NULL while their denominator is zero.
+    """
+
+    __tablename__ = "chatbot_metrics"
+
+    date = Column(Date, primary_key=True)
+    total_conversations = _counter()
+    bot_resolved_conversations = _counter()
+    successful_appointments = _counter()
+    bot_resolution_rate = Column(Float)
+    responses_count = _counter()
+    response_time_ms_sum = _counter(BigInteger)
+    avg_response_time_ms = Column(Float)
+    satisfaction_count = _counter()
+    satisfaction_sum = _counter()
+    satisfaction = Column(Float)
+    updated_at = _updated_at()
+
+
+class Notification(Base):
+    """A message to send at ``scheduled_for``; ``dedupe_key`` makes scheduling idempotent."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        _one_of("kind", NOTIFICATION_KINDS),
+        _one_of("status", NOTIFICATION_STATUSES),
+        CheckConstraint("attempts >= 0", name="attempts_positive"),
+        Index(None, "status", "scheduled_for"),
+        Index(None, "phone", "created_at"),
+        Index(None, "appointment_id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(16), nullable=False)
+    phone = Column(String(64), nullable=False)
+    appointment_id = Column(ForeignKey("appointments.id", ondelete="SET NULL"))
+    waiting_list_id = Column(ForeignKey("waiting_list.id", ondelete="SET NULL"))
+    template_key = Column(String(100))
+    scheduled_for = Column(UTCDateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="pending", server_default="pending")
+    attempts = _counter()
+    last_error = Column(Text)
+    sent_at = Column(UTCDateTime)
+    payload = Column(JSONType)
+    dedupe_key = Column(String(200), nullable=False, unique=True)
+    created_at = _created_at()
+    updated_at = _updated_at()
+
+
+class MessageTemplate(Base):
+    """A text the assistant sends, per key, A/B variant and locale."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("key", "variant", "locale"),)
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(100), nullable=False)
+    variant = Column(String(50), nullable=False, default="default", server_default="default")
+    locale = Column(String(10), nullable=False, default="pt_BR", server_default="pt_BR")
+    text = Column(Text, nullable=False)
+    active = _flag(True)
+    created_at = _created_at()
+    updated_at = _updated_at()
+
+
+class ApiCallLog(Base):
+    """One call to an external API (GestãoDS, Z-API); ``status`` is NULL when no response came."""
+
+    __tablename__ = "api_call_logs"
+    __table_args__ = (Index(None, "service", "created_at"),)
+
+    id = Column(BigIntegerPK, primary_key=True)
+    service = Column(String(32), nullable=False)
+    method = Column(String(8), nullable=False)
+    path = Column(String(500), nullable=False)
+    status = Column(Integer)
+    latency_ms = Column(Integer, nullable=False)
+    error = Column(Text)
+    cpf_masked = Column(String(20))
+    created_at = _created_at()
+
+
+class ABTest(Base):
+    """An experiment over message variants; ``variants`` maps variant name to weight."""
+
+    __tablename__ = "ab_tests"
+    __table_args__ = (_one_of("status", AB_TEST_STATUSES),)
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(100), nullable=False, unique=True)
+    description = Column(Text)
+    variants = Column(JSONType, nullable=False)
+    status = Column(String(16), nullable=False, default="draft", server_default="draft")
+    started_at = Column(UTCDateTime)
+    ended_at = Column(UTCDateTime)
+    created_at = _created_at()
+
+
+class ABTestAssignment(Base):
+    """The variant a patient sees in a test; one per patient and test."""
+
+    __tablename__ = "ab_test_assignments"
+    __table_args__ = (UniqueConstraint("test_id", "phone"),)
+
+    id = Column(Integer, primary_key=True)
+    test_id = Column(ForeignKey("ab_tests.id", ondelete="CASCADE"), nullable=False)
+    phone = Column(String(64), nullable=False)
+    variant = Column(String(50), nullable=False)
+    assigned_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ABTestOutcome(Base):
+    """Something that happened to an assigned patient (e.g. ``booked``), with optional value."""
+
+    __tablename__ = "ab_test_outcomes"
+    __table_args__ = (Index(None, "test_id", "event"),)
+
+    id = Column(Integer, primary_key=True)
+    test_id = Column(ForeignKey("ab_tests.id", ondelete="CASCADE"), nullable=False)
+    assignment_id = Column(ForeignKey("ab_test_assignments.id", ondelete="CASCADE"), nullable=False)
+    event = Column(String(50), nullable=False)
+    value = Column(Float)
+    created_at = _created_at()

@@ -1,0 +1,195 @@
+"""Adds the contract's normalised values to the entities the extractors found."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from validate_docbr import CPF
+
+from clinicbot.nlu.dates import clinic_now, parse_date_expression, parse_period, parse_time_expression
+from clinicbot.nlu.options import DATE, OPTION, parse_option_number, weekday_or_option
+from clinicbot.nlu.text import fold_accents
+
+logger = logging.getLogger(__name__)
+
+SYNONYMS_FILE = "canonical_values.json"
+# Name particles stay lower-case: "Maria das Dores", "João da Silva".
+_NAME_PARTICLES = frozenset({"da", "das", "de", "do", "dos", "e"})
+_CPF = CPF()
+
+Clock = Callable[[], datetime]
+
+
+def title_case_name(name: str) -> str:
+    """ "ana DE souza" -> "Ana de Souza"."""
+    words = name.split()
+    return " ".join(
+        word.lower() if index and word.lower() in _NAME_PARTICLES else word.capitalize()
+        for index, word in enumerate(words)
+    )
+
+
+def cpf_value(text: str) -> dict[str, Any]:
+    """Digits only, plus whether the check digits are right."""
+    digits = re.sub(r"\D", "", text)
+    return {ENTITY_ATTRIBUTE_VALUE: digits, "valid": len(digits) == 11 and _CPF.validate(digits)}
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True
+)
+class EntityNormalizer(GraphComponent):
+    """Resolves entity values; it finds no entities itself, so put it after the extractors.
+
+    For every entity it keeps the matched text under ``text`` and puts the normalised value in
+    ``value``: CPF digits (+ ``valid``), ISO date relative to the clinic clock, ``HH:MM``,
+    ``manha``/``tarde``/``noite``, an ``int`` option number, lower-case e-mail, title-cased name,
+    and canonical specialty/insurer names learned from the training data's annotations and
+    synonyms (accent-insensitive, typo-tolerant). A value that cannot be resolved stays as
+    the extractor gave it.
+
+    "segunda", "quarta", "quinta", "sexta" are weekdays and ordinals: the message context and
+    ``metadata["options_offered"]`` decide (see :func:`clinicbot.nlu.options.weekday_or_option`)
+    and the entity type is corrected accordingly. The ``extractor`` key is left alone, so
+    ``rasa test`` still scores the extractor that found the span.
+    """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Which entity types get canonical names from the training data."""
+        return {"canonical_entities": ["especialidade", "convenio"], "fuzzy_cutoff": 0.85}
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        canonical: dict[str, dict[str, str]] | None = None,
+        clock: Clock = clinic_now,
+    ) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._canonical = canonical or {}
+        self.clock = clock
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> EntityNormalizer:
+        """A normalizer without canonical names yet."""
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Collects surface form -> canonical name for the configured entity types."""
+        types = set(self._config["canonical_entities"])
+        canonical: dict[str, dict[str, str]] = {entity: {} for entity in types}
+        synonyms = {fold_accents(k): v for k, v in training_data.entity_synonyms.items()}
+        for example in training_data.entity_examples:
+            for entity in example.get(ENTITIES, []):
+                if entity[ENTITY_ATTRIBUTE_TYPE] not in types:
+                    continue
+                surface = example.get(TEXT)[entity[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]]
+                value = str(entity[ENTITY_ATTRIBUTE_VALUE])
+                forms = canonical[entity[ENTITY_ATTRIBUTE_TYPE]]
+                forms[fold_accents(surface)] = synonyms.get(fold_accents(value), value)
+        for entity in types:
+            for form, name in list(canonical[entity].items()):
+                canonical[entity].setdefault(fold_accents(name), name)
+                canonical[entity][form] = synonyms.get(form, name)
+        self._canonical = canonical
+        with self._model_storage.write_to(self._resource) as model_dir:
+            (model_dir / SYNONYMS_FILE).write_text(json.dumps(canonical), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> EntityNormalizer:
+        """Loads the canonical names collected at training time."""
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                canonical = json.loads((model_dir / SYNONYMS_FILE).read_text(encoding="utf-8"))
+        except ValueError:
+            logger.debug(f"No canonical names for '{resource.name}'; starting without them.")
+            canonical = {}
+        return cls(config, model_storage, resource, canonical)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Normalises the entities of each message in place."""
+        for message in messages:
+            entities = message.get(ENTITIES)
+            if not entities:
+                continue
+            options_offered = (message.get("metadata") or {}).get("options_offered")
+            for entity in entities:
+                self._normalise(entity, message.get(TEXT), options_offered)
+        return messages
+
+    def _normalise(self, entity: dict[str, Any], text: str, options_offered: bool | None) -> None:
+        start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
+        surface = text[start:end] if start is not None else str(entity[ENTITY_ATTRIBUTE_VALUE])
+        entity["text"] = surface
+        if start is not None and entity[ENTITY_ATTRIBUTE_TYPE] in (DATE, OPTION):
+            decided = weekday_or_option(text, start, end, options_offered)
+            entity[ENTITY_ATTRIBUTE_TYPE] = decided or entity[ENTITY_ATTRIBUTE_TYPE]
+        entity.update(self._resolve(entity[ENTITY_ATTRIBUTE_TYPE], surface))
+
+    def _resolve(self, entity_type: str, surface: str) -> dict[str, Any]:
+        value: Any = None
+        if entity_type == "cpf":
+            return cpf_value(surface)
+        if entity_type == "email":
+            value = surface.strip().lower()
+        elif entity_type == "nome":
+            value = title_case_name(surface)
+        elif entity_type == DATE:
+            day = parse_date_expression(surface, self.clock())
+            value = day.isoformat() if day else None
+        elif entity_type == "hora":
+            at = parse_time_expression(surface)
+            value = at.strftime("%H:%M") if at else None
+        elif entity_type == "periodo":
+            value = parse_period(surface)
+        elif entity_type == OPTION:
+            value = parse_option_number(surface)
+        elif entity_type in self._canonical:
+            value = self._canonical_name(entity_type, surface)
+        return {} if value is None else {ENTITY_ATTRIBUTE_VALUE: value}
+
+    def _canonical_name(self, entity_type: str, surface: str) -> str | None:
+        forms = self._canonical[entity_type]
+        folded = fold_accents(surface.strip())
+        if folded in forms:
+            return forms[folded]
+        close = difflib.get_close_matches(folded, forms, n=1, cutoff=self._config["fuzzy_cutoff"])
+        return forms[close[0]] if close else None

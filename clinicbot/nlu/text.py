@@ -1,0 +1,77 @@
+"""Text helpers shared by the NLU components: accent folding and chat abbreviations."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Informal WhatsApp spellings mapped to the standard (accent-free) word they stand for.
+ABBREVIATIONS: dict[str, str] = {
+    "vc": "voce",
+    "vcs": "voces",
+    "pfv": "por favor",
+    "pf": "por favor",
+    "pfvr": "por favor",
+    "qro": "quero",
+    "qr": "quer",
+    "q": "que",
+    "oq": "o que",
+    "td": "tudo",
+    "tds": "todos",
+    "tb": "tambem",
+    "tbm": "tambem",
+    "hj": "hoje",
+    "amnh": "amanha",
+    "amn": "amanha",
+    "n": "nao",
+    "ñ": "nao",
+    "nn": "nao",
+    "s": "sim",
+    "ss": "sim",
+    "pq": "porque",
+    "p": "para",
+    "pra": "para",
+    "pro": "para o",
+    "cmg": "comigo",
+    "obg": "obrigado",
+    "obgd": "obrigado",
+    "obgda": "obrigada",
+    "vlw": "valeu",
+    "blz": "beleza",
+    "msg": "mensagem",
+    "tô": "estou",
+    "to": "estou",
+    "ta": "esta",
+    "tá": "esta",
+    "tah": "esta",
+    "eh": "e",
+    "agr": "agora",
+    "dps": "depois",
+    "mt": "muito",
+    "mto": "muito",
+    "qd": "quando",
+    "qdo": "quando",
+    "qnd": "quando",
+    "qto": "quanto",
+    "qnto": "quanto",
+    "cel": "celular",
+    "add": "adicionar",
+    "dr": "doutor",
+    "dra": "doutora",
+    "seg": "segunda",
+    "sab": "sabado",
+    "dom": "domingo",
+}
+
+
+def fold_accents(text: str) -> str:
+    """Lower-case ``text`` and strip combining marks ("Não é" -> "nao e").
+
+    Characters without a decomposition (emojis, digits) are kept as they are.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def expand_abbreviation(word: str) -> str:
+    """The standard spelling of a chat abbreviation, or ``word`` itself."""
+    return ABBREVIATIONS.get(word.lower(), word)

@@ -1,0 +1,32 @@
+"""Phone numbers as one patient identity: E.164 digits, whichever variant WhatsApp sends."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+# Brazilian mobiles gained a leading 9 in 2012-2016; WhatsApp ids still arrive without it.
+_BR_MOBILE_WITHOUT_NINE = 12  # 55 + DDD (2) + 8 digits
+
+
+def normalize_phone(raw: str) -> str:
+    """Return the E.164 digits (no ``+``) of a WhatsApp phone, or the raw id if it isn't one.
+
+    ``5531988887777``, ``+55 (31) 98888-7777`` and the old ``553188887777`` (no ninth digit) all
+    become ``5531988887777``. Ids that are not phone numbers (``…@lid``, groups) are returned
+    unchanged: they still identify one chat.
+    """
+    value = raw.strip()
+    if "@" in value or value.endswith("-group"):
+        return value
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if not digits:
+        return value
+    if digits.startswith("55") and len(digits) == _BR_MOBILE_WITHOUT_NINE and digits[4] in "6789":
+        digits = f"{digits[:4]}9{digits[4:]}"
+    try:
+        parsed = phonenumbers.parse(f"+{digits}")
+    except phonenumbers.NumberParseException:
+        return digits
+    if not phonenumbers.is_possible_number(parsed):
+        return digits
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")

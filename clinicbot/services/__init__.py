@@ -1,0 +1,1 @@
+"""Business rules of the assistant, testable without Rasa (the actions stay thin)."""

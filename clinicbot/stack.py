@@ -1,0 +1,205 @@
+"""Start and stop the assistant's processes: sandbox fakes, action server, rasa, clinic service.
+
+``make run`` uses it through :mod:`clinicbot.cli`; the end-to-end tests use it too, on their own
+ports, so they exercise exactly what a clinic runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from clinicbot.settings import PROJECT_ROOT, SANDBOX_PORT, Settings, read_settings
+
+logger = logging.getLogger(__name__)
+
+MODEL_PATH = PROJECT_ROOT / "models" / "clinicbot.tar.gz"
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Ports:
+    rasa: int = 5005
+    actions: int = 5055
+    service: int = 8000
+    sandbox: int = SANDBOX_PORT
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    ready_url: str
+    process: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] | None = None
+
+
+@dataclass
+class Stack:
+    """The processes of one assistant. ``log_dir=None`` lets them write to this terminal."""
+
+    ports: Ports = field(default_factory=Ports)
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    model: Path = MODEL_PATH
+    services: list[Service] = field(default_factory=list)
+
+    def child_env(self) -> dict[str, str]:
+        """The environment every process gets: the caller's, plus sandbox URLs when in use."""
+        env = {**os.environ, **self.env}
+        env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{self.ports.actions}/webhook"
+        env["RASA_PORT"] = str(self.ports.rasa)
+        env["CLINIC_SERVICE_PORT"] = str(self.ports.service)
+        sandbox_url = f"http://127.0.0.1:{self.ports.sandbox}"
+        if not env.get("GESTAODS_TOKEN"):
+            env["GESTAODS_BASE_URL"] = sandbox_url
+        if not env.get("ZAPI_INSTANCE_ID"):
+            env["ZAPI_BASE_URL"] = sandbox_url
+        return env
+
+    def settings(self) -> Settings:
+        saved = dict(os.environ)
+        try:
+            os.environ.update(self.child_env())
+            return read_settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def plan(self, run_dir: Path) -> list[Service]:
+        """The processes to start, in order."""
+        settings = self.settings()
+        ports = self.ports
+        services = []
+        if settings.uses_sandbox_gestaods or settings.uses_sandbox_zapi:
+            services.append(
+                Service(
+                    "sandbox",
+                    [sys.executable, "-m", "clinicbot.sandbox.server", "--port", str(ports.sandbox)],
+                    f"http://127.0.0.1:{ports.sandbox}/__sandbox/health",
+                )
+            )
+        services.append(
+            Service(
+                "actions",
+                [str(BIN / "rasa"), "run", "actions", "--port", str(ports.actions),
+                 "--actions", "actions"],
+                f"http://127.0.0.1:{ports.actions}/health",
+            )
+        )
+        services.append(
+            Service(
+                "rasa",
+                [str(BIN / "rasa"), "run", "--model", str(self.model), "--port", str(ports.rasa),
+                 "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+                 "--endpoints", str(self._endpoints_file(run_dir))],
+                f"http://127.0.0.1:{ports.rasa}/webhooks/zapi/",
+            )
+        )
+        services.append(
+            Service(
+                "service",
+                [sys.executable, "-m", "clinicbot.web", "--port", str(ports.service)],
+                f"http://127.0.0.1:{ports.service}/health",
+            )
+        )
+        return services
+
+    def _endpoints_file(self, run_dir: Path) -> Path:
+        """``endpoints.yml``, pointed at this stack's action server port."""
+        source = (PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")
+        target = run_dir / f"endpoints-{self.ports.rasa}.yml"
+        target.write_text(
+            source.replace("127.0.0.1:5055", f"127.0.0.1:{self.ports.actions}"), encoding="utf-8"
+        )
+        return target
+
+    def start(self, timeout: float = 240.0) -> None:
+        """Start every process and wait until each answers; stops them all on failure."""
+        from clinicbot.db.migrate import upgrade_to_head
+
+        if not self.model.exists():
+            raise RuntimeError(f"no trained model at {self.model}: run `make train` first")
+        run_dir = self.log_dir or PROJECT_ROOT / "var" / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        env = self.child_env()
+        upgrade_to_head(env.get("DATABASE_URL") or None)
+        self.services = self.plan(run_dir)
+        deadline = time.monotonic() + timeout
+        try:
+            for service in self.services:
+                self._spawn(service, env)
+            for service in self.services:
+                self._wait_ready(service, deadline)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, service: Service, env: dict[str, str]) -> None:
+        output: IO[bytes] | None = None
+        if self.log_dir is not None:
+            output = (self.log_dir / f"{service.name}.log").open("ab")
+            service.log = output
+        service.process = subprocess.Popen(
+            service.argv,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+        )
+        logger.info("started %s (pid %s)", service.name, service.process.pid)
+
+    @staticmethod
+    def _wait_ready(service: Service, deadline: float) -> None:
+        assert service.process is not None
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
+            try:
+                if requests.get(service.ready_url, timeout=2).status_code == 200:
+                    logger.info("%s is ready", service.name)
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"{service.name} did not become ready")
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM every process (last started first), then SIGKILL what is left."""
+        running = [s for s in reversed(self.services) if s.process and s.process.poll() is None]
+        for service in running:
+            assert service.process is not None
+            os.killpg(service.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for service in running:
+            assert service.process is not None
+            try:
+                service.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+        for service in self.services:
+            if service.log:
+                service.log.close()
+
+    def wait(self) -> int:
+        """Block until a process exits; returns its exit code."""
+        while True:
+            for service in self.services:
+                if service.process and service.process.poll() is not None:
+                    logger.error("%s exited with %s", service.name, service.process.returncode)
+                    return service.process.returncode or 1
+            time.sleep(1)

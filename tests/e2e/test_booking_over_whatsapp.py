@@ -1,0 +1,89 @@
+"""A patient books a consultation on WhatsApp, end to end over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import datetime
+
+import requests
+
+from clinicbot.stack import Stack
+
+SEEDED_CPF = "39053344705"  # Marina Alves Prado, known to the sandbox agenda
+
+
+def menu_lines(text: str) -> list[str]:
+    return re.findall(r"^\d+\. .+$", text, flags=re.MULTILINE)
+
+
+def test_patient_books_through_the_zapi_webhook(stack: Stack, sandbox_url, patient_factory):
+    patient = patient_factory()
+
+    assert "assistente" in patient.say("oi, bom dia").lower()
+    assert "cpf" in patient.say("quero marcar uma consulta").lower()
+
+    days = menu_lines(patient.say(SEEDED_CPF))
+    assert len(days) >= 2, days
+    times_text = patient.say("2")
+    chosen_day = days[1].split(". ", 1)[1]  # e.g. "terça, 01/12"
+    assert chosen_day.split(", ")[1] in times_text
+    times = menu_lines(times_text)
+    assert times, times_text
+    chosen_time = times[0].split(". ", 1)[1]  # e.g. "08:00"
+
+    question = patient.say("1")
+    assert chosen_time in question and "sim" in question.lower()
+
+    confirmation = patient.say("sim")
+    assert "consulta está marcada" in confirmation
+    assert chosen_time in confirmation
+
+    state = requests.get(f"{sandbox_url}/__sandbox/gestaods/state", timeout=5).json()
+    booked = [a for a in state["appointments"] if a["cpf"] == SEEDED_CPF and not a["cancelado"]]
+    starts = {datetime.fromisoformat(a["starts_at"]).strftime("%d/%m %H:%M") for a in booked}
+    day_digits = chosen_day.split(", ")[1]
+    assert f"{day_digits} {chosen_time}" in starts
+
+    database = stack.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT gestaods_id, phone, status FROM appointments WHERE cpf = ?", (SEEDED_CPF,)
+        ).fetchall()
+    assert [(row[1], row[2]) for row in rows] == [(patient.phone, "scheduled")]
+    assert rows[0][0] in {a["id"] for a in booked}
+
+
+def test_unknown_patient_is_registered_then_booked(stack: Stack, sandbox_url, patient_factory):
+    patient = patient_factory()
+    new_cpf = "28625587887"  # valid, not in the sandbox agenda
+
+    patient.say("qro agendar consulta")
+    assert "nome completo" in patient.say(new_cpf).lower()
+    assert "e-mail" in patient.say("Joana Dias Pereira").lower()
+    assert menu_lines(patient.say("joana.dias@example.com"))
+    patient.say("1")
+    patient.say("1")
+    assert "Prontinho, Joana!" in patient.say("sim")
+
+    state = requests.get(f"{sandbox_url}/__sandbox/gestaods/state", timeout=5).json()
+    assert any(p["cpf"] == new_cpf for p in state["patients"])
+    assert any(a["cpf"] == new_cpf and a["primeiro_atendimento"] for a in state["appointments"])
+
+
+def test_invalid_cpf_is_asked_again(stack: Stack, patient_factory):
+    patient = patient_factory()
+    patient.say("quero marcar uma consulta")
+    assert "não parece válido" in patient.say("123.456.789-00")
+
+
+def test_webhook_rejects_bad_token_and_malformed_body(stack: Stack, patient_factory):
+    patient = patient_factory()
+    assert patient.post({"type": "ReceivedCallback"}, token="wrong").status_code == 401
+    response = requests.post(
+        f"{patient.rasa_url}/webhooks/zapi/webhook",
+        data=b"{not json",
+        headers={"z-api-token": "sandbox-instance-token", "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 400

@@ -1,0 +1,1 @@
+"""Tests of the GestãoDS client and its sandbox fake."""

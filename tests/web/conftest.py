@@ -1,0 +1,135 @@
+"""Real HTTP around the clinic service: the fake Z-API, a stand-in rasa server, the service."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sanic import Sanic
+
+from clinicbot.sandbox.server import BackgroundServer
+from clinicbot.sandbox.zapi_fake import FakeZapi, create_zapi_blueprint
+from clinicbot.settings import Settings, read_settings
+from clinicbot.web.app import create_app
+
+INSTANCE_ID = "WEBTESTINSTANCE1"
+INSTANCE_TOKEN = "web-test-instance-token"
+CLIENT_TOKEN = "web-test-client-token"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (so calls to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class StandInRasa:
+    """Answers like a running rasa/action server and captures the webhook requests it gets."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        captured = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer(200, b"Hello from Rasa: 3.6.21")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                captured.append(
+                    {"path": self.path, "headers": dict(self.headers), "json": json.loads(body)}
+                )
+                self._answer(200, b'{"status":"received"}')
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StandInRasa:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def zapi_fake() -> Iterator[tuple[FakeZapi, str]]:
+    fake = FakeZapi(INSTANCE_ID, INSTANCE_TOKEN, CLIENT_TOKEN)
+    app = Sanic(f"test-web-zapi-{uuid.uuid4().hex[:8]}")
+    app.blueprint(create_zapi_blueprint(fake))
+    with BackgroundServer(app) as server:
+        yield fake, server.url
+
+
+@pytest.fixture(scope="session")
+def rasa() -> Iterator[StandInRasa]:
+    with StandInRasa() as stand_in:
+        yield stand_in
+
+
+def service_settings(tmp: Path, zapi_url: str, rasa_port: int, action_server_port: int) -> Settings:
+    return dataclasses.replace(
+        read_settings(),
+        database_url=f"sqlite:///{tmp / 'service.db'}",
+        gestaods_base_url=zapi_url,  # any HTTP answer counts as "reachable"
+        zapi_base_url=zapi_url,
+        zapi_instance_id=INSTANCE_ID,
+        zapi_instance_token=INSTANCE_TOKEN,
+        zapi_client_token=CLIENT_TOKEN,
+        rasa_port=rasa_port,
+        action_server_url=f"http://127.0.0.1:{action_server_port}/webhook",
+    )
+
+
+@pytest.fixture(scope="session")
+def service(
+    tmp_path_factory: pytest.TempPathFactory, zapi_fake: tuple[FakeZapi, str], rasa: StandInRasa
+) -> Iterator[str]:
+    """The clinic service with every dependency up (the stand-in plays rasa and actions)."""
+    settings = service_settings(tmp_path_factory.mktemp("up"), zapi_fake[1], rasa.port, rasa.port)
+    app = create_app(settings, name=f"test-service-{uuid.uuid4().hex[:8]}", simulator=True)
+    with BackgroundServer(app) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def service_without_rasa(
+    tmp_path_factory: pytest.TempPathFactory, zapi_fake: tuple[FakeZapi, str]
+) -> Iterator[str]:
+    """The clinic service while neither the rasa server nor the action server runs."""
+    tmp = tmp_path_factory.mktemp("down")
+    settings = service_settings(tmp, zapi_fake[1], free_port(), free_port())
+    app = create_app(settings, name=f"test-service-{uuid.uuid4().hex[:8]}", simulator=True)
+    with BackgroundServer(app) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def zapi_credentials() -> dict[str, str]:
+    """The Z-API instance the services above are configured with."""
+    return {
+        "instance_id": INSTANCE_ID,
+        "instance_token": INSTANCE_TOKEN,
+        "client_token": CLIENT_TOKEN,
+    }
