@@ -79,7 +79,11 @@ class ValidateAgendamentoForm(FormValidationAction):
         return [slot for slot in domain_slots if slot not in REGISTRATION_SLOTS]
 
     def validate_cpf(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> dict[str, Any]:
         digits = cpf_digits(tracker) or re.sub(r"\D", "", str(slot_value or ""))
         if len(digits) != 11 or not CPF().validate(digits):
@@ -96,7 +100,11 @@ class ValidateAgendamentoForm(FormValidationAction):
         return {"cpf": digits, "paciente_cadastrado": True, "paciente_nome": patient.name}
 
     def validate_paciente_nome(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> dict[str, Any]:
         entity = next(tracker.get_latest_entity_values("nome"), None)
         name = " ".join(str(entity or slot_value or "").split())
@@ -107,7 +115,11 @@ class ValidateAgendamentoForm(FormValidationAction):
         return {"paciente_nome": name.title()}
 
     def validate_paciente_email(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> dict[str, Any]:
         match = _EMAIL.search(str(slot_value or ""))
         if not match:
@@ -116,17 +128,29 @@ class ValidateAgendamentoForm(FormValidationAction):
         return {"paciente_email": match.group().lower()}
 
     def validate_dia_escolhido(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> dict[str, Any]:
         return self._choose("dia_escolhido", dispatcher, tracker)
 
     def validate_horario_escolhido(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> dict[str, Any]:
         return self._choose("horario_escolhido", dispatcher, tracker)
 
     def validate_confirmacao(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> dict[str, Any]:
         intent = _intent(tracker)
         typed = _text(tracker).strip().lower().rstrip("!. ")
@@ -189,8 +213,11 @@ class ActionAskHorarioEscolhido(Action):
                 text=f"Os horários de {long_day(day)} acabaram de ser preenchidos 😕 "
                 "Vamos escolher outro dia."
             )
-            return [SlotSet("dia_escolhido", None), SlotSet("requested_slot", "dia_escolhido"),
-                    *await ActionAskDiaEscolhido().run(dispatcher, tracker, domain)]
+            return [
+                SlotSet("dia_escolhido", None),
+                SlotSet("requested_slot", "dia_escolhido"),
+                *await ActionAskDiaEscolhido().run(dispatcher, tracker, domain),
+            ]
         dispatcher.utter_message(
             text=f"Para {long_day(day)}, tenho estes horários. Qual você prefere?",
             buttons=_menu(options),
@@ -222,8 +249,10 @@ class ActionAgendarConsulta(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        reset = [SlotSet(slot, None) for slot in ("dia_escolhido", "horario_escolhido",
-                                                  "confirmacao", "opcoes")]
+        reset = [
+            SlotSet(slot, None)
+            for slot in ("dia_escolhido", "horario_escolhido", "confirmacao", "opcoes")
+        ]
         confirmed = tracker.get_slot("confirmacao")
         chosen = tracker.get_slot("horario_escolhido")
         if confirmed is False:
@@ -270,4 +299,3 @@ class ActionAgendarConsulta(Action):
             "\nChegue uns 15 minutinhos antes e traga um documento com foto. Até lá!"
         )
         return [*reset, SlotSet("paciente_cadastrado", True)]
-

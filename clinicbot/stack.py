@@ -87,24 +87,46 @@ class Stack:
             services.append(
                 Service(
                     "sandbox",
-                    [sys.executable, "-m", "clinicbot.sandbox.server", "--port", str(ports.sandbox)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "clinicbot.sandbox.server",
+                        "--port",
+                        str(ports.sandbox),
+                    ],
                     f"http://127.0.0.1:{ports.sandbox}/__sandbox/health",
                 )
             )
         services.append(
             Service(
                 "actions",
-                [str(BIN / "rasa"), "run", "actions", "--port", str(ports.actions),
-                 "--actions", "actions"],
+                [
+                    str(BIN / "rasa"),
+                    "run",
+                    "actions",
+                    "--port",
+                    str(ports.actions),
+                    "--actions",
+                    "actions",
+                ],
                 f"http://127.0.0.1:{ports.actions}/health",
             )
         )
         services.append(
             Service(
                 "rasa",
-                [str(BIN / "rasa"), "run", "--model", str(self.model), "--port", str(ports.rasa),
-                 "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-                 "--endpoints", str(self._endpoints_file(run_dir))],
+                [
+                    str(BIN / "rasa"),
+                    "run",
+                    "--model",
+                    str(self.model),
+                    "--port",
+                    str(ports.rasa),
+                    "--credentials",
+                    str(PROJECT_ROOT / "credentials.yml"),
+                    "--endpoints",
+                    str(self._endpoints_file(run_dir)),
+                ],
                 f"http://127.0.0.1:{ports.rasa}/webhooks/zapi/",
             )
         )

@@ -24,7 +24,6 @@ from clinicbot.channels.serial import SerialDispatcher
 from clinicbot.channels.zapi_inbound import (
     InboundEvent,
     InboundKind,
-    MalformedPayload,
     parse_callback,
 )
 from clinicbot.pii import mask_phone
@@ -130,9 +129,7 @@ class ZapiInput(InputChannel):
     def get_output_channel(self) -> OutputChannel:
         return ZapiOutput(self.client, self.menus_offered)
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"zapi_webhook_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])

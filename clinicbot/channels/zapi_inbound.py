@@ -93,7 +93,7 @@ def _message_text(payload: dict[str, Any]) -> str | None:
 
 
 def _tapped(option_id: Any, label: Any) -> str | None:
-    """A tapped option: its id when it is a Rasa intent payload (``/intent{...}``), else its label."""
+    """A tapped option: its id when that is a Rasa intent payload (``/intent``), else its label."""
     if isinstance(option_id, str) and option_id.startswith("/"):
         return option_id
     if isinstance(label, str) and label.strip():

@@ -42,10 +42,7 @@ def faq_answer(intent: str, clinic: Clinic, asked_insurer: str | None = None) ->
     if intent == "horario_funcionamento":
         return f"Nosso horário de atendimento:\n{_bullets(clinic.opening_hours)}"
     if intent == "localizacao":
-        return (
-            f"Estamos na {clinic.address}.\n{clinic.directions}\n"
-            f"Mapa: {clinic.maps_url}"
-        )
+        return f"Estamos na {clinic.address}.\n{clinic.directions}\nMapa: {clinic.maps_url}"
     if intent == "convenios":
         if asked_insurer:
             accepted = {name.lower(): name for name in clinic.insurers}

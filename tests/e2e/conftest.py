@@ -18,7 +18,6 @@ from clinicbot.stack import MODEL_PATH, Ports, Stack
 from clinicbot.zapi.callbacks import received_callback, text_content
 
 
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
