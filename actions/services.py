@@ -5,9 +5,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.services.api_log import record_api_call
 from clinicbot.services.booking import BookingService
 
 
 @lru_cache(maxsize=1)
+def agenda() -> GestaoDSClient:
+    """One client per process: its circuit breaker and cache must see every call."""
+    return GestaoDSClient.from_settings(on_call=record_api_call)
+
+
+@lru_cache(maxsize=1)
 def booking_service() -> BookingService:
-    return BookingService(agenda=GestaoDSClient.from_settings())
+    return BookingService(agenda=agenda())

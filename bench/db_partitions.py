@@ -54,7 +54,7 @@ SELECT
     CASE WHEN g % 2 = 0 THEN 'received' ELSE 'delivered' END,
     CAST(:start AS timestamptz) + (CAST(:end AS timestamptz) - CAST(:start AS timestamptz))
         * (g / CAST(:rows AS float8))
-FROM generate_series(0, :rows - 1) AS g
+FROM generate_series(CAST(0 AS bigint), :rows - 1) AS g
 """
 
 

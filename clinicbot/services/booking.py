@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from sqlalchemy import select
+
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment as StoredAppointment
 from clinicbot.gestaods.client import GestaoDSClient
@@ -56,23 +58,38 @@ class BookingService:
         Raises the client's ``SlotUnavailable`` when the slot was taken meanwhile.
         """
         appointment = self.agenda.book(cpf=cpf, starts_at=starts_at, first_visit=first_visit)
-        ends_at = appointment.ends_at or starts_at
-        with session_scope() as session:
-            session.add(
-                StoredAppointment(
-                    gestaods_id=appointment.id,
-                    phone=phone,
-                    cpf=cpf,
-                    patient_name=patient_name,
-                    starts_at=appointment.starts_at.astimezone(timezone.utc),
-                    ends_at=ends_at.astimezone(timezone.utc),
-                    appointment_date=appointment.starts_at.date(),
-                    status="scheduled",
-                    first_visit=first_visit,
-                    professional=appointment.professional,
-                )
-            )
+        self._keep_local_copy(
+            appointment, phone=phone, cpf=cpf, patient_name=patient_name, first_visit=first_visit
+        )
         logger.info(
             "booked %s for cpf %s phone %s", appointment.id, mask_cpf(cpf), mask_phone(phone)
         )
         return appointment
+
+    @staticmethod
+    def _keep_local_copy(
+        appointment: Appointment,
+        *,
+        phone: str,
+        cpf: str,
+        patient_name: str | None,
+        first_visit: bool,
+    ) -> None:
+        """Insert or refresh the local row: a retried booking returns the same GestãoDS id."""
+        ends_at = appointment.ends_at or appointment.starts_at
+        with session_scope() as session:
+            stored = session.execute(
+                select(StoredAppointment).where(StoredAppointment.gestaods_id == appointment.id)
+            ).scalar_one_or_none()
+            if stored is None:
+                stored = StoredAppointment(gestaods_id=appointment.id)
+                session.add(stored)
+            stored.phone = phone
+            stored.cpf = cpf
+            stored.patient_name = patient_name
+            stored.starts_at = appointment.starts_at.astimezone(timezone.utc)
+            stored.ends_at = ends_at.astimezone(timezone.utc)
+            stored.appointment_date = appointment.starts_at.date()
+            stored.status = "scheduled"
+            stored.first_visit = first_visit
+            stored.professional = appointment.professional
