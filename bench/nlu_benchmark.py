@@ -33,20 +33,21 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ["RASA_MAX_CACHE_SIZE"] = "0"
 
-import numpy as np  # noqa: E402
-import rasa.model_training  # noqa: E402
-import rasa.shared.utils.io  # noqa: E402
-from rasa.core.agent import Agent  # noqa: E402
-from rasa.core.channels.channel import UserMessage  # noqa: E402
-from rasa.nlu.classifiers import fallback_classifier  # noqa: E402
-from rasa.nlu.constants import TOKENS_NAMES  # noqa: E402
-from rasa.nlu.test import EntityEvaluationResult, evaluate_entities  # noqa: E402
-from rasa.shared.nlu.constants import ENTITIES, EXTRACTOR, INTENT, TEXT  # noqa: E402
-from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter  # noqa: E402
-from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
-from rasa.shared.nlu.training_data.training_data import TrainingData  # noqa: E402
-from sklearn.metrics import f1_score  # noqa: E402
-from sklearn.model_selection import StratifiedKFold  # noqa: E402
+import numpy as np
+import rasa.model_training
+import rasa.shared.utils.io
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.nlu.classifiers import fallback_classifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.test import EntityEvaluationResult, evaluate_entities
+from rasa.shared.nlu.constants import ENTITIES, EXTRACTOR, INTENT, TEXT
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.utils.log_utils import configure_structlog
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPORT_PATH = PROJECT_ROOT / "bench" / "nlu_report.md"
@@ -252,8 +253,10 @@ def render_report(runs: list[Run], meta: dict[str, Any]) -> str:
                             for r in runs])  # fmt: skip
     row("intent accuracy", [_f(np.mean(np.array(r.gold_intents) == np.array(r.predicted_intents)))
                             for r in runs])  # fmt: skip
-    row("entity F1, token-level (rasa test, micro)",
-        [_f(scores[n]["token"].get("micro avg", {}).get("f1-score", float("nan"))) for n in names])
+    row(
+        "entity F1, token-level (rasa test, micro)",
+        [_f(scores[n]["token"].get("micro avg", {}).get("f1-score", float("nan"))) for n in names],
+    )
     row("entity F1, exact span (micro)", [_f(scores[n]["span"]["overall (micro)"]["f1"])
                                           for n in names])  # fmt: skip
     row("train time per fold, in-process (s)", [f"{statistics.mean(r.train_seconds):.1f}"
@@ -297,7 +300,7 @@ def render_report(runs: list[Run], meta: dict[str, Any]) -> str:
     lines += ["## Top intent confusions (gold → predicted, count)", ""]
     for run in runs:
         pairs = Counter(
-            (g, p) for g, p in zip(run.gold_intents, run.predicted_intents) if g != p
+            (g, p) for g, p in zip(run.gold_intents, run.predicted_intents, strict=False) if g != p
         ).most_common(10)
         lines.append(f"- **{run.name}**: " + ", ".join(f"{g} → {p} ({c})" for (g, p), c in pairs))
 
@@ -332,7 +335,8 @@ def main() -> None:
     parser.add_argument("--skip-stock", action="store_true", help="only the project pipeline")
     parser.add_argument("--output", default=str(REPORT_PATH))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    # As `rasa run` does at its default level: debug events are dropped, not rendered.
+    configure_structlog(logging.WARNING)
     for noisy in ("rasa", "tensorflow", "absl"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 

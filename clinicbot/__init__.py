@@ -1,3 +1,3 @@
-"""Clinic WhatsApp assistant: the library behind the Rasa project (channels, NLU, GestãoDS, data)."""
+"""Clinic WhatsApp assistant: the library behind the Rasa project."""
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +23,11 @@ SANDBOX_GESTAODS_TOKEN = "sandbox-agenda-token"
 SANDBOX_ZAPI_INSTANCE_ID = "SANDBOXINSTANCE0001"
 SANDBOX_ZAPI_INSTANCE_TOKEN = "sandbox-instance-token"
 SANDBOX_ZAPI_CLIENT_TOKEN = "sandbox-client-token"
+SANDBOX_STAFF_TOKEN = "sandbox-staff-token"
+SANDBOX_META_PHONE_NUMBER_ID = "100000000000001"
+SANDBOX_META_ACCESS_TOKEN = "sandbox-meta-access-token"
+SANDBOX_META_APP_SECRET = "sandbox-meta-app-secret"
+SANDBOX_META_VERIFY_TOKEN = "sandbox-meta-verify-token"
 
 
 def _env(name: str, default: str = "") -> str:
@@ -45,10 +51,37 @@ class Settings:
     action_server_url: str
     clinic_service_port: int
     rasa_port: int
+    rasa_api_token: str
+    staff_token: str
+    # Notifications and waiting list (clinicbot/services/notifications.py, waiting_list.py).
+    reminder_hours_before: tuple[float, ...] = (24.0, 2.0)
+    quiet_hours_start: time = time(21)
+    quiet_hours_end: time = time(8)
+    waitlist_offer_minutes: int = 30
+    scheduler_enabled: bool = True
+    scheduler_poll_seconds: int = 30
+    availability_poll_minutes: int = 15
+    # WhatsApp channels (clinicbot/channels, clinicbot/meta).
+    zapi_webhook_secret: str = ""
+    zapi_delay_typing: int = 0
+    outbox_max_attempts: int = 8
+    outbox_retry_max_seconds: float = 60.0
+    meta_graph_url: str = SANDBOX_BASE_URL
+    meta_api_version: str = "v21.0"
+    meta_phone_number_id: str = SANDBOX_META_PHONE_NUMBER_ID
+    meta_access_token: str = SANDBOX_META_ACCESS_TOKEN
+    meta_app_secret: str = SANDBOX_META_APP_SECRET
+    meta_verify_token: str = SANDBOX_META_VERIFY_TOKEN
+    meta_template_name: str = ""
+    meta_template_language: str = "pt_BR"
 
     @property
     def clinic_tz(self) -> ZoneInfo:
         return ZoneInfo(self.clinic_tz_name)
+
+    def clinic_today(self) -> date:
+        """Today on the clinic's wall clock (not the server's, which runs in UTC)."""
+        return datetime.now(self.clinic_tz).date()
 
     @property
     def gestaods_prefix(self) -> str:
@@ -64,6 +97,10 @@ class Settings:
         return not _env("ZAPI_INSTANCE_ID")
 
     @property
+    def uses_sandbox_meta(self) -> bool:
+        return not _env("META_PHONE_NUMBER_ID")
+
+    @property
     def zapi_instance_url(self) -> str:
         """Base of every Z-API call for this instance (``…/instances/{id}/token/{token}``)."""
         return (
@@ -76,6 +113,10 @@ def read_settings() -> Settings:
     """Read the environment now (uncached; tests that change the environment use this)."""
     sandbox_gestaods = not _env("GESTAODS_TOKEN")
     sandbox_zapi = not _env("ZAPI_INSTANCE_ID")
+    sandbox_meta = not _env("META_PHONE_NUMBER_ID")
+    # The fake Graph API lives in the sandbox server, next to the fake Z-API.
+    sandbox_url = _env("ZAPI_BASE_URL", SANDBOX_BASE_URL) if sandbox_zapi else SANDBOX_BASE_URL
+    meta_sandbox_url = sandbox_url if sandbox_meta else ""
     return Settings(
         database_url=_env("DATABASE_URL", DEFAULT_DATABASE_URL),
         redis_url=_env("REDIS_URL"),
@@ -99,6 +140,33 @@ def read_settings() -> Settings:
         action_server_url=_env("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"),
         clinic_service_port=int(_env("CLINIC_SERVICE_PORT", "8000")),
         rasa_port=int(_env("RASA_PORT", "5005")),
+        rasa_api_token=_env("RASA_API_TOKEN"),
+        staff_token=_env("STAFF_TOKEN", SANDBOX_STAFF_TOKEN if sandbox_zapi else ""),
+        reminder_hours_before=tuple(
+            float(hours) for hours in _env("REMINDER_HOURS_BEFORE", "24,2").split(",") if hours
+        ),
+        quiet_hours_start=time.fromisoformat(_env("QUIET_HOURS_START", "21:00")),
+        quiet_hours_end=time.fromisoformat(_env("QUIET_HOURS_END", "08:00")),
+        waitlist_offer_minutes=int(_env("WAITLIST_OFFER_MINUTES", "30")),
+        scheduler_enabled=_env("SCHEDULER_ENABLED", "true").lower() in ("1", "true", "yes"),
+        scheduler_poll_seconds=int(_env("SCHEDULER_POLL_SECONDS", "30")),
+        availability_poll_minutes=int(_env("AVAILABILITY_POLL_MINUTES", "15")),
+        zapi_webhook_secret=_env("ZAPI_WEBHOOK_SECRET"),
+        zapi_delay_typing=int(_env("ZAPI_DELAY_TYPING", "0")),
+        outbox_max_attempts=int(_env("OUTBOX_MAX_ATTEMPTS", "8")),
+        outbox_retry_max_seconds=float(_env("OUTBOX_RETRY_MAX_SECONDS", "60")),
+        meta_graph_url=_env("META_GRAPH_URL", meta_sandbox_url or "https://graph.facebook.com"),
+        meta_api_version=_env("META_API_VERSION", "v21.0"),
+        meta_phone_number_id=_env("META_PHONE_NUMBER_ID", SANDBOX_META_PHONE_NUMBER_ID),
+        meta_access_token=_env(
+            "META_ACCESS_TOKEN", SANDBOX_META_ACCESS_TOKEN if sandbox_meta else ""
+        ),
+        meta_app_secret=_env("META_APP_SECRET", SANDBOX_META_APP_SECRET if sandbox_meta else ""),
+        meta_verify_token=_env(
+            "META_VERIFY_TOKEN", SANDBOX_META_VERIFY_TOKEN if sandbox_meta else ""
+        ),
+        meta_template_name=_env("META_TEMPLATE_NAME"),
+        meta_template_language=_env("META_TEMPLATE_LANGUAGE", "pt_BR"),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -52,6 +53,7 @@ class Stack:
     log_dir: Path | None = None
     model: Path = MODEL_PATH
     services: list[Service] = field(default_factory=list)
+    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     def child_env(self) -> dict[str, str]:
         """The environment every process gets: the caller's, plus sandbox URLs when in use."""
@@ -62,6 +64,8 @@ class Stack:
         env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{self.ports.actions}/webhook"
         env["RASA_PORT"] = str(self.ports.rasa)
         env["CLINIC_SERVICE_PORT"] = str(self.ports.service)
+        # The HTTP API lets the clinic service hand a conversation back from staff to the bot.
+        env.setdefault("RASA_API_TOKEN", self.api_token)
         sandbox_url = f"http://127.0.0.1:{self.ports.sandbox}"
         if not env.get("GESTAODS_TOKEN"):
             env["GESTAODS_BASE_URL"] = sandbox_url
@@ -122,6 +126,9 @@ class Stack:
                     str(self.model),
                     "--port",
                     str(ports.rasa),
+                    "--enable-api",
+                    "--auth-token",
+                    settings.rasa_api_token,
                     "--credentials",
                     str(PROJECT_ROOT / "credentials.yml"),
                     "--endpoints",

@@ -1,106 +1,45 @@
 """Rasa channel connector for WhatsApp through Z-API.
 
-Webhook: ``POST /webhooks/zapi/webhook``. The request is authenticated, parsed, de-duplicated and
-acknowledged at once; the Rasa turn runs afterwards in the background, in arrival order per
-patient, and the answers go out through Z-API's ``send-text`` / ``send-option-list``. (Rasa's
-stock connectors hold the HTTP request open for the whole turn, and gateways retry slow webhooks.)
+Webhook: ``POST /webhooks/zapi/webhook`` (or ``…/webhook/<ZAPI_WEBHOOK_SECRET>``). Every request
+is authenticated (the ``z-api-token`` header equal to the instance token, and/or the secret path
+segment; then the ``instanceId``), parsed, and stored before it is acknowledged; the Rasa turn
+runs afterwards (:mod:`clinicbot.channels.pipeline`) and the answers go through the outbox.
+Rasa's stock connectors hold the HTTP request open for the whole turn, and gateways retry slow
+webhooks.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinicbot.channels.formatting import numbered_menu, split_message
-from clinicbot.channels.serial import SerialDispatcher
-from clinicbot.channels.zapi_inbound import (
-    InboundEvent,
-    InboundKind,
-    parse_callback,
-)
-from clinicbot.pii import mask_phone
+from clinicbot.channels.dbthread import run_db
+from clinicbot.channels.inbound import InboundEvent, InboundKind
+from clinicbot.channels.outbox import apply_status
+from clinicbot.channels.output import ZapiOutput
+from clinicbot.channels.pipeline import InboundPipeline, OnNewMessage
+from clinicbot.channels.runtime import ChannelRuntime, get_runtime
+from clinicbot.channels.zapi_inbound import MalformedPayload, parse_callback
+from clinicbot.db.engine import session_scope
 from clinicbot.settings import get_settings
-from clinicbot.zapi import ZapiClient, ZapiError, ZapiOption
 
 logger = logging.getLogger(__name__)
 
-ONLY_TEXT_REPLY = (
-    "Por enquanto só consigo ler mensagens de texto 🙂 Pode me escrever o que precisa?"
-)
-MAX_LIST_OPTIONS = 10  # WhatsApp's limit for rows in one list message
 
-
-class RecentIds:
-    """The last ``capacity`` message ids seen, to drop a webhook delivered twice."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-
-    def seen_before(self, message_id: str) -> bool:
-        """Record ``message_id``; True when it was already recorded."""
-        if message_id in self._ids:
-            return True
-        self._ids[message_id] = None
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
-        return False
-
-
-class ZapiOutput(OutputChannel):
-    """Sends the assistant's answers to one Z-API instance."""
-
-    @classmethod
-    def name(cls) -> str:
-        return "zapi"
-
-    def __init__(self, client: ZapiClient, menus_offered: dict[str, bool]) -> None:
-        self._client = client
-        self._menus_offered = menus_offered
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        self._menus_offered[recipient_id] = False
-        for part in split_message(text):
-            await self._client.send_text(recipient_id, part)
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        """A numbered menu; as a WhatsApp option list when it fits, else as numbered text."""
-        menu = numbered_menu(text, buttons)
-        if not 0 < len(buttons) <= MAX_LIST_OPTIONS:
-            await self.send_text_message(recipient_id, menu)
-        else:
-            options = [
-                ZapiOption(
-                    id=str(button.get("payload") or index),
-                    title=str(button.get("title", ""))[:24],
-                    description=str(button.get("title", ""))[24:72],
-                )
-                for index, button in enumerate(buttons, 1)
-            ]
-            try:
-                await self._client.send_option_list(
-                    recipient_id, menu, title="Opções", button_label="Ver opções", options=options
-                )
-            except ZapiError as error:
-                if error.retryable:
-                    raise
-                logger.info("option list refused (%s); sending numbered text", error.status)
-                await self.send_text_message(recipient_id, menu)
-        self._menus_offered[recipient_id] = True
+def _same(given: str | None, expected: str) -> bool:
+    return bool(expected) and given is not None and hmac.compare_digest(given, expected)
 
 
 class ZapiInput(InputChannel):
-    """Receives Z-API webhooks (``ReceivedCallback`` and the status callbacks)."""
+    """Receives Z-API webhooks: messages, delivery/status and connection callbacks."""
 
     @classmethod
     def name(cls) -> str:
@@ -113,87 +52,123 @@ class ZapiInput(InputChannel):
         return cls(
             instance_id=credentials.get("instance_id") or settings.zapi_instance_id,
             instance_token=credentials.get("instance_token") or settings.zapi_instance_token,
-            client=ZapiClient.from_settings(settings),
+            webhook_secret=credentials.get("webhook_secret") or settings.zapi_webhook_secret,
         )
 
-    def __init__(self, instance_id: str, instance_token: str, client: ZapiClient) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        instance_token: str,
+        webhook_secret: str = "",
+        runtime: ChannelRuntime | None = None,
+    ) -> None:
         self.instance_id = instance_id
         self.instance_token = instance_token
-        self.client = client
-        self.dispatcher = SerialDispatcher()
-        self.recent_ids = RecentIds()
-        # Whether the last answer to a phone was a numbered menu: NLU reads "segunda" as the
-        # second option then, and as Monday otherwise.
-        self.menus_offered: dict[str, bool] = {}
+        self.webhook_secret = webhook_secret
+        self._runtime = runtime
+        self.pipeline: InboundPipeline | None = None
+        self.connection: dict[str, Any] = {"state": "unknown", "since": None}
+
+    @property
+    def runtime(self) -> ChannelRuntime:
+        if self._runtime is None:
+            self._runtime = get_runtime()
+        return self._runtime
 
     def get_output_channel(self) -> OutputChannel:
-        return ZapiOutput(self.client, self.menus_offered)
+        """For messages Rasa sends on its own (``trigger_intent``): through the outbox too."""
+        return ZapiOutput(self.runtime.worker.wake, engine=self.runtime.engine)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        pipeline = InboundPipeline("zapi", ZapiOutput, self.runtime, on_new_message)
+        self.pipeline = pipeline
         webhook = Blueprint(f"zapi_webhook_{id(self)}", __name__)
+
+        @webhook.listener("after_server_start")
+        async def start(*_: Any) -> None:
+            self.runtime.start()
+            pipeline.start()
+
+        @webhook.listener("before_server_stop")
+        async def stop(*_: Any) -> None:
+            await pipeline.stop()
+            await self.runtime.stop()
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            return response.json({"status": "ok", "connection": self.connection})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            return await self._receive(request, on_new_message)
+            return await self._receive(request, pipeline, path_secret=None)
+
+        @webhook.route("/webhook/<secret>", methods=["POST"])
+        async def receive_with_secret(request: Request, secret: str) -> HTTPResponse:
+            return await self._receive(request, pipeline, path_secret=secret)
 
         return webhook
 
+    def _auth_problem(self, request: Request, path_secret: str | None) -> str | None:
+        """Why the request is not from our Z-API instance, or None."""
+        header = request.headers.get("z-api-token")
+        if self.webhook_secret:
+            if not _same(path_secret, self.webhook_secret):
+                return "missing or wrong secret path segment"
+            if header is not None and not _same(header, self.instance_token):
+                return "wrong z-api-token header"
+            return None
+        if path_secret is not None:
+            return "secret path segment not configured"
+        if not _same(header, self.instance_token):
+            return "missing or wrong z-api-token header"
+        return None
+
     async def _receive(
-        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self, request: Request, pipeline: InboundPipeline, path_secret: str | None
     ) -> HTTPResponse:
-        if not self._authenticated(request):
-            logger.warning("zapi webhook rejected: bad or missing z-api-token")
+        problem = self._auth_problem(request, path_secret)
+        if problem:
+            logger.warning(
+                "zapi webhook from %s rejected: %s", request.remote_addr or request.ip, problem
+            )
             return response.json({"error": "unauthorized"}, status=401)
         try:
             payload = request.json
             event = parse_callback(payload)
-        except Exception as error:  # invalid JSON raises inside sanic's request.json
+        except (InvalidUsage, MalformedPayload) as error:  # InvalidUsage: not JSON at all
             logger.warning("zapi webhook rejected: malformed body (%s)", error)
             return response.json({"error": "malformed payload"}, status=400)
-        if payload.get("instanceId") not in (None, self.instance_id):
-            logger.warning("zapi webhook rejected: unknown instanceId")
-            return response.json({"error": "unknown instance"}, status=403)
-
-        if event.kind in (InboundKind.STATUS, InboundKind.IGNORED):
-            logger.debug("zapi callback %s: %s", event.kind.value, event.reason)
-            return response.json({"status": event.kind.value})
-        if event.message_id and self.recent_ids.seen_before(event.message_id):
-            logger.info("zapi duplicate delivery of %s ignored", event.message_id)
-            return response.json({"status": "duplicate"})
-
-        logger.info(
-            "zapi %s from %s (%s)", event.kind.value, mask_phone(event.phone), event.message_id
-        )
-        self.dispatcher.submit(event.phone, lambda: self._handle(event, on_new_message))
-        return response.json({"status": "accepted"})
-
-    def _authenticated(self, request: Request) -> bool:
-        token = request.headers.get("z-api-token", "")
-        return bool(self.instance_token) and hmac.compare_digest(token, self.instance_token)
-
-    async def _handle(
-        self, event: InboundEvent, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> None:
-        output = self.get_output_channel()
-        if event.kind is InboundKind.UNSUPPORTED:
-            await output.send_text_message(event.phone, ONLY_TEXT_REPLY)
-            return
-        metadata = {
-            "channel": "zapi",
-            "message_id": event.message_id,
-            "options_offered": self.menus_offered.get(event.phone, False),
-        }
-        await on_new_message(
-            UserMessage(
-                text=event.text,
-                output_channel=output,
-                sender_id=event.phone,
-                input_channel=self.name(),
-                message_id=event.message_id or None,
-                metadata=metadata,
+        if payload.get("instanceId") != self.instance_id:
+            logger.warning(
+                "zapi webhook rejected: unknown instanceId %r", payload.get("instanceId")
             )
-        )
+            return response.json({"error": "unknown instance"}, status=403)
+        return response.json({"status": await self._handle(event, pipeline)})
+
+    async def _handle(self, event: InboundEvent, pipeline: InboundPipeline) -> str:
+        if event.kind in (InboundKind.MESSAGE, InboundKind.UNSUPPORTED):
+            return "accepted" if await pipeline.accept(event) else "duplicate"
+        if event.kind is InboundKind.STATUS and event.status is not None:
+            update = event.status
+            changed = await run_db(
+                self._apply_status, update.external_ids, update.status, update.error
+            )
+            logger.info("zapi %s %s: %d message(s) updated", event.reason, update.status, changed)
+            return "recorded"
+        if event.kind is InboundKind.CONNECTION:
+            self._record_connection(event)
+            return "recorded"
+        logger.info("zapi callback ignored: %s", event.reason)
+        return "ignored"
+
+    def _apply_status(self, ids: tuple[str, ...], status: str, error: str) -> int:
+        with session_scope(self.runtime.engine) as session:
+            return apply_status(session, "zapi", ids, status, error)
+
+    def _record_connection(self, event: InboundEvent) -> None:
+        since = event.moment.isoformat() if isinstance(event.moment, datetime) else None
+        self.connection = {"state": event.reason, "since": since}
+        if event.reason == "disconnected":
+            logger.warning("zapi instance disconnected: %s", event.data.get("error") or "no reason")
+        else:
+            logger.info("zapi instance connected")

@@ -1,37 +1,24 @@
-"""Turn a Z-API webhook payload into what the assistant should do with it.
+"""Turn a Z-API webhook payload into an :class:`InboundEvent` (pure functions, no I/O).
 
-Pure functions, no I/O: the connector decides from the result whether to run a Rasa turn, record
-a status, or acknowledge and ignore.
+Shapes: ``shared/reference/third_party_apis.md`` §2.4. Types are compared case-insensitively
+(the docs spell ``ReceivedCallBack`` and ``ReceivedCallback``), ``momment`` may be ms or s.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
+import hashlib
+import time
 from typing import Any
 
+from clinicbot.channels.inbound import InboundEvent, InboundKind, StatusUpdate, epoch_to_datetime
 from clinicbot.phones import normalize_phone
 
 MEDIA_KINDS = ("image", "audio", "video", "document", "sticker", "location", "contact")
-
-
-class InboundKind(str, Enum):
-    MESSAGE = "message"  # a patient's text (or tapped option): run a Rasa turn
-    UNSUPPORTED = "unsupported"  # media without caption: answer that only text is read
-    STATUS = "status"  # delivery/read/connection callbacks: record, no reply
-    IGNORED = "ignored"  # our own messages, groups, newsletters, system notifications
-
-
-@dataclass(frozen=True)
-class InboundEvent:
-    kind: InboundKind
-    reason: str = ""
-    phone: str = ""  # E.164 digits (or the raw id for @lid chats)
-    reply_to: str = ""  # the chat id exactly as Z-API sent it
-    message_id: str = ""
-    text: str = ""
-    sender_name: str = ""
-    metadata: dict[str, Any] = field(default_factory=dict)
+CAPTIONED_KINDS = ("image", "video", "document")
+IGNORED_FLAGS = ("fromMe", "isGroup", "isNewsletter", "broadcast", "notification")
+# Button/list replies sometimes arrive without messageId; redeliveries land in the same bucket.
+SYNTHETIC_BUCKET_SECONDS = 10
+ZAPI_STATUSES = {"SENT": "sent", "RECEIVED": "delivered", "READ": "read", "PLAYED": "read"}
 
 
 class MalformedPayload(ValueError):
@@ -43,59 +30,118 @@ def parse_callback(payload: Any) -> InboundEvent:
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise MalformedPayload("expected a JSON object with a 'type'")
     callback_type = payload["type"].lower()
-    if callback_type != "receivedcallback":
-        return InboundEvent(InboundKind.STATUS, reason=callback_type)
+    if callback_type == "receivedcallback":
+        return _received(payload)
+    if callback_type == "messagestatuscallback":
+        return _message_status(payload)
+    if callback_type == "deliverycallback":
+        error = str(payload.get("error") or "")
+        status = StatusUpdate(_ids(payload.get("messageId")), "failed" if error else "sent", error)
+        return InboundEvent(InboundKind.STATUS, reason="delivery", status=status)
+    if callback_type in ("connectedcallback", "disconnectedcallback"):
+        return InboundEvent(
+            InboundKind.CONNECTION,
+            reason=callback_type.removesuffix("callback"),
+            moment=epoch_to_datetime(payload.get("momment") or payload.get("moment")),
+            data={"error": str(payload.get("error") or "")},
+        )
+    return InboundEvent(InboundKind.IGNORED, reason=callback_type)
 
+
+def _ids(value: Any) -> tuple[str, ...]:
+    values = value if isinstance(value, list) else [value]
+    return tuple(str(item) for item in values if isinstance(item, str) and item)
+
+
+def _message_status(payload: dict[str, Any]) -> InboundEvent:
+    raw_status = str(payload.get("status") or "").upper()
+    status = ZAPI_STATUSES.get(raw_status)
+    if status is None:  # READ_BY_ME and friends say nothing about our messages
+        return InboundEvent(InboundKind.IGNORED, reason=f"status {raw_status.lower()}")
+    ids = _ids(payload.get("ids")) or _ids(payload.get("id"))
+    return InboundEvent(
+        InboundKind.STATUS, reason="message status", status=StatusUpdate(ids, status)
+    )
+
+
+def _received(payload: dict[str, Any]) -> InboundEvent:
     raw_phone = payload.get("phone")
-    if not isinstance(raw_phone, str) or not raw_phone:
+    if not isinstance(raw_phone, str) or not raw_phone.strip():
         raise MalformedPayload("ReceivedCallback without 'phone'")
-    if payload.get("fromMe"):
-        return InboundEvent(InboundKind.IGNORED, reason="fromMe")
-    for flag in ("isGroup", "isNewsletter", "broadcast"):
+    for flag in IGNORED_FLAGS:
         if payload.get(flag):
             return InboundEvent(InboundKind.IGNORED, reason=flag)
-    if payload.get("notification"):
-        return InboundEvent(InboundKind.IGNORED, reason="notification")
-
-    base = {
-        "phone": normalize_phone(raw_phone),
-        "reply_to": raw_phone,
-        "message_id": str(payload.get("messageId") or ""),
-        "sender_name": str(payload.get("senderName") or ""),
-    }
-    text = _message_text(payload)
-    if text is not None:
-        return InboundEvent(InboundKind.MESSAGE, text=text, **base)
-    if "reaction" in payload:
+    if payload.get("waitingMessage"):
+        return InboundEvent(InboundKind.IGNORED, reason="waitingMessage")
+    if isinstance(payload.get("reaction"), dict):
         return InboundEvent(InboundKind.IGNORED, reason="reaction")
-    for kind in MEDIA_KINDS:
-        if isinstance(payload.get(kind), dict):
-            return InboundEvent(InboundKind.UNSUPPORTED, reason=kind, **base)
-    return InboundEvent(InboundKind.IGNORED, reason="no content")
+
+    phone = normalize_phone(raw_phone)
+    moment = epoch_to_datetime(payload.get("momment") or payload.get("moment"))
+    text, reply_id = _message_text(payload)
+    kind = InboundKind.MESSAGE
+    reason = "text"
+    if text is None:
+        media = next((k for k in MEDIA_KINDS if isinstance(payload.get(k), dict)), None)
+        if media is None:
+            return InboundEvent(InboundKind.IGNORED, reason="no content")
+        kind, reason, text = InboundKind.UNSUPPORTED, media, ""
+    data: dict[str, Any] = {"chat_id": raw_phone, "kind": reason if reply_id is None else "reply"}
+    if reply_id is not None:
+        data["reply_id"] = reply_id
+    if payload.get("referenceMessageId"):
+        data["reference_id"] = str(payload["referenceMessageId"])
+    if payload.get("isEdit"):
+        data["edited"] = True
+    return InboundEvent(
+        kind,
+        reason=reason,
+        phone=phone,
+        message_id=_dedupe_key(payload, phone, reply_id or text, _seconds(moment)),
+        text=text,
+        moment=moment,
+        data=data,
+    )
 
 
-def _message_text(payload: dict[str, Any]) -> str | None:
-    """The text a patient sent: typed, tapped (list/button id), or a media caption."""
+def _seconds(moment: Any) -> float:
+    return moment.timestamp() if moment is not None else time.time()
+
+
+def _dedupe_key(payload: dict[str, Any], phone: str, content: str, seconds: float) -> str:
+    """``messageId``; an edit gets its own key per new text; no id → phone+content+10 s bucket."""
+    message_id = str(payload.get("messageId") or "")
+    digest = hashlib.sha1(content.encode()).hexdigest()[:12]
+    if message_id and payload.get("isEdit"):
+        return f"{message_id}:edit:{digest}"
+    if message_id:
+        return message_id
+    return f"syn:{phone}:{digest}:{int(seconds // SYNTHETIC_BUCKET_SECONDS)}"
+
+
+def _message_text(payload: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The text a patient sent (typed, tapped, or a media caption) and the tapped option's id."""
     text = payload.get("text")
     if isinstance(text, dict) and isinstance(text.get("message"), str):
-        return text["message"].strip() or None
+        return text["message"].strip() or None, None
     list_reply = payload.get("listResponseMessage")
     if isinstance(list_reply, dict):
-        return _tapped(list_reply.get("selectedRowId"), list_reply.get("title"))
+        return tapped_text(list_reply.get("selectedRowId"), list_reply.get("title"))
     button_reply = payload.get("buttonsResponseMessage")
     if isinstance(button_reply, dict):
-        return _tapped(button_reply.get("buttonId"), button_reply.get("message"))
-    for kind in ("image", "video", "document"):
+        return tapped_text(button_reply.get("buttonId"), button_reply.get("message"))
+    for kind in CAPTIONED_KINDS:
         media = payload.get(kind)
         if isinstance(media, dict) and str(media.get("caption") or "").strip():
-            return str(media["caption"]).strip()
-    return None
+            return str(media["caption"]).strip(), None
+    return None, None
 
 
-def _tapped(option_id: Any, label: Any) -> str | None:
+def tapped_text(option_id: Any, label: Any) -> tuple[str | None, str | None]:
     """A tapped option: its id when that is a Rasa intent payload (``/intent``), else its label."""
-    if isinstance(option_id, str) and option_id.startswith("/"):
-        return option_id
+    option = option_id if isinstance(option_id, str) and option_id else None
+    if option is not None and option.startswith("/"):
+        return option, option
     if isinstance(label, str) and label.strip():
-        return label.strip()
-    return option_id if isinstance(option_id, str) and option_id else None
+        return label.strip(), option or ""
+    return option, option

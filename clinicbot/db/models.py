@@ -51,7 +51,17 @@ Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 APPOINTMENT_STATUSES = ("scheduled", "confirmed", "canceled", "completed", "no_show", "rescheduled")
 CONVERSATION_STATUSES = ("active", "handed_off", "closed", "expired")
 MESSAGE_DIRECTIONS = ("in", "out")
-MESSAGE_STATUSES = ("received", "queued", "sent", "delivered", "read", "failed")
+MESSAGE_STATUSES = (
+    "received",
+    "queued",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+    "processing",  # inbound, claimed by the process running its Rasa turn (migration 0004)
+    "processed",
+)
+OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed")
 WAITING_LIST_STATUSES = ("waiting", "offered", "booked", "left", "expired")
 WAITING_LIST_PERIODS = ("any", "morning", "afternoon", "evening")
 DASHBOARD_STATUSES = ("open", "waiting_human", "with_human", "closed")
@@ -174,6 +184,10 @@ class ConversationMessage(Base):
     external_message_id = Column(String(128))
     status = Column(String(16), nullable=False, default="received", server_default="received")
     created_at = _created_at()  # the partition key on PostgreSQL
+    # Inbound: when a process claimed it for its Rasa turn, and what the channel connector needs
+    # to replay it after a restart (clinicbot/channels/inbox.py, migration 0004).
+    claimed_at = Column(UTCDateTime)
+    channel_data = Column(JSONType)
 
 
 class ConversationMessageKey(Base):
@@ -184,11 +198,52 @@ class ConversationMessageKey(Base):
     """
 
     __tablename__ = "conversation_message_keys"
+    __table_args__ = (Index(None, "created_at"),)  # retention deletes by age
 
     channel = Column(String(32), primary_key=True)
     external_message_id = Column(String(128), primary_key=True)
     message_id = Column(BigIntegerPK, nullable=False)
     created_at = Column(UTCDateTime, nullable=False)
+
+
+class OutboxMessage(Base):
+    """A WhatsApp message to deliver (clinicbot/channels/outbox.py), then its delivery status.
+
+    ``log_message_id``/``log_created_at`` point at its ``conversation_messages`` row (no foreign
+    key: that table is partitioned on PostgreSQL); ``in_reply_to`` is the inbound message's
+    external id when it answers one.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        _one_of("status", OUTBOX_STATUSES),
+        CheckConstraint("attempts >= 0", name="attempts_positive"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "channel", "phone", "status"),
+        Index(None, "channel", "external_message_id"),
+        Index(None, "in_reply_to"),
+    )
+
+    id = Column(BigIntegerPK, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    phone = Column(String(64), nullable=False)
+    text = Column(Text, nullable=False)
+    options = Column(JSONType)  # a menu: [{"id", "title", "description"?}]
+    dedupe_key = Column(String(200), unique=True)
+    status = Column(String(16), nullable=False, default="pending", server_default="pending")
+    attempts = _counter()
+    next_attempt_at = Column(
+        UTCDateTime, nullable=False, default=utcnow, server_default=sql_text("CURRENT_TIMESTAMP")
+    )
+    claimed_until = Column(UTCDateTime)
+    last_error = Column(Text)
+    external_message_id = Column(String(128))
+    in_reply_to = Column(String(128))
+    log_message_id = Column(BigInteger)
+    log_created_at = Column(UTCDateTime)
+    sent_at = Column(UTCDateTime)
+    created_at = _created_at()
+    updated_at = _updated_at()
 
 
 class Appointment(Base):
@@ -365,6 +420,10 @@ class Notification(Base):
     sent_at = Column(UTCDateTime)
     payload = Column(JSONType)
     dedupe_key = Column(String(200), nullable=False, unique=True)
+    # A sent reminder/offer that asked "sim ou não?" and has no answer yet (migration 0003).
+    awaiting_reply = _flag(False)
+    replied_at = Column(UTCDateTime)
+    reply = Column(String(16))  # yes | no | lapsed
     created_at = _created_at()
     updated_at = _updated_at()
 

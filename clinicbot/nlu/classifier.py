@@ -13,8 +13,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -40,18 +40,23 @@ TRUSTED_TYPES = [
 
 
 def classifier_input(message: Message) -> str:
-    """The text the model sees: the tokens' folded lemmas ("nao qro" -> "nao querer")."""
+    """The text the model sees: folded lemmas, then the folded words as written.
+
+    Lemmas generalise over inflection ("marquei"/"marcar"); the words themselves keep what
+    lookup lemmatization merges wrongly ("me chamo" and "me chama" both lemmatize to
+    "chamar"). Both together scored best in cross-validation.
+    """
     tokens = message.get(TOKENS_NAMES[TEXT])
-    if tokens:
-        return " ".join(fold_accents(token.lemma) for token in tokens)
-    return fold_accents(message.get(TEXT) or "")
+    if not tokens:
+        return fold_accents(message.get(TEXT) or "")
+    lemmas = " ".join(fold_accents(token.lemma) for token in tokens)
+    words = " ".join(fold_accents(token.text) for token in tokens)
+    return f"{lemmas} {words}"
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class TfidfIntentClassifier(GraphComponent, IntentClassifier):
-    """Linear SVM over TF-IDF of lemma n-grams and character n-grams, sigmoid-calibrated.
+    """Linear SVM over TF-IDF of words, lemmas and character n-grams, sigmoid-calibrated.
 
     It needs no featurizer: it builds its own sparse features from the tokens' lemmas
     (``PortugueseTokenizer`` makes them accent-folded), which keeps training to seconds and
@@ -67,10 +72,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     def get_default_config() -> dict[str, Any]:
         """Defaults chosen by 5-fold cross-validation on the project's data."""
         return {
-            "word_ngram_range": [1, 2],
+            "word_ngram_range": [1, 1],
             "char_ngram_range": [2, 5],
             "C": 1.0,
-            "calibration_folds": 3,
+            "calibration_folds": 5,
             "ranking_length": 10,
         }
 
@@ -121,8 +126,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 ),
             ]
         )
+        # ensemble=False: the sigmoids are fitted on out-of-fold decisions, the SVM on all the
+        # data, so one SVM runs at parse time.
         classifier = CalibratedClassifierCV(
-            LinearSVC(C=self._config["C"]), cv=calibration_folds, method="sigmoid"
+            LinearSVC(C=self._config["C"]), cv=calibration_folds, method="sigmoid", ensemble=False
         )
         return Pipeline([("features", features), ("classifier", classifier)])
 
@@ -148,7 +155,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             return messages
         probabilities = self._model.predict_proba([classifier_input(m) for m in messages])
         ranking_length = self._config["ranking_length"]
-        for message, row in zip(messages, probabilities):
+        for message, row in zip(messages, probabilities, strict=False):
             ranking = [
                 {"name": self._labels[i], "confidence": float(row[i])}
                 for i in np.argsort(row)[::-1][:ranking_length]

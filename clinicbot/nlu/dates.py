@@ -245,10 +245,10 @@ def _clamped_date(year: int, month: int, day: int) -> date:
 
 def _clock_time(hour_word: str, minute_word: str | None, period: str | None) -> time | None:
     hour = _number(hour_word)
-    minute = _MINUTE_WORDS.get(minute_word or "", None)
+    minute = _MINUTE_WORDS.get(minute_word or "")
     if minute is None:
         minute = int(minute_word) if minute_word else 0
-    if period in ("tarde", "noite") and hour < 12 or period is None and 1 <= hour <= 6:
+    if (period in ("tarde", "noite") and hour < 12) or (period is None and 1 <= hour <= 6):
         hour += 12
     if hour > 23 or minute > 59:
         return None

@@ -1,4 +1,4 @@
-"""Portuguese calendar and number words, accent-folded (see :func:`clinicbot.nlu.text.fold_accents`)."""
+"""Portuguese calendar and number words, accent-folded like `text.fold_accents` output."""
 
 from __future__ import annotations
 

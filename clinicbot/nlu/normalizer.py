@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -26,7 +26,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from validate_docbr import CPF
 
-from clinicbot.nlu.dates import clinic_now, parse_date_expression, parse_period, parse_time_expression
+from clinicbot.nlu.dates import (
+    clinic_now,
+    parse_date_expression,
+    parse_period,
+    parse_time_expression,
+)
 from clinicbot.nlu.options import DATE, OPTION, parse_option_number, weekday_or_option
 from clinicbot.nlu.text import fold_accents
 
@@ -55,9 +60,13 @@ def cpf_value(text: str) -> dict[str, Any]:
     return {ENTITY_ATTRIBUTE_VALUE: digits, "valid": len(digits) == 11 and _CPF.validate(digits)}
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True
-)
+def _bare_hour(surface: str, following: str) -> time | None:
+    """A bare number tagged as a time: "às [3](hora) da tarde" -> 15:00."""
+    next_words = " ".join(following.split()[:2])
+    return parse_time_expression(f"às {surface} {next_words}")
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class EntityNormalizer(GraphComponent):
     """Resolves entity values; it finds no entities itself, so put it after the extractors.
 
@@ -113,7 +122,8 @@ class EntityNormalizer(GraphComponent):
             for entity in example.get(ENTITIES, []):
                 if entity[ENTITY_ATTRIBUTE_TYPE] not in types:
                     continue
-                surface = example.get(TEXT)[entity[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]]
+                start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
+                surface = example.get(TEXT)[start:end]
                 value = str(entity[ENTITY_ATTRIBUTE_VALUE])
                 forms = canonical[entity[ENTITY_ATTRIBUTE_TYPE]]
                 forms[fold_accents(surface)] = synonyms.get(fold_accents(value), value)
@@ -162,9 +172,10 @@ class EntityNormalizer(GraphComponent):
         if start is not None and entity[ENTITY_ATTRIBUTE_TYPE] in (DATE, OPTION):
             decided = weekday_or_option(text, start, end, options_offered)
             entity[ENTITY_ATTRIBUTE_TYPE] = decided or entity[ENTITY_ATTRIBUTE_TYPE]
-        entity.update(self._resolve(entity[ENTITY_ATTRIBUTE_TYPE], surface))
+        following = text[end:] if end is not None else ""
+        entity.update(self._resolve(entity[ENTITY_ATTRIBUTE_TYPE], surface, following))
 
-    def _resolve(self, entity_type: str, surface: str) -> dict[str, Any]:
+    def _resolve(self, entity_type: str, surface: str, following: str) -> dict[str, Any]:
         value: Any = None
         if entity_type == "cpf":
             return cpf_value(surface)
@@ -176,7 +187,7 @@ class EntityNormalizer(GraphComponent):
             day = parse_date_expression(surface, self.clock())
             value = day.isoformat() if day else None
         elif entity_type == "hora":
-            at = parse_time_expression(surface)
+            at = parse_time_expression(surface) or _bare_hour(surface, following)
             value = at.strftime("%H:%M") if at else None
         elif entity_type == "periodo":
             value = parse_period(surface)

@@ -47,9 +47,12 @@ def weekday_or_option(
     just offered options, a date when it has not; when the caller does not know
     (``options_offered`` is None) the function returns None and the extractor's label stands.
     """
-    if not _HOMONYM.search(prepare(message_text[start:end])):
+    span = prepare(message_text[start:end])
+    homonym = _HOMONYM.search(span)
+    if homonym is None:
         return None
-    before, after = prepare(message_text[:start]), prepare(message_text[end:])
+    before = f"{prepare(message_text[:start])} {span[: homonym.start()]}"
+    after = f"{span[homonym.end() :]} {prepare(message_text[end:])}"
     if _OPTION_AFTER.search(after):
         return OPTION
     if _WEEKDAY_BEFORE.search(before) or _WEEKDAY_AFTER.search(after):

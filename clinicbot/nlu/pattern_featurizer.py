@@ -9,8 +9,8 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -29,8 +29,8 @@ _REGEX_CUES: dict[str, re.Pattern[str]] = {
     "small_number": re.compile(r"^\d{1,2}[ao]?$"),
 }
 _WORD_CUES: dict[str, frozenset[str]] = {
-    "weekday": frozenset(WEEKDAYS) | {"segunda-feira", "terca-feira", "quarta-feira",
-                                      "quinta-feira", "sexta-feira", "feira"},
+    "weekday": frozenset(WEEKDAYS)
+    | {"segunda-feira", "terca-feira", "quarta-feira", "quinta-feira", "sexta-feira", "feira"},
     "month": frozenset(MONTHS),
     "ordinal": frozenset(ORDINALS),
     "cardinal": frozenset(CARDINALS),
@@ -49,9 +49,7 @@ def token_cues(token: Token) -> dict[str, bool]:
     return cues
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class LexicalPatternFeaturizer(GraphComponent):
     """Marks tokens with Portuguese date/number/CPF/e-mail cues and their folded form.
 

@@ -48,9 +48,7 @@ def _lemma_table(nlp: Language) -> Any:
     return nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class PortugueseTokenizer(Tokenizer):
     """Tokenizes with spaCy's rule-based ``pt`` tokenizer.
 

@@ -1,4 +1,4 @@
-"""The sandbox: fakes of GestãoDS and Z-API in one Sanic app on loopback (``SANDBOX_PORT``).
+"""The sandbox: fakes of GestãoDS, Z-API and the Meta Graph API in one Sanic app on loopback.
 
 Run it with ``python -m clinicbot.sandbox.server [--port N]``. Tests embed it (or any Sanic app)
 with :class:`BackgroundServer`.
@@ -19,6 +19,7 @@ from sanic.response import HTTPResponse, json
 from sanic.server.async_server import AsyncioServer
 
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_gestaods_blueprint
+from clinicbot.sandbox.meta_fake import FakeMeta, create_meta_blueprint
 from clinicbot.sandbox.zapi_fake import FakeZapi, create_zapi_blueprint
 from clinicbot.settings import SANDBOX_PORT, Settings, get_settings
 
@@ -31,7 +32,7 @@ def create_sandbox_app(
     name: str = "clinicbot-sandbox",
     today: date | None = None,
 ) -> Sanic:
-    """The sandbox app; its fakes are ``app.ctx.gestaods`` and ``app.ctx.zapi``.
+    """The sandbox app; its fakes are ``app.ctx.gestaods``, ``app.ctx.zapi`` and ``app.ctx.meta``.
 
     Credentials come from ``settings`` (the sandbox constants unless overridden), so the clients
     built from the same settings are accepted. Sanic 21.12 wants unique app names per process:
@@ -45,6 +46,8 @@ def create_sandbox_app(
     )
     app.blueprint(create_gestaods_blueprint(app.ctx.gestaods))
     app.blueprint(create_zapi_blueprint(app.ctx.zapi))
+    app.ctx.meta = FakeMeta(settings.meta_phone_number_id, settings.meta_access_token)
+    app.blueprint(create_meta_blueprint(app.ctx.meta))
 
     @app.get("/__sandbox/health")
     async def health(request: Request) -> HTTPResponse:

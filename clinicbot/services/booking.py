@@ -11,15 +11,18 @@ from sqlalchemy import select
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment as StoredAppointment
 from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.gestaods.errors import GestaoDSError, GestaoDSUnavailable, SlotUnavailable
 from clinicbot.gestaods.models import Appointment, Patient
 from clinicbot.pii import mask_cpf, mask_phone
 from clinicbot.services.choices import Option
-from clinicbot.services.ptbr import clock, short_day
+from clinicbot.services.ptbr import clock, day_and_time, short_day
 
 logger = logging.getLogger(__name__)
 
 DAYS_OFFERED = 6
 TIMES_OFFERED = 8
+PERIOD_HOURS = {"manha": (0, 12), "tarde": (12, 18), "noite": (18, 24)}
+RESCHEDULED_REASON = "Remarcada pelo paciente via WhatsApp"
 
 
 @dataclass
@@ -33,16 +36,49 @@ class BookingService:
         days = self.agenda.available_days(start)[:limit]
         return [{"value": day.isoformat(), "label": short_day(day)} for day in days]
 
-    def time_options(self, day: date, limit: int = TIMES_OFFERED) -> list[Option]:
-        """The free start times of ``day``, as numbered-list options."""
-        times = self.agenda.available_times(day)[:limit]
-        return [{"value": moment.isoformat(), "label": clock(moment)} for moment in times]
+    def is_available_day(self, day: date) -> bool:
+        return day in self.agenda.available_days(day)
+
+    def time_options(
+        self, day: date, period: str | None = None, limit: int = TIMES_OFFERED
+    ) -> list[Option]:
+        """The free start times of ``day`` (within ``period`` when given), as options."""
+        times = self.agenda.available_times(day)
+        if period in PERIOD_HOURS:
+            first, last = PERIOD_HOURS[period]
+            times = [moment for moment in times if first <= moment.hour < last]
+        return [{"value": moment.isoformat(), "label": clock(moment)} for moment in times[:limit]]
+
+    def upcoming_appointments(self, cpf: str) -> list[Appointment]:
+        """The patient's appointments that still hold a slot and have not started."""
+        now = datetime.now(timezone.utc)
+        return [
+            appointment
+            for appointment in self.agenda.patient_appointments(cpf)
+            if appointment.is_active and appointment.starts_at > now
+        ]
+
+    @staticmethod
+    def appointment_options(appointments: list[Appointment]) -> list[Option]:
+        return [
+            {
+                "value": appointment.id,
+                "label": day_and_time(appointment.starts_at)
+                + (f" ({appointment.professional})" if appointment.professional else ""),
+                "starts_at": appointment.starts_at.isoformat(),
+            }
+            for appointment in appointments
+        ]
 
     def find_patient(self, cpf: str) -> Patient | None:
         return self.agenda.find_patient(cpf)
 
-    def register_patient(self, *, cpf: str, name: str, email: str, phone: str) -> Patient:
-        return self.agenda.register_patient(name=name, cpf=cpf, email=email, phone=phone)
+    def register_patient(
+        self, *, cpf: str, name: str, email: str, phone: str, birth_date: date | None
+    ) -> Patient:
+        return self.agenda.register_patient(
+            name=name, cpf=cpf, email=email, phone=phone, birth_date=birth_date
+        )
 
     def book(
         self,
@@ -74,6 +110,7 @@ class BookingService:
         cpf: str,
         patient_name: str | None,
         first_visit: bool,
+        keep_name: bool = False,
     ) -> None:
         """Insert or refresh the local row: a retried booking returns the same GestãoDS id."""
         ends_at = appointment.ends_at or appointment.starts_at
@@ -86,10 +123,53 @@ class BookingService:
                 session.add(stored)
             stored.phone = phone
             stored.cpf = cpf
-            stored.patient_name = patient_name
+            if not keep_name or stored.patient_name is None:
+                stored.patient_name = patient_name
             stored.starts_at = appointment.starts_at.astimezone(timezone.utc)
             stored.ends_at = ends_at.astimezone(timezone.utc)
             stored.appointment_date = appointment.starts_at.date()
             stored.status = "scheduled"
-            stored.first_visit = first_visit
+            stored.first_visit = bool(stored.first_visit) if keep_name else first_visit
             stored.professional = appointment.professional
+
+    def reschedule(
+        self, *, phone: str, cpf: str, appointment_id: str, starts_at: datetime
+    ) -> Appointment:
+        """Move an appointment with the API's reschedule call.
+
+        Only when that call itself is refused does it fall back to booking the new slot first and
+        then cancelling the old one, undoing the new booking if the cancellation fails: the
+        patient never ends up with zero or two appointments.
+        """
+        try:
+            moved = self.agenda.reschedule(appointment_id, starts_at)
+        except (SlotUnavailable, GestaoDSUnavailable):
+            raise
+        except GestaoDSError:
+            logger.warning("reschedule refused for %s; booking then cancelling", appointment_id)
+            moved = self.agenda.book(cpf=cpf, starts_at=starts_at)
+            try:
+                self.agenda.cancel(appointment_id, RESCHEDULED_REASON)
+            except GestaoDSError:
+                self.agenda.cancel(moved.id, RESCHEDULED_REASON)
+                raise
+            self._mark_local(appointment_id, "rescheduled", RESCHEDULED_REASON)
+        self._keep_local_copy(
+            moved, phone=phone, cpf=cpf, patient_name=None, first_visit=False, keep_name=True
+        )
+        return moved
+
+    def cancel(self, *, appointment_id: str, reason: str) -> None:
+        """Cancel in GestãoDS and locally; the freed slot is then offered to the waiting list."""
+        self.agenda.cancel(appointment_id, reason)
+        self._mark_local(appointment_id, "canceled", reason)
+
+    @staticmethod
+    def _mark_local(appointment_id: str, status: str, reason: str) -> None:
+        with session_scope() as session:
+            stored = session.execute(
+                select(StoredAppointment).where(StoredAppointment.gestaods_id == appointment_id)
+            ).scalar_one_or_none()
+            if stored is not None:
+                stored.status = status
+                stored.cancel_reason = reason

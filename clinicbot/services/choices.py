@@ -11,7 +11,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-Option = dict[str, str]  # {"value": ISO date or datetime, "label": what the patient saw}
+# {"value": what the choice stores, "label": what the patient saw, "starts_at"?: ISO datetime
+#  when "value" is not itself a date or datetime (an appointment id)}
+Option = dict[str, str]
 
 _BARE_NUMBER = re.compile(r"^\s*(?:op[cç][aã]o\s*)?(\d{1,2})\s*[.)º°ªo]?\s*$", re.IGNORECASE)
 
@@ -45,8 +47,8 @@ def pick_option(
     matches = [
         option
         for option in options
-        if (not wanted_days or option["value"][:10] in wanted_days)
-        and (not wanted_times or option["value"][11:16] in wanted_times)
+        if (not wanted_days or _moment(option)[:10] in wanted_days)
+        and (not wanted_times or _moment(option)[11:16] in wanted_times)
     ]
     if (wanted_days or wanted_times) and len(matches) == 1:
         return matches[0]
@@ -54,3 +56,7 @@ def pick_option(
     typed = (text or "").strip().lower()
     by_label = [option for option in options if option["label"].lower() == typed]
     return by_label[0] if len(by_label) == 1 else None
+
+
+def _moment(option: Option) -> str:
+    return option.get("starts_at") or option["value"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import aiohttp
 from sanic import Sanic
 
+from clinicbot.services.scheduler import install_scheduler
 from clinicbot.settings import Settings, get_settings
 from clinicbot.web.health import health_blueprint
 from clinicbot.web.metrics import install_http_metrics, metrics_blueprint
 from clinicbot.web.simulator import simulator_blueprint
+from clinicbot.web.staff import staff_blueprint
 
 
 def create_app(
@@ -31,8 +33,10 @@ def create_app(
     install_http_metrics(app)
     app.blueprint(health_blueprint())
     app.blueprint(metrics_blueprint())
+    app.blueprint(staff_blueprint())
     if app.ctx.simulator_enabled:
         app.blueprint(simulator_blueprint())
+    install_scheduler(app)  # reminders, waiting-list offers, availability poll
 
     @app.listener("before_server_start")
     async def open_http(app: Sanic, _loop: object) -> None:

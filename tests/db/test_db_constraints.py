@@ -10,11 +10,25 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from clinicbot.db import models
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, ConversationMessageKey
 
 from . import factories
 
+ALLOWED_VALUES: list[tuple[Callable[..., Any], str, tuple[str, ...]]] = [
+    (factories.appointment, "status", models.APPOINTMENT_STATUSES),
+    (factories.conversation, "status", models.CONVERSATION_STATUSES),
+    (factories.message, "direction", models.MESSAGE_DIRECTIONS),
+    (factories.message, "status", models.MESSAGE_STATUSES),
+    (factories.waiting, "status", models.WAITING_LIST_STATUSES),
+    (factories.waiting, "preferred_period", models.WAITING_LIST_PERIODS),
+    (factories.dashboard, "status", models.DASHBOARD_STATUSES),
+    (factories.transaction, "stage_current", models.FUNNEL_STAGES),
+    (factories.notification, "kind", models.NOTIFICATION_KINDS),
+    (factories.notification, "status", models.NOTIFICATION_STATUSES),
+    (factories.ab_test, "status", models.AB_TEST_STATUSES),
+]
 BAD_VALUES: list[tuple[Callable[..., Any], str, Any]] = [
     (factories.appointment, "status", "maybe"),
     (factories.conversation, "status", "lost"),
@@ -46,6 +60,18 @@ def test_bad_values_are_rejected(
         session.add(factory())  # the same row with valid values goes in
     with pytest.raises(IntegrityError), session_scope(engine) as session:
         session.add(factory(**{column: value}))
+
+
+@pytest.mark.parametrize(
+    ("factory", "column", "values"),
+    ALLOWED_VALUES,
+    ids=[f"{factory.__name__}.{column}" for factory, column, _ in ALLOWED_VALUES],
+)
+def test_every_value_the_models_name_is_allowed_by_the_schema(
+    engine: Engine, factory: Callable[..., Any], column: str, values: tuple[str, ...]
+) -> None:
+    with session_scope(engine) as session:
+        session.add_all(factory(**{column: value}) for value in values)
 
 
 def test_unique_business_keys(engine: Engine) -> None:

@@ -136,6 +136,7 @@ def _create_conversation_messages(postgres: bool) -> None:
             "channel", "external_message_id", name="pk_conversation_message_keys"
         ),
     )
+    _index("conversation_message_keys", "created_at")
 
 
 def _create_appointments() -> None:

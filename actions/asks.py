@@ -1,0 +1,138 @@
+"""The questions the journey forms ask, with the options fetched fresh from the agenda."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import slots
+from actions.services import booking_service
+from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.services.ptbr import day_and_time, long_day
+
+logger = logging.getLogger(__name__)
+
+PERIOD_WORDS = {"manha": "de manhã", "tarde": "à tarde", "noite": "à noite"}
+
+
+class ActionAskDiaEscolhido(Action):
+    def name(self) -> str:
+        return "action_ask_dia_escolhido"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        try:
+            options = booking_service().day_options()
+        except GestaoDSError:
+            logger.exception("available days lookup failed")
+            dispatcher.utter_message(response="utter_agenda_indisponivel")
+            return slots.stop_form()
+        if not options:
+            dispatcher.utter_message(response="utter_sem_vagas")
+            return slots.stop_form()
+        dispatcher.utter_message(
+            text="Estes são os próximos dias com horários livres. Qual fica melhor para você?",
+            buttons=slots.menu(options),
+        )
+        return [SlotSet("opcoes", options)]
+
+
+class ActionAskHorarioEscolhido(Action):
+    def name(self) -> str:
+        return "action_ask_horario_escolhido"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        day = date.fromisoformat(tracker.get_slot("dia_escolhido"))
+        period = tracker.get_slot("periodo_preferido")
+        try:
+            options = booking_service().time_options(day, period)
+            if period and not options:
+                options = booking_service().time_options(day)
+                if options:
+                    dispatcher.utter_message(
+                        text=f"Em {long_day(day)} não tenho horário {PERIOD_WORDS[period]}."
+                    )
+        except GestaoDSError:
+            logger.exception("available times lookup failed")
+            dispatcher.utter_message(response="utter_agenda_indisponivel")
+            return slots.stop_form()
+        if not options:
+            dispatcher.utter_message(
+                text=f"Os horários de {long_day(day)} acabaram de ser preenchidos 😕 "
+                "Vamos escolher outro dia."
+            )
+            asked = await ActionAskDiaEscolhido().run(dispatcher, tracker, domain)
+            return [
+                SlotSet("dia_escolhido", None),
+                SlotSet("requested_slot", "dia_escolhido"),
+                *asked,
+            ]
+        dispatcher.utter_message(
+            text=f"Para {long_day(day)}, tenho estes horários. Qual você prefere?",
+            buttons=slots.menu(options),
+        )
+        return [SlotSet("opcoes", options)]
+
+
+class ActionAskAgendamentoEscolhido(Action):
+    """Lists the patient's upcoming appointments (to reschedule or cancel one)."""
+
+    def name(self) -> str:
+        return "action_ask_agendamento_escolhido"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        service = booking_service()
+        try:
+            appointments = service.upcoming_appointments(tracker.get_slot("cpf"))
+        except GestaoDSError:
+            logger.exception("patient appointments lookup failed")
+            dispatcher.utter_message(response="utter_agenda_indisponivel")
+            return slots.stop_form()
+        if not appointments:
+            dispatcher.utter_message(response="utter_sem_agendamentos")
+            return [*slots.stop_form(), *slots.reset_journey()]
+        options = service.appointment_options(appointments)
+        verb = "remarcar" if tracker.active_loop.get("name") == "reagendamento_form" else "cancelar"
+        dispatcher.utter_message(
+            text=f"Encontrei estas consultas. Qual você quer {verb}?", buttons=slots.menu(options)
+        )
+        return [SlotSet("agendamentos", options)]
+
+
+class ActionAskConfirmacao(Action):
+    def name(self) -> str:
+        return "action_ask_confirmacao"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        form = tracker.active_loop.get("name")
+        chosen = _chosen_appointment_label(tracker)
+        if form == "cancelamento_form":
+            question = f"Confirma o cancelamento da consulta de {chosen}?"
+        else:
+            new_time = day_and_time(datetime.fromisoformat(tracker.get_slot("horario_escolhido")))
+            if form == "reagendamento_form":
+                question = f"Posso remarcar sua consulta de {chosen} para {new_time}?"
+            else:
+                question = f"Posso confirmar sua consulta para {new_time}?"
+        dispatcher.utter_message(text=f"{question} Responda *sim* ou *não*.")
+        return []
+
+
+def _chosen_appointment_label(tracker: Tracker) -> str:
+    chosen = tracker.get_slot("agendamento_escolhido")
+    for option in tracker.get_slot("agendamentos") or []:
+        if option["value"] == chosen:
+            return option["label"]
+    return ""

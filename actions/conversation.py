@@ -1,0 +1,74 @@
+"""Steering the conversation: leaving a question, calling a person, not understanding."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import slots
+from clinicbot.services.clinic import load_clinic
+from clinicbot.services.handoff import request_human
+
+# After this many misunderstandings in a row the assistant offers a person.
+OFFER_HUMAN_AFTER = 3
+
+
+class ActionPararFormulario(Action):
+    def name(self) -> str:
+        return "action_parar_formulario"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_parei")
+        return [*slots.stop_form(), *slots.reset_journey()]
+
+
+class ActionTransferirAtendente(Action):
+    """Pauses the assistant for this phone and puts it on the staff's dashboard."""
+
+    def name(self) -> str:
+        return "action_transferir_atendente"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        request_human(tracker.sender_id, reason=f"pediu atendente ({slots.intent(tracker)})")
+        hours = load_clinic().human_hours
+        dispatcher.utter_message(
+            text="Certo! Já avisei a recepção 🙋‍♀️ Uma pessoa vai continuar o atendimento por aqui "
+            f"({hours}). Enquanto isso, fico em silêncio para não atrapalhar."
+        )
+        return [*slots.stop_form(), *slots.reset_journey(), ConversationPaused()]
+
+
+class ActionFallback(Action):
+    """First ask to rephrase, then show the menu, then offer a person."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        misunderstood = _misunderstandings_in_a_row(tracker)
+        if misunderstood >= OFFER_HUMAN_AFTER:
+            dispatcher.utter_message(response="utter_oferecer_atendente")
+        elif misunderstood == 2:
+            dispatcher.utter_message(response="utter_menu")
+        else:
+            dispatcher.utter_message(response="utter_nao_entendi")
+        return []
+
+
+def _misunderstandings_in_a_row(tracker: Tracker) -> int:
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if (event.get("parse_data") or {}).get("intent", {}).get("name") != "nlu_fallback":
+            break
+        count += 1
+    return count

@@ -1,0 +1,188 @@
+"""Validation of the journeys' forms: booking, rescheduling, cancelling, identifying."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC
+from datetime import date
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from validate_docbr import CPF
+
+from actions import slots
+from actions.services import booking_service
+from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.services.choices import pick_option
+from clinicbot.services.patients import parse_birth_date, parse_email, parse_full_name
+from clinicbot.services.ptbr import long_day
+from clinicbot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+REGISTRATION_SLOTS = ("paciente_nome", "paciente_nascimento", "paciente_email")
+# Steps at which a date in the message means "this day instead" (a preference or a correction).
+DAY_CHANGE_STEPS = (None, "dia_escolhido", "horario_escolhido", "confirmacao")
+AFFIRM = {"sim", "s", "ok", "pode", "claro", "confirmo", "isso", "certo", "pode ser", "bora"}
+DENY = {"nao", "não", "n", "nop", "negativo"}
+NO_REASON = {"prefiro nao dizer", "prefiro não dizer", "nao quero dizer", "não quero dizer"}
+Slots = dict[str, Any]
+
+
+class JourneyFormValidator(FormValidationAction, ABC):
+    """Validators shared by every journey form; each subclass names its form."""
+
+    def validate_cpf(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        digits = slots.cpf_digits(tracker) or "".join(ch for ch in str(value or "") if ch.isdigit())
+        if len(digits) != 11 or not CPF().validate(digits):
+            dispatcher.utter_message(response="utter_cpf_invalido")
+            return {"cpf": None}
+        try:
+            patient = booking_service().find_patient(digits)
+        except GestaoDSError:
+            logger.exception("patient lookup failed")
+            dispatcher.utter_message(response="utter_agenda_indisponivel")
+            return {"cpf": None}
+        if patient is None:
+            return {"cpf": digits, "paciente_cadastrado": False}
+        return {"cpf": digits, "paciente_cadastrado": True, "paciente_nome": patient.name}
+
+    def validate_dia_escolhido(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        requested = tracker.get_slot("requested_slot")
+        if requested == "dia_escolhido":
+            options = tracker.get_slot("opcoes") or []
+            choice = pick_option(options, slots.entities(tracker), slots.text(tracker))
+            if choice is not None:
+                return {"dia_escolhido": choice["value"], "opcoes": None}
+            wanted = slots.latest_date(tracker)
+            if wanted is None:
+                dispatcher.utter_message(response="utter_opcao_invalida")
+                return {"dia_escolhido": None}
+            return self._other_day(wanted, dispatcher, keep_options=True)
+        wanted = slots.latest_date(tracker)
+        if requested not in DAY_CHANGE_STEPS or wanted is None:
+            return {"dia_escolhido": None} if requested != "horario_escolhido" else {}
+        return self._other_day(wanted, dispatcher, keep_options=False)
+
+    @staticmethod
+    def _other_day(wanted: date, dispatcher: CollectingDispatcher, keep_options: bool) -> Slots:
+        """A day the patient named rather than picked: accepted when it has free slots."""
+        try:
+            available = booking_service().is_available_day(wanted)
+        except GestaoDSError:
+            logger.exception("available days lookup failed")
+            available = False
+        if wanted < get_settings().clinic_today() or not available:
+            dispatcher.utter_message(
+                text=f"Em {long_day(wanted)} não tenho horários livres 😕"
+                + (" Escolha um dos dias da lista, por favor." if keep_options else "")
+            )
+            return {"dia_escolhido": None, "horario_escolhido": None, "confirmacao": None}
+        changed: Slots = {"dia_escolhido": wanted.isoformat(), "horario_escolhido": None}
+        return {**changed, "confirmacao": None, "opcoes": None}
+
+    def validate_horario_escolhido(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        wanted_day = slots.latest_date(tracker)
+        if wanted_day and wanted_day.isoformat() != tracker.get_slot("dia_escolhido"):
+            return {"horario_escolhido": None}  # another day: validate_dia_escolhido handles it
+        options = tracker.get_slot("opcoes") or []
+        choice = pick_option(options, slots.entities(tracker), slots.text(tracker))
+        if choice is None:
+            dispatcher.utter_message(response="utter_opcao_invalida")
+            return {"horario_escolhido": None}
+        return {"horario_escolhido": choice["value"], "opcoes": None}
+
+    def validate_agendamento_escolhido(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        options = tracker.get_slot("agendamentos") or []
+        choice = pick_option(options, slots.entities(tracker), slots.text(tracker))
+        if choice is None:
+            dispatcher.utter_message(response="utter_opcao_invalida")
+            return {"agendamento_escolhido": None}
+        return {"agendamento_escolhido": choice["value"]}
+
+    def validate_motivo_cancelamento(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        reason = " ".join(str(value or "").split())
+        if reason.lower().rstrip(".!") in NO_REASON or not reason:
+            reason = "Não informado"
+        return {"motivo_cancelamento": reason[:200]}
+
+    def validate_confirmacao(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        typed = slots.text(tracker).strip().lower().rstrip("!. ")
+        if slots.intent(tracker) == "afirmar" or typed in AFFIRM:
+            return {"confirmacao": True}
+        if slots.intent(tracker) == "negar" or typed in DENY:
+            return {"confirmacao": False}
+        dispatcher.utter_message(response="utter_confirmacao_invalida")
+        return {"confirmacao": None}
+
+
+class ValidateAgendamentoForm(JourneyFormValidator):
+    def name(self) -> str:
+        return "validate_agendamento_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """Name, birth date and e-mail only to register a patient the agenda does not know."""
+        if tracker.get_slot("paciente_cadastrado") is False:
+            return domain_slots
+        return [slot for slot in domain_slots if slot not in REGISTRATION_SLOTS]
+
+    def validate_paciente_nome(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        entity = next(tracker.get_latest_entity_values("nome"), None)
+        name = parse_full_name(str(entity or "")) or parse_full_name(str(value or ""))
+        if name is None:
+            dispatcher.utter_message(response="utter_nome_invalido")
+        return {"paciente_nome": name}
+
+    def validate_paciente_nascimento(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        born = parse_birth_date(str(value or ""), get_settings().clinic_today())
+        if born is None:
+            dispatcher.utter_message(response="utter_nascimento_invalido")
+            return {"paciente_nascimento": None}
+        return {"paciente_nascimento": born.isoformat()}
+
+    def validate_paciente_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        email = parse_email(str(value or ""))
+        if email is None:
+            dispatcher.utter_message(response="utter_email_invalido")
+        return {"paciente_email": email}
+
+
+class ValidateReagendamentoForm(JourneyFormValidator):
+    def name(self) -> str:
+        return "validate_reagendamento_form"
+
+
+class ValidateCancelamentoForm(JourneyFormValidator):
+    def name(self) -> str:
+        return "validate_cancelamento_form"
+
+
+class ValidateIdentificacaoForm(JourneyFormValidator):
+    def name(self) -> str:
+        return "validate_identificacao_form"

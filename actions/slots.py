@@ -1,0 +1,72 @@
+"""Reading the patient's last message, and the slots every journey shares."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+
+from clinicbot.services.choices import Option
+
+JOURNEY_SLOTS = (
+    "dia_escolhido",
+    "horario_escolhido",
+    "periodo_preferido",
+    "confirmacao",
+    "opcoes",
+    "agendamentos",
+    "agendamento_escolhido",
+    "motivo_cancelamento",
+)
+_CPF_IN_TEXT = re.compile(r"\d{3}\D?\d{3}\D?\d{3}\D?\d{2}")
+
+
+def entities(tracker: Tracker) -> list[dict[str, Any]]:
+    return list(tracker.latest_message.get("entities") or [])
+
+
+def text(tracker: Tracker) -> str:
+    return str(tracker.latest_message.get("text") or "")
+
+
+def intent(tracker: Tracker) -> str:
+    return str((tracker.latest_message.get("intent") or {}).get("name") or "")
+
+
+def latest_date(tracker: Tracker) -> date | None:
+    """The ISO date the NLU read in the last message (``data`` entity), if any."""
+    for value in tracker.get_latest_entity_values("data"):
+        try:
+            return date.fromisoformat(str(value)[:10])
+        except ValueError:
+            continue
+    return None
+
+
+def cpf_digits(tracker: Tracker) -> str | None:
+    """The CPF in the last message: the NLU entity, else a CPF-shaped number in the text."""
+    for value in tracker.get_latest_entity_values("cpf"):
+        digits = re.sub(r"\D", "", str(value))
+        if len(digits) == 11:
+            return digits
+    match = _CPF_IN_TEXT.search(text(tracker))
+    return re.sub(r"\D", "", match.group()) if match else None
+
+
+def menu(options: list[Option]) -> list[dict[str, str]]:
+    """Buttons whose payload picks the option whatever the NLU makes of the label."""
+    return [
+        {"title": option["label"], "payload": f'/escolher_opcao{{"numero_opcao": {index}}}'}
+        for index, option in enumerate(options, 1)
+    ]
+
+
+def reset_journey() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in JOURNEY_SLOTS]
+
+
+def stop_form() -> list[EventType]:
+    return [ActiveLoop(None), SlotSet("requested_slot", None)]

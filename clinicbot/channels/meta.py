@@ -1,0 +1,144 @@
+"""Rasa channel connector for Meta's WhatsApp Cloud API.
+
+- ``GET  /webhooks/meta/webhook``: the subscription handshake (``hub.mode=subscribe``,
+  ``hub.verify_token``) answered with ``hub.challenge`` as plain text, else 403.
+- ``POST /webhooks/meta/webhook``: ``X-Hub-Signature-256`` checked over the raw body (401 and a
+  log line when missing or wrong), then each message is stored and acknowledged like Z-API's
+  (:mod:`clinicbot.channels.pipeline`) and each status updates the outbox.
+
+Answers go through the outbox with ``channel="meta"``; :mod:`clinicbot.channels.meta_sender`
+switches to the configured template outside the 24-hour customer-service window.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from clinicbot.channels.dbthread import run_db
+from clinicbot.channels.inbound import InboundEvent, InboundKind
+from clinicbot.channels.meta_inbound import parse_webhook
+from clinicbot.channels.outbox import apply_status
+from clinicbot.channels.output import MetaOutput
+from clinicbot.channels.pipeline import InboundPipeline, OnNewMessage
+from clinicbot.channels.runtime import ChannelRuntime, get_runtime
+from clinicbot.channels.zapi_inbound import MalformedPayload
+from clinicbot.db.engine import session_scope
+from clinicbot.meta.signature import is_valid
+from clinicbot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class MetaInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return "meta"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> MetaInput:
+        settings = get_settings()
+        credentials = credentials or {}
+        return cls(
+            app_secret=credentials.get("app_secret") or settings.meta_app_secret,
+            verify_token=credentials.get("verify_token") or settings.meta_verify_token,
+            phone_number_id=credentials.get("phone_number_id") or settings.meta_phone_number_id,
+        )
+
+    def __init__(
+        self,
+        app_secret: str,
+        verify_token: str,
+        phone_number_id: str,
+        runtime: ChannelRuntime | None = None,
+    ) -> None:
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        self.phone_number_id = phone_number_id
+        self._runtime = runtime
+        self.pipeline: InboundPipeline | None = None
+
+    @property
+    def runtime(self) -> ChannelRuntime:
+        if self._runtime is None:
+            self._runtime = get_runtime()
+        return self._runtime
+
+    def get_output_channel(self) -> OutputChannel:
+        return MetaOutput(self.runtime.worker.wake, engine=self.runtime.engine)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        pipeline = InboundPipeline("meta", MetaOutput, self.runtime, on_new_message)
+        self.pipeline = pipeline
+        webhook = Blueprint(f"meta_webhook_{id(self)}", __name__)
+
+        @webhook.listener("after_server_start")
+        async def start(*_: Any) -> None:
+            self.runtime.start()
+            pipeline.start()
+
+        @webhook.listener("before_server_stop")
+        async def stop(*_: Any) -> None:
+            await pipeline.stop()
+            await self.runtime.stop()
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            mode = request.args.get("hub.mode")
+            token = request.args.get("hub.verify_token") or ""
+            challenge = request.args.get("hub.challenge") or ""
+            if (
+                mode == "subscribe"
+                and self.verify_token
+                and hmac.compare_digest(token, self.verify_token)
+            ):
+                return response.text(challenge)
+            logger.warning("meta webhook verification refused (mode=%r)", mode)
+            return response.text("forbidden", status=403)
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self._receive(request, pipeline)
+
+        return webhook
+
+    async def _receive(self, request: Request, pipeline: InboundPipeline) -> HTTPResponse:
+        body = request.body or b""
+        if not is_valid(body, request.headers.get("x-hub-signature-256"), self.app_secret):
+            logger.warning(
+                "meta webhook from %s rejected: missing or wrong X-Hub-Signature-256",
+                request.remote_addr or request.ip,
+            )
+            return response.json({"error": "invalid signature"}, status=401)
+        try:
+            events = parse_webhook(json.loads(body), self.phone_number_id)
+        except (ValueError, MalformedPayload) as error:  # JSONDecodeError is a ValueError
+            logger.warning("meta webhook rejected: malformed body (%s)", error)
+            return response.json({"error": "malformed payload"}, status=400)
+        outcomes = [await self._handle(event, pipeline) for event in events]
+        return response.json({"status": "ok", "events": outcomes})
+
+    async def _handle(self, event: InboundEvent, pipeline: InboundPipeline) -> str:
+        if event.kind in (InboundKind.MESSAGE, InboundKind.UNSUPPORTED):
+            return "accepted" if await pipeline.accept(event) else "duplicate"
+        if event.kind is InboundKind.STATUS and event.status is not None:
+            update = event.status
+            await run_db(self._apply_status, update.external_ids, update.status, update.error)
+            return "recorded"
+        logger.info("meta event ignored: %s", event.reason)
+        return "ignored"
+
+    def _apply_status(self, ids: tuple[str, ...], status: str, error: str) -> int:
+        with session_scope(self.runtime.engine) as session:
+            return apply_status(session, "meta", ids, status, error)

@@ -1,0 +1,80 @@
+"""Entity extractor: Rasa's CRF corrected by a grammar for dates, times, periods and names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import ENTITY_ATTRIBUTE_CONFIDENCE_TYPE
+from rasa.nlu.extractors.crf_entity_extractor import CRFEntityExtractor
+from rasa.shared.nlu.constants import (
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+from clinicbot.nlu.lexicon import WEEKDAY_ORDINAL_HOMONYMS
+from clinicbot.nlu.options import OPTION
+from clinicbot.nlu.spans import Span, find_datetime_spans, find_name_spans
+from clinicbot.nlu.text import fold_accents
+
+GRAMMAR_ENTITIES = frozenset({"data", "hora", "periodo"})
+
+
+def _span(entity: dict[str, Any]) -> Span:
+    return Span(
+        entity[ENTITY_ATTRIBUTE_TYPE], entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
+    )
+
+
+def _entity(span: Span, text: str) -> dict[str, Any]:
+    return {
+        ENTITY_ATTRIBUTE_TYPE: span.entity,
+        ENTITY_ATTRIBUTE_START: span.start,
+        ENTITY_ATTRIBUTE_END: span.end,
+        ENTITY_ATTRIBUTE_VALUE: text[span.start : span.end],
+        ENTITY_ATTRIBUTE_CONFIDENCE_TYPE: 1.0,
+    }
+
+
+def _replace_overlapping(entities: list[dict[str, Any]], span: Span, text: str) -> list:
+    return [e for e in entities if not _span(e).overlaps(span)] + [_entity(span, text)]
+
+
+def merge_with_grammar(text: str, learned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The CRF's entities corrected by the grammar of :mod:`clinicbot.nlu.spans`.
+
+    Dates, times and periods come from the grammar alone: it matches the data's span
+    conventions exactly (perfect precision and recall on them), while the CRF clips "próxima
+    terça" to "terça" or misses an unseen "03/01". The exception is a bare weekday/ordinal
+    homonym the CRF labelled ``numero_opcao`` ("a segunda" after a list of options).
+    A cue-introduced name ("me chamo joão pedro da silva") replaces whatever the CRF found
+    there (its name boundaries are less reliable) and adds one the CRF missed.
+    """
+    kept = [e for e in learned if e[ENTITY_ATTRIBUTE_TYPE] not in GRAMMAR_ENTITIES]
+    options = [_span(e) for e in kept if e[ENTITY_ATTRIBUTE_TYPE] == OPTION]
+    for span in find_datetime_spans(text):
+        homonym = fold_accents(text[span.start : span.end]) in WEEKDAY_ORDINAL_HOMONYMS
+        if not (homonym and any(option.overlaps(span) for option in options)):
+            kept = _replace_overlapping(kept, span, text)
+    for span in find_name_spans(text):
+        overlapping = [_span(e) for e in kept if _span(e).overlaps(span)]
+        if not any(other.entity in GRAMMAR_ENTITIES for other in overlapping):
+            kept = _replace_overlapping(kept, span, text)
+    return sorted(kept, key=lambda e: e[ENTITY_ATTRIBUTE_START])
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
+class ClinicEntityExtractor(CRFEntityExtractor):
+    """``CRFEntityExtractor`` (same config, training and persistence) plus the date grammar.
+
+    The CRF still trains on every annotation, so it learns that date words are not names;
+    at parse time its output is corrected by :func:`merge_with_grammar`.
+    """
+
+    def extract_entities(self, message: Message) -> list[dict[str, Any]]:
+        """CRF entities merged with the grammar's spans."""
+        return merge_with_grammar(message.get(TEXT), super().extract_entities(message))

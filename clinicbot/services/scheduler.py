@@ -1,0 +1,115 @@
+"""The clinic service's scheduled jobs: notifications, waiting-list offers, availability poll.
+
+Every job only reads and writes the database (and GestãoDS), so any number of clinic-service
+instances may run them at once: the services' row claiming makes each message go out once.
+APScheduler's asyncio scheduler runs these synchronous jobs in the event loop's thread pool, so
+they never block the Sanic server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sanic import Sanic
+from sqlalchemy.engine import Engine
+
+from clinicbot.db.engine import make_engine, session_scope
+from clinicbot.db.types import utcnow
+from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.services.notifications import Clock, NotificationPolicy, NotificationService
+from clinicbot.services.templates import seed_default_templates
+from clinicbot.services.waiting_list import WaitingListService
+from clinicbot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Jobs:
+    """The job bodies, bound to one engine, agenda client and clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine,
+        agenda: GestaoDSClient,
+        clock: Clock = utcnow,
+    ) -> None:
+        policy = NotificationPolicy.from_settings(settings)
+        self.engine = engine
+        self.notifications = NotificationService(engine=engine, policy=policy, clock=clock)
+        self.waiting_list = WaitingListService(
+            agenda=agenda, engine=engine, policy=policy, clock=clock
+        )
+
+    def seed_templates(self) -> None:
+        with session_scope(self.engine) as session:
+            seed_default_templates(session)
+
+    def tick(self) -> None:
+        """Lapse unanswered offers (passing them on), then send what is due."""
+        self.waiting_list.expire_offers()
+        sent = self.notifications.dispatch_due()
+        if sent:
+            logger.info("notifications dispatched: %s", sent)
+
+    def poll_availability(self) -> None:
+        try:
+            offered = self.waiting_list.poll_availability()
+        except GestaoDSError as error:  # the agenda is down: the next poll tries again
+            logger.warning("availability poll failed: %s", error)
+            return
+        if offered:
+            logger.info("availability poll: %d slot(s) offered", offered)
+
+
+def build_scheduler(
+    settings: Settings,
+    jobs: Jobs,
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> AsyncIOScheduler:
+    """An (unstarted) scheduler running ``jobs`` at the configured intervals."""
+    scheduler = AsyncIOScheduler(event_loop=loop, timezone=timezone.utc)
+    common = {"max_instances": 1, "coalesce": True}
+    scheduler.add_job(jobs.seed_templates, id="seed_templates", **common)
+    scheduler.add_job(
+        jobs.tick,
+        "interval",
+        seconds=settings.scheduler_poll_seconds,
+        next_run_time=utcnow() + timedelta(seconds=1),
+        id="notifications_tick",
+        **common,
+    )
+    scheduler.add_job(
+        jobs.poll_availability,
+        "interval",
+        minutes=settings.availability_poll_minutes,
+        id="availability_poll",
+        **common,
+    )
+    return scheduler
+
+
+def install_scheduler(app: Sanic) -> None:
+    """Run the jobs while the clinic service runs (unless ``SCHEDULER_ENABLED`` is off)."""
+    settings: Settings = app.ctx.settings
+    if not settings.scheduler_enabled:
+        return
+
+    @app.listener("after_server_start")
+    async def start_scheduler(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+        engine = make_engine(settings.database_url)
+        jobs = Jobs(settings, engine=engine, agenda=GestaoDSClient.from_settings(settings))
+        app.ctx.scheduler = build_scheduler(settings, jobs, loop=loop)
+        app.ctx.scheduler_engine = engine
+        app.ctx.scheduler.start()
+
+    @app.listener("before_server_stop")
+    async def stop_scheduler(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+        app.ctx.scheduler.shutdown(wait=False)
+        app.ctx.scheduler_engine.dispose()

@@ -1,0 +1,97 @@
+"""Texts of the proactive messages (reminders, offers…), editable in ``message_templates``.
+
+Every key has a pt-BR default below; :func:`seed_default_templates` copies the missing ones into
+the table at start (never overwriting what the clinic edited), and :func:`render` falls back to the
+default when a row is missing or inactive, so a message always goes out.
+
+Placeholders: ``{nome}`` (first name), ``{dia}`` (``sexta-feira, 28/11``), ``{hora}`` (``10:00``),
+``{minutos}`` (how long an offer is held). An unknown placeholder is left as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from clinicbot.db.models import MessageTemplate
+
+LOCALE = "pt_BR"
+DEFAULT_VARIANT = "default"
+
+REMINDER = "notification.reminder"
+REMINDER_CONFIRMED = "notification.reminder_confirmed"
+CONFIRMATION = "notification.confirmation"
+CANCELLATION = "notification.cancellation"
+WAITLIST_OFFER = "notification.waitlist_offer"
+
+DEFAULT_TEMPLATES: dict[str, str] = {
+    REMINDER: (
+        "Oi, {nome}! 😊 Passando para lembrar da sua consulta {dia}, às {hora}.\n"
+        "Você confirma presença? Responda *sim* para confirmar ou *não* se precisar "
+        "remarcar ou cancelar."
+    ),
+    REMINDER_CONFIRMED: (
+        "Oi, {nome}! 😊 Só lembrando: sua consulta é {dia}, às {hora}. "
+        "Chegue uns 15 minutinhos antes. Até já!"
+    ),
+    CONFIRMATION: (
+        "Oi, {nome}! ✅ Sua consulta está marcada para {dia}, às {hora}. "
+        "Vou te lembrar um dia antes. Até lá!"
+    ),
+    CANCELLATION: (
+        "Oi, {nome}. Sua consulta de {dia}, às {hora} foi cancelada. "
+        "Se quiser marcar outro horário, é só me chamar por aqui. 💙"
+    ),
+    WAITLIST_OFFER: (
+        "Oi, {nome}! Boa notícia: surgiu uma vaga {dia}, às {hora}. 🎉\n"
+        "Quer ficar com ela? Responda *sim* ou *não*. "
+        "Seguro a vaga para você por {minutos} minutos."
+    ),
+}
+
+
+class _KeepUnknown(dict):
+    """``str.format_map`` mapping that leaves ``{unknown}`` placeholders untouched."""
+
+    def __missing__(self, key: str) -> str:
+        return f"{{{key}}}"
+
+
+def render(
+    session: Session,
+    key: str,
+    values: Mapping[str, object],
+    *,
+    variant: str = DEFAULT_VARIANT,
+    locale: str = LOCALE,
+) -> str:
+    """The text of ``key`` with ``values`` filled in (the active row, else the default)."""
+    text = session.execute(
+        select(MessageTemplate.text).where(
+            MessageTemplate.key == key,
+            MessageTemplate.variant == variant,
+            MessageTemplate.locale == locale,
+            MessageTemplate.active.is_(True),
+        )
+    ).scalar_one_or_none()
+    if text is None:
+        text = DEFAULT_TEMPLATES[key]
+    return text.format_map(_KeepUnknown({name: str(value) for name, value in values.items()}))
+
+
+def seed_default_templates(session: Session) -> None:
+    """Insert the default texts that have no row yet; an existing row (the clinic's edit) wins.
+
+    ``ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite) makes it safe to run at every start, from
+    several processes at once.
+    """
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        {"key": key, "variant": DEFAULT_VARIANT, "locale": LOCALE, "text": text}
+        for key, text in DEFAULT_TEMPLATES.items()
+    ]
+    session.execute(insert(MessageTemplate).values(rows).on_conflict_do_nothing())

@@ -1,0 +1,80 @@
+"""Staff endpoints: see who asked for a person, and hand a conversation back to the assistant."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+import aiohttp
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+from sqlalchemy import select
+
+from clinicbot.db.engine import session_scope
+from clinicbot.db.models import ConversationDashboard
+from clinicbot.phones import normalize_phone
+from clinicbot.pii import mask_phone
+from clinicbot.services.handoff import OPEN_STATUSES, close_handoff
+from clinicbot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+BACK_TO_BOT = "A recepção encerrou o atendimento por aqui 😊 Se precisar de algo, é só me chamar."
+
+
+def staff_blueprint() -> Blueprint:
+    staff = Blueprint("staff", url_prefix="/staff")
+
+    @staff.get("/handoffs")
+    async def open_handoffs(request: Request) -> HTTPResponse:
+        if denied := _deny(request):
+            return denied
+        with session_scope() as session:
+            rows = session.execute(
+                select(ConversationDashboard)
+                .where(ConversationDashboard.status.in_(OPEN_STATUSES))
+                .order_by(ConversationDashboard.created_at)
+            ).scalars()
+            handoffs = [
+                {
+                    "phone": row.phone,
+                    "status": row.status,
+                    "reason": row.reason,
+                    "since": row.created_at.isoformat(),
+                }
+                for row in rows
+            ]
+        return json({"handoffs": handoffs})
+
+    @staff.post("/handoffs/<phone>/resume")
+    async def resume(request: Request, phone: str) -> HTTPResponse:
+        """Close the handoff and let the assistant answer this phone again."""
+        if denied := _deny(request):
+            return denied
+        phone = normalize_phone(phone)
+        settings: Settings = request.app.ctx.settings
+        if not close_handoff(phone):
+            return json({"error": "no open handoff for this phone"}, status=404)
+        url = f"http://127.0.0.1:{settings.rasa_port}/conversations/{phone}/tracker/events"
+        params = {"token": settings.rasa_api_token, "output_channel": "latest"}
+        try:
+            async with request.app.ctx.http.post(
+                url, params=params, json=[{"event": "resume"}], timeout=10
+            ) as answer:
+                answer.raise_for_status()
+        except aiohttp.ClientError as error:
+            logger.error("could not resume %s in rasa: %s", mask_phone(phone), error)
+            return json({"error": "the assistant did not answer; try again"}, status=502)
+        logger.info("handoff of %s closed; assistant resumed", mask_phone(phone))
+        return json({"resumed": phone, "notice": BACK_TO_BOT})
+
+    return staff
+
+
+def _deny(request: Request) -> HTTPResponse | None:
+    """401 unless the request carries ``Authorization: Bearer <STAFF_TOKEN>``."""
+    expected = request.app.ctx.settings.staff_token
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not expected or not hmac.compare_digest(given, expected):
+        return json({"error": "unauthorized"}, status=401)
+    return None

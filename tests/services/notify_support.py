@@ -1,0 +1,54 @@
+"""Constants and helpers shared by the notification, waiting-list and scheduler tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from clinicbot.db.engine import session_scope
+from clinicbot.db.models import OutboxMessage
+from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
+from clinicbot.services.notifications import NotificationPolicy
+
+TZ = ZoneInfo("America/Sao_Paulo")
+TOKEN = "notify-test-token"
+TODAY = date(2031, 3, 10)  # a Monday; the fake's agenda starts here
+START = datetime.combine(TODAY, time(9), tzinfo=TZ)  # the clock at the start of each test
+POLICY = NotificationPolicy(tz=TZ)
+# Registered in the fake (seeded patients) and valid CPFs.
+MARINA = ("39053344705", "5531988887777", "Marina Alves Prado")
+JOAO = ("52998224725", "5531977776666", "João Pedro Santos")
+HELENA = ("11144477735", "5531966665555", "Helena Costa Ribeiro")
+RAFAEL = ("93541134780", "5531955554444", "Rafael Moura Dias")
+
+
+class FrozenClock:
+    """A clock that only moves when told to; ``clock()`` is an aware UTC datetime."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.now = moment.astimezone(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment.astimezone(timezone.utc)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def outbox(engine: Engine) -> list[OutboxMessage]:
+    """Everything enqueued for delivery, oldest first."""
+    with session_scope(engine) as session:
+        return list(session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
+
+
+def free_slot(fake: FakeGestaoDS, starts_at: datetime) -> None:
+    """Cancel whatever the seeded agenda booked at ``starts_at`` (it books ~20% at random)."""
+    for appointment in list(fake.appointments.values()):
+        if appointment.starts_at == starts_at and appointment.active:
+            appointment.cancelado = True

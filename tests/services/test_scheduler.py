@@ -1,0 +1,138 @@
+"""Scheduled jobs: exactly once across instances, and running inside the clinic service."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from clinicbot.db.engine import session_scope
+from clinicbot.db.models import Appointment, Notification
+from clinicbot.db.types import utcnow
+from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
+from clinicbot.sandbox.server import BackgroundServer
+from clinicbot.services.notifications import NotificationService, schedule_for_appointment
+from clinicbot.services.scheduler import Jobs
+from clinicbot.settings import read_settings
+from clinicbot.web.app import create_app
+from services.notify_support import MARINA, POLICY, START, FrozenClock, outbox
+
+PATIENTS = 60
+
+
+def add_appointments(
+    engine: Engine, count: int, first_start: datetime, *, confirmation: bool = False
+) -> None:
+    """``count`` appointments 30 min apart, with their notifications scheduled at ``START``."""
+    cpf, phone, name = MARINA
+    with session_scope(engine) as session:
+        for index in range(count):
+            starts_at = first_start + timedelta(minutes=30 * index)
+            appointment = Appointment(
+                gestaods_id=f"ag-{index}",
+                phone=f"{phone[:-3]}{index:03d}",
+                cpf=cpf,
+                patient_name=name,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=30),
+            )
+            session.add(appointment)
+            schedule_for_appointment(
+                session, appointment, now=START, policy=POLICY, confirmation=confirmation
+            )
+
+
+def test_two_scheduler_instances_send_each_notification_exactly_once(
+    engine: Engine, second_engine: Engine, clock: FrozenClock
+) -> None:
+    add_appointments(engine, PATIENTS, START + timedelta(days=7), confirmation=True)
+    instances = [
+        NotificationService(engine=db, policy=POLICY, clock=clock) for db in (engine, second_engine)
+    ]
+    barrier = threading.Barrier(len(instances))
+    results: list[Counter[str]] = [Counter() for _ in instances]
+
+    def run(index: int) -> None:
+        barrier.wait()
+        for _ in range(4):  # small batches, so the two keep meeting on the same rows
+            results[index].update(instances[index].dispatch_due(limit=20))
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(instances))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    with session_scope(engine) as session:
+        due = session.execute(
+            select(Notification.status, Notification.attempts).where(
+                Notification.kind == "confirmation"
+            )
+        ).all()
+    messages = outbox(engine)
+    assert len(due) == PATIENTS
+    assert set(due) == {("sent", 1)}
+    assert len(messages) == PATIENTS
+    assert len({message.dedupe_key for message in messages}) == PATIENTS
+    assert sum(result["sent"] for result in results) == PATIENTS
+
+
+def test_the_jobs_lapse_offers_and_send_due_messages(
+    engine: Engine, agenda: GestaoDSClient, clock: FrozenClock, fake: FakeGestaoDS
+) -> None:
+    add_appointments(engine, 1, START + timedelta(days=1, hours=2))
+    jobs = Jobs(read_settings(), engine=engine, agenda=agenda, clock=clock)
+    jobs.seed_templates()
+    jobs.tick()
+    assert outbox(engine) == []
+    clock.advance(hours=2)
+    jobs.tick()
+    jobs.tick()
+    assert len(outbox(engine)) == 1  # the 24 h reminder, once
+
+
+def test_the_clinic_service_runs_the_scheduler(engine: Engine) -> None:
+    """The real scheduler in the real service (real clock: quiet hours off for the test)."""
+    with session_scope(engine) as session:
+        starts_at = utcnow().replace(second=0, microsecond=0) + timedelta(hours=3)
+        appointment = Appointment(
+            gestaods_id="ag-live",
+            phone=MARINA[1],
+            cpf=MARINA[0],
+            patient_name=MARINA[2],
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=30),
+        )
+        session.add(appointment)
+        session.flush()
+        session.add(
+            Notification(
+                kind="reminder",
+                phone=MARINA[1],
+                appointment_id=appointment.id,
+                scheduled_for=utcnow() - timedelta(minutes=1),
+                payload={"starts_at": starts_at.astimezone(timezone.utc).isoformat()},
+                dedupe_key="reminder:live",
+            )
+        )
+    settings = dataclasses.replace(
+        read_settings(),
+        database_url=engine.url.render_as_string(hide_password=False),
+        quiet_hours_start=datetime.min.time(),
+        quiet_hours_end=datetime.min.time(),
+        scheduler_poll_seconds=1,
+    )
+    app = create_app(settings, name=f"test-scheduler-{uuid.uuid4().hex[:8]}", simulator=False)
+    with BackgroundServer(app):
+        deadline = time.monotonic() + 15
+        while not outbox(engine) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    [message] = outbox(engine)
+    assert message.text.startswith("Oi, Marina! 😊 Passando para lembrar da sua consulta")
