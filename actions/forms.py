@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from abc import ABC
+from abc import ABC, abstractmethod
 from datetime import date
 from typing import Any
 
@@ -33,6 +33,10 @@ Slots = dict[str, Any]
 
 class JourneyFormValidator(FormValidationAction, ABC):
     """Validators shared by every journey form; each subclass names its form."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """``validate_<form name>``; abstract so that rasa_sdk does not register this base."""
 
     def validate_cpf(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

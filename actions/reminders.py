@@ -57,7 +57,7 @@ class ActionResponderLembreteOuOferta(Action):
             slots.intent(tracker) == "afirmar"
             or slots.text(tracker).strip().lower().rstrip("!. ") in AFFIRM
         )
-        with session_scope() as session:
+        with session_scope(notification_service().engine) as session:
             pending = pending_reply(session, phone)
         if pending is None:
             dispatcher.utter_message(response="utter_como_ajudar")

@@ -333,6 +333,9 @@ def main() -> None:
     parser.add_argument("--config", default="config.yml", help="the project's config")
     parser.add_argument("--data", default="data/nlu")
     parser.add_argument("--skip-stock", action="store_true", help="only the project pipeline")
+    parser.add_argument(
+        "--with-diet", action="store_true", help="also the DIET alternative (config_diet.yml)"
+    )
     parser.add_argument("--output", default=str(REPORT_PATH))
     args = parser.parse_args()
     # As `rasa run` does at its default level: debug events are dropped, not rendered.
@@ -347,6 +350,9 @@ def main() -> None:
     configs = {"project": pipeline_config(project["pipeline"], language)}
     if not args.skip_stock:
         configs["stock"] = pipeline_config(STOCK_PIPELINE, language)
+    if args.with_diet:
+        diet = rasa.shared.utils.io.read_config_file("config_diet.yml")
+        configs["diet_alternative"] = pipeline_config(diet["pipeline"], language)
     data = load_data(args.data)
     folds = stratified_folds(data, args.folds)
 

@@ -22,6 +22,7 @@ from clinicbot.nlu.spans import Span, find_datetime_spans, find_name_spans
 from clinicbot.nlu.text import fold_accents
 
 GRAMMAR_ENTITIES = frozenset({"data", "hora", "periodo"})
+NAME = "nome"
 
 
 def _span(entity: dict[str, Any]) -> Span:
@@ -51,8 +52,8 @@ def merge_with_grammar(text: str, learned: list[dict[str, Any]]) -> list[dict[st
     conventions exactly (perfect precision and recall on them), while the CRF clips "próxima
     terça" to "terça" or misses an unseen "03/01". The exception is a bare weekday/ordinal
     homonym the CRF labelled ``numero_opcao`` ("a segunda" after a list of options).
-    A cue-introduced name ("me chamo joão pedro da silva") replaces whatever the CRF found
-    there (its name boundaries are less reliable) and adds one the CRF missed.
+    A cue-introduced name ("me chamo joão pedro da silva") replaces an overlapping CRF name or
+    option (the CRF's name boundaries are less reliable) and adds one the CRF missed.
     """
     kept = [e for e in learned if e[ENTITY_ATTRIBUTE_TYPE] not in GRAMMAR_ENTITIES]
     options = [_span(e) for e in kept if e[ENTITY_ATTRIBUTE_TYPE] == OPTION]
@@ -62,7 +63,7 @@ def merge_with_grammar(text: str, learned: list[dict[str, Any]]) -> list[dict[st
             kept = _replace_overlapping(kept, span, text)
     for span in find_name_spans(text):
         overlapping = [_span(e) for e in kept if _span(e).overlaps(span)]
-        if not any(other.entity in GRAMMAR_ENTITIES for other in overlapping):
+        if all(other.entity in (NAME, OPTION) for other in overlapping):
             kept = _replace_overlapping(kept, span, text)
     return sorted(kept, key=lambda e: e[ENTITY_ATTRIBUTE_START])
 

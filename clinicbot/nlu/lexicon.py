@@ -78,6 +78,10 @@ ORDINALS: dict[str, int] = {
 WEEKDAY_ORDINAL_HOMONYMS: frozenset[str] = frozenset(WEEKDAYS) & frozenset(ORDINALS)
 
 
+# Lower-case inside names: "Maria das Dores", "João da Silva".
+NAME_PARTICLES: frozenset[str] = frozenset({"da", "das", "de", "do", "dos", "e"})
+
+
 def alternation(words: dict[str, int] | frozenset[str]) -> str:
     """A regex alternation of ``words``, longest first so that "janeiro" wins over "jan"."""
     return "|".join(sorted(words, key=len, reverse=True))

@@ -32,24 +32,23 @@ from clinicbot.nlu.dates import (
     parse_period,
     parse_time_expression,
 )
+from clinicbot.nlu.lexicon import NAME_PARTICLES
 from clinicbot.nlu.options import DATE, OPTION, parse_option_number, weekday_or_option
 from clinicbot.nlu.text import fold_accents
 
 logger = logging.getLogger(__name__)
 
 SYNONYMS_FILE = "canonical_values.json"
-# Name particles stay lower-case: "Maria das Dores", "João da Silva".
-_NAME_PARTICLES = frozenset({"da", "das", "de", "do", "dos", "e"})
 _CPF = CPF()
 
 Clock = Callable[[], datetime]
 
 
 def title_case_name(name: str) -> str:
-    """ "ana DE souza" -> "Ana de Souza"."""
+    """Capitalise each word but the particles: "ana DE souza" -> "Ana de Souza"."""
     words = name.split()
     return " ".join(
-        word.lower() if index and word.lower() in _NAME_PARTICLES else word.capitalize()
+        word.lower() if index and word.lower() in NAME_PARTICLES else word.capitalize()
         for index, word in enumerate(words)
     )
 
@@ -114,23 +113,30 @@ class EntityNormalizer(GraphComponent):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Collects surface form -> canonical name for the configured entity types."""
-        types = set(self._config["canonical_entities"])
-        canonical: dict[str, dict[str, str]] = {entity: {} for entity in types}
-        synonyms = {fold_accents(k): v for k, v in training_data.entity_synonyms.items()}
+        """Collects folded surface form -> canonical name for the configured entity types.
+
+        Sources: the annotated spans (their value, mapped through the synonyms) and every
+        synonym whose canonical name is one of those values.
+        """
+        synonyms = {
+            fold_accents(form): name for form, name in training_data.entity_synonyms.items()
+        }
+        canonical: dict[str, dict[str, str]] = {
+            entity_type: {} for entity_type in self._config["canonical_entities"]
+        }
         for example in training_data.entity_examples:
             for entity in example.get(ENTITIES, []):
-                if entity[ENTITY_ATTRIBUTE_TYPE] not in types:
+                forms = canonical.get(entity[ENTITY_ATTRIBUTE_TYPE])
+                if forms is None:
                     continue
-                start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
-                surface = example.get(TEXT)[start:end]
                 value = str(entity[ENTITY_ATTRIBUTE_VALUE])
-                forms = canonical[entity[ENTITY_ATTRIBUTE_TYPE]]
-                forms[fold_accents(surface)] = synonyms.get(fold_accents(value), value)
-        for entity in types:
-            for form, name in list(canonical[entity].items()):
-                canonical[entity].setdefault(fold_accents(name), name)
-                canonical[entity][form] = synonyms.get(form, name)
+                name = synonyms.get(fold_accents(value), value)
+                start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
+                forms[fold_accents(example.get(TEXT)[start:end])] = name
+                forms[fold_accents(name)] = name
+        for forms in canonical.values():
+            names = set(forms.values())
+            forms.update({form: name for form, name in synonyms.items() if name in names})
         self._canonical = canonical
         with self._model_storage.write_to(self._resource) as model_dir:
             (model_dir / SYNONYMS_FILE).write_text(json.dumps(canonical), encoding="utf-8")
@@ -160,7 +166,8 @@ class EntityNormalizer(GraphComponent):
             entities = message.get(ENTITIES)
             if not entities:
                 continue
-            options_offered = (message.get("metadata") or {}).get("options_offered")
+            offered = (message.get("metadata") or {}).get("options_offered")
+            options_offered = None if offered is None else bool(offered)
             for entity in entities:
                 self._normalise(entity, message.get(TEXT), options_offered)
         return messages

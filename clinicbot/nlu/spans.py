@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinicbot.nlu.lexicon import MONTHS, WEEKDAYS, alternation
+from clinicbot.nlu.lexicon import MONTHS, NAME_PARTICLES, WEEKDAYS, alternation
 from clinicbot.nlu.text import fold_accents
 
 _MONTH = alternation(MONTHS)
@@ -82,7 +82,6 @@ _NAME_CUE = re.compile(
     r"|(?:eu\s+)?sou\s+(?:o|a)|eu\s+sou|(?:aqui\s+e|quem\s+fala\s+e)\s+(?:o|a))\s*:?\s+"
 )
 _NAME_WORD = re.compile(r"[^\W\d_]+")
-_NAME_PARTICLES = frozenset({"da", "das", "de", "do", "dos", "e"})
 # Words that can follow a cue but are not names ("sou a paciente", "eu sou nova aqui").
 _NOT_NAMES = frozenset(
     {"a", "o", "eu", "ela", "ele", "voce", "que", "sou", "aqui", "mesmo", "pfv", "por", "favor"}
@@ -99,14 +98,14 @@ def find_name_spans(text: str) -> list[Span]:
         position, words = cue.end(), []
         while match := _NAME_WORD.match(folded, position):
             word = match.group()
-            if word in _NOT_NAMES or (not words and word in _NAME_PARTICLES):
+            if word in _NOT_NAMES or (not words and word in NAME_PARTICLES):
                 break
             words.append(match)
             gap = re.match(r"[ \t]+", folded[match.end() :])
             if gap is None:
                 break
             position = match.end() + gap.end()
-        while words and words[-1].group() in _NAME_PARTICLES:
+        while words and words[-1].group() in NAME_PARTICLES:
             words.pop()
         if words:
             spans.append(Span("nome", words[0].start(), words[-1].end()))

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from clinicbot.channels.outbox import enqueue_text
 from clinicbot.db.engine import session_scope
@@ -213,7 +214,7 @@ def cancel_for_appointment(
     return dropped
 
 
-def _lapse_questions(session: Session, condition: object, now: datetime) -> None:
+def _lapse_questions(session: Session, condition: ColumnElement[bool], now: datetime) -> None:
     session.execute(
         update(Notification)
         .where(condition, Notification.awaiting_reply.is_(True))

@@ -25,12 +25,14 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import PRIORITY_NORMAL, Appointment, Notification, WaitingList
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import SlotUnavailable
+from clinicbot.gestaods.models import Appointment as Booked
 from clinicbot.pii import mask_phone
 from clinicbot.services import templates
 from clinicbot.services.notifications import (
@@ -102,7 +104,7 @@ def _slot_of(entry: WaitingList) -> Slot:
     )
 
 
-def _clear_offer(entry_id: int, key: str, new_status: str, now: datetime) -> object:
+def _clear_offer(entry_id: int, key: str, new_status: str, now: datetime) -> Update:
     """Guarded UPDATE: the entry leaves its offer of slot ``key`` (if it still holds it)."""
     return (
         update(WaitingList)
@@ -229,12 +231,13 @@ class WaitingListService:
         GestãoDS errors propagate and the offer stays open until it expires.
         """
         now = self.clock()
-        with _writing(self.engine) as session:
+        with session_scope(self.engine) as session:
             entry = self._offered_entry(session, phone)
             if entry is None:
                 return OfferAnswer("none")
             slot, cpf, name, entry_id = _slot_of(entry), entry.cpf, entry.patient_name, entry.id
-        if entry.offer_expires_at <= now:
+            lapsed = entry.offer_expires_at <= now
+        if lapsed:
             self.expire_offers()
             return OfferAnswer("expired", slot.starts_at)
         try:
@@ -488,7 +491,7 @@ def _anyone_wants(wanted: Iterable[tuple[date, date, str]], starts_at: datetime)
 
 
 def _store_appointment(
-    session: Session, phone: str, cpf: str, name: str | None, booked: object, slot: Slot
+    session: Session, phone: str, cpf: str, name: str | None, booked: Booked, slot: Slot
 ) -> Appointment:
     """The local copy of the appointment booked from an offer (reminders read it)."""
     existing = session.execute(

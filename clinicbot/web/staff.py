@@ -19,6 +19,9 @@ from clinicbot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# The listen marks where the assistant takes over again: without it the messages the patient
+# sent to the staff meanwhile would read, to the policies, as one unanswered turn.
+RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 BACK_TO_BOT = "A recepção encerrou o atendimento por aqui 😊 Se precisar de algo, é só me chamar."
 
 
@@ -59,7 +62,7 @@ def staff_blueprint() -> Blueprint:
         params = {"token": settings.rasa_api_token, "output_channel": "latest"}
         try:
             async with request.app.ctx.http.post(
-                url, params=params, json=[{"event": "resume"}], timeout=10
+                url, params=params, json=RESUME_EVENTS, timeout=10
             ) as answer:
                 answer.raise_for_status()
         except aiohttp.ClientError as error:

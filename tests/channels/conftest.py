@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.conftest import (  # noqa: F401  (fixtures; tests/ is on sys.path)
+from tests.db.conftest import (  # noqa: F401  (fixtures)
     _shared_engines,
     backend,
     databases,

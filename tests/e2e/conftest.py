@@ -3,17 +3,25 @@ on its own ports and database, driven over real HTTP."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from validate_docbr import CPF
 
-from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
+from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.settings import (
+    SANDBOX_GESTAODS_TOKEN,
+    SANDBOX_ZAPI_INSTANCE_ID,
+    SANDBOX_ZAPI_INSTANCE_TOKEN,
+)
 from clinicbot.stack import MODEL_PATH, Ports, Stack
 from clinicbot.zapi.callbacks import received_callback, text_content
 
@@ -51,26 +59,34 @@ class WhatsAppPatient:
         received: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while len(received) < count and time.monotonic() < deadline:
-            answer = requests.get(
-                f"{self.sandbox_url}/__sandbox/zapi/messages",
-                params={"phone": self.phone, "after": self.seen},
-                timeout=5,
-            ).json()
-            for message in answer["messages"]:
-                received.append(message)
-                self.seen = max(self.seen, message["seq"])
+            received += self._new_messages()
             if len(received) < count:
                 time.sleep(0.2)
         assert len(received) >= count, f"expected {count} replies, got {received}"
         return received
 
-    def say(self, text: str) -> str:
-        """Send ``text`` and return the assistant's answer (all its messages, joined)."""
+    def silence(self, seconds: float) -> list[dict[str, Any]]:
+        """Whatever the assistant sends within ``seconds`` (expected: nothing)."""
+        time.sleep(seconds)
+        return self._new_messages()
+
+    def say(self, text: str, quiet: float = 0.8) -> str:
+        """Send ``text``; return the answer: every message until ``quiet`` seconds pass silently."""
         assert self.send(text).status_code == 200
         messages = self.replies(1)
-        time.sleep(0.3)  # a turn may answer with several messages
-        messages += self.replies(0, timeout=0.5)
+        while more := self.silence(quiet):
+            messages += more
         return "\n".join(message["message"] for message in messages)
+
+    def _new_messages(self) -> list[dict[str, Any]]:
+        answer = requests.get(
+            f"{self.sandbox_url}/__sandbox/zapi/messages",
+            params={"phone": self.phone, "after": self.seen},
+            timeout=5,
+        ).json()
+        for message in answer["messages"]:
+            self.seen = max(self.seen, message["seq"])
+        return list(answer["messages"])
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +124,36 @@ def patient_factory(stack: Stack, sandbox_url: str):
         )
 
     return make
+
+
+@dataclass
+class AgendaPatient:
+    cpf: str
+    appointment_id: str
+    starts_at: datetime
+
+
+@pytest.fixture
+def agenda(sandbox_url: str) -> GestaoDSClient:
+    """A GestãoDS client on the sandbox, to prepare and check the agenda like staff would."""
+    return GestaoDSClient(base_url=sandbox_url, token=SANDBOX_GESTAODS_TOKEN, cache_ttl=0)
+
+
+@pytest.fixture
+def patient_with_appointment(agenda: GestaoDSClient) -> AgendaPatient:
+    """A newly registered patient holding one appointment on the second free day."""
+    cpf = CPF().generate()
+    agenda.register_patient(name="Paula Teste Souza", cpf=cpf, email="paula@example.org")
+    day = agenda.available_days()[1]
+    starts_at = agenda.available_times(day)[-1]
+    appointment = agenda.book(cpf=cpf, starts_at=starts_at)
+    return AgendaPatient(cpf=cpf, appointment_id=appointment.id, starts_at=starts_at)
+
+
+def sandbox_state(sandbox_url: str) -> dict[str, Any]:
+    return requests.get(f"{sandbox_url}/__sandbox/gestaods/state", timeout=5).json()
+
+
+def menu_lines(text: str) -> list[str]:
+    """The ``N. option`` lines of a numbered menu."""
+    return re.findall(r"^\d+\. .+$", text, flags=re.MULTILINE)

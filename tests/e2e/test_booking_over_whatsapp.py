@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from datetime import datetime
 
 import requests
 
 from clinicbot.stack import Stack
+from tests.e2e.conftest import menu_lines
 
 SEEDED_CPF = "39053344705"  # Marina Alves Prado, known to the sandbox agenda
-
-
-def menu_lines(text: str) -> list[str]:
-    return re.findall(r"^\d+\. .+$", text, flags=re.MULTILINE)
 
 
 def test_patient_books_through_the_zapi_webhook(stack: Stack, sandbox_url, patient_factory):
@@ -60,7 +56,9 @@ def test_unknown_patient_is_registered_then_booked(stack: Stack, sandbox_url, pa
 
     patient.say("qro agendar consulta")
     assert "nome completo" in patient.say(new_cpf).lower()
-    assert "e-mail" in patient.say("Joana Dias Pereira").lower()
+    assert "nascimento" in patient.say("Joana Dias Pereira").lower()
+    assert "não entendi a data" in patient.say("faz tempo").lower()
+    assert "e-mail" in patient.say("12/03/1988").lower()
     assert menu_lines(patient.say("joana.dias@example.com"))
     patient.say("1")
     patient.say("1")

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from db.conftest import BACKENDS, Databases, postgres_unavailable
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -21,7 +20,8 @@ from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_app
 from clinicbot.sandbox.server import BackgroundServer
 from clinicbot.services.notifications import NotificationService
 from clinicbot.services.waiting_list import WaitingListService
-from services.notify_support import POLICY, START, TODAY, TOKEN, TZ, FrozenClock
+from tests.db.conftest import BACKENDS, Databases, postgres_unavailable
+from tests.services.notify_support import POLICY, START, TODAY, TOKEN, TZ, FrozenClock
 
 
 @pytest.fixture(scope="session")

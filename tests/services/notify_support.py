@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
-from clinicbot.db.models import OutboxMessage
+from clinicbot.db.models import Appointment, OutboxMessage
+from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
-from clinicbot.services.notifications import NotificationPolicy
+from clinicbot.services.notifications import NotificationPolicy, schedule_for_appointment
 
 TZ = ZoneInfo("America/Sao_Paulo")
 TOKEN = "notify-test-token"
@@ -52,3 +53,33 @@ def free_slot(fake: FakeGestaoDS, starts_at: datetime) -> None:
     for appointment in list(fake.appointments.values()):
         if appointment.starts_at == starts_at and appointment.active:
             appointment.cancelado = True
+
+
+def at(day_offset: int, hour: int, minute: int = 0) -> datetime:
+    """Clinic time on the test week's Monday + ``day_offset`` days."""
+    return datetime.combine(TODAY + timedelta(days=day_offset), time(hour, minute), tzinfo=TZ)
+
+
+def book(
+    engine: Engine,
+    agenda: GestaoDSClient,
+    fake: FakeGestaoDS,
+    clock: FrozenClock,
+    starts_at: datetime,
+) -> Appointment:
+    """Book Marina in the fake, keep the local copy and schedule its notifications."""
+    cpf, phone, name = MARINA
+    free_slot(fake, starts_at)
+    booked = agenda.book(cpf=cpf, starts_at=starts_at)
+    with session_scope(engine) as session:
+        appointment = Appointment(
+            gestaods_id=booked.id,
+            phone=phone,
+            cpf=cpf,
+            patient_name=name,
+            starts_at=booked.starts_at.astimezone(timezone.utc),
+            ends_at=(booked.ends_at or booked.starts_at).astimezone(timezone.utc),
+        )
+        session.add(appointment)
+        schedule_for_appointment(session, appointment, now=clock(), policy=POLICY)
+    return appointment

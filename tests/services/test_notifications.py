@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -19,39 +19,7 @@ from clinicbot.services.notifications import (
     pending_reply,
     schedule_for_appointment,
 )
-from services.notify_support import MARINA, POLICY, TZ, FrozenClock, free_slot, outbox
-
-
-def at(day_offset: int, hour: int, minute: int = 0) -> datetime:
-    """Clinic time on the test week's Monday + ``day_offset`` days."""
-    return datetime.combine(
-        datetime(2031, 3, 10).date() + timedelta(days=day_offset), time(hour, minute), tzinfo=TZ
-    )
-
-
-def book(
-    engine: Engine,
-    agenda: GestaoDSClient,
-    fake: FakeGestaoDS,
-    clock: FrozenClock,
-    starts_at: datetime,
-) -> Appointment:
-    """Book Marina in the fake, keep the local copy and schedule its notifications."""
-    cpf, phone, name = MARINA
-    free_slot(fake, starts_at)
-    booked = agenda.book(cpf=cpf, starts_at=starts_at)
-    with session_scope(engine) as session:
-        appointment = Appointment(
-            gestaods_id=booked.id,
-            phone=phone,
-            cpf=cpf,
-            patient_name=name,
-            starts_at=booked.starts_at.astimezone(timezone.utc),
-            ends_at=(booked.ends_at or booked.starts_at).astimezone(timezone.utc),
-        )
-        session.add(appointment)
-        schedule_for_appointment(session, appointment, now=clock(), policy=POLICY)
-    return appointment
+from tests.services.notify_support import MARINA, POLICY, TZ, FrozenClock, at, book, outbox
 
 
 def scheduled(engine: Engine) -> list[tuple[str, datetime, str]]:

@@ -22,7 +22,7 @@ from clinicbot.services.notifications import NotificationService, schedule_for_a
 from clinicbot.services.scheduler import Jobs
 from clinicbot.settings import read_settings
 from clinicbot.web.app import create_app
-from services.notify_support import MARINA, POLICY, START, FrozenClock, outbox
+from tests.services.notify_support import MARINA, POLICY, START, FrozenClock, outbox
 
 PATIENTS = 60
 

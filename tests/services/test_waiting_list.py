@@ -14,7 +14,7 @@ from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
 from clinicbot.services.notifications import NotificationService, pending_reply
 from clinicbot.services.waiting_list import Slot, WaitingListService
-from services.notify_support import (
+from tests.services.notify_support import (
     HELENA,
     JOAO,
     MARINA,
@@ -286,3 +286,20 @@ def test_two_workers_never_offer_one_slot_to_two_patients(
     assert sorted(offered, key=str) == sorted([1, None], key=str)
     assert list(statuses(engine).values()).count("offered") == 1
     assert len(outbox(engine)) == 1
+
+
+def test_sim_after_the_hold_is_too_late_and_the_slot_moves_on(
+    engine: Engine,
+    agenda: GestaoDSClient,
+    waiting_list: WaitingListService,
+    clock: FrozenClock,
+    fake: FakeGestaoDS,
+) -> None:
+    join(waiting_list, MARINA)
+    clock.advance(minutes=1)
+    join(waiting_list, HELENA)
+    waiting_list.offer_freed_slot(cancel_joaos_appointment(agenda))
+    clock.advance(minutes=31)  # before the expiry job ran
+    assert waiting_list.accept_offer(MARINA[1]).status == "expired"
+    assert statuses(engine) == {MARINA[1]: "waiting", HELENA[1]: "offered"}
+    assert [a for a in fake.appointments_of(MARINA[0]) if a.active] == []

@@ -1,0 +1,83 @@
+"""A connector under test: its blueprint in a real Sanic server, the sandbox fakes on another,
+the outbox on a throwaway database. Rasa is replaced by a small echo bot (the end-to-end tests
+run the real one)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Sanic
+from sqlalchemy.engine import Engine
+
+from clinicbot.channels.runtime import ChannelRuntime
+from clinicbot.sandbox.server import BackgroundServer, create_sandbox_app
+from clinicbot.settings import read_settings
+
+
+class EchoBot:
+    """Answers ``menu`` with a two-option menu and anything else with ``eco: <text>``."""
+
+    def __init__(self) -> None:
+        self.messages: list[UserMessage] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.messages.append(message)
+        output = message.output_channel
+        if message.text == "menu":
+            buttons = [
+                {"title": "terça, 01/12", "payload": "1"},
+                {"title": "quarta", "payload": "2"},
+            ]
+            await output.send_text_with_buttons(message.sender_id, "Escolha o dia:", buttons)
+        else:
+            await output.send_text_message(message.sender_id, f"eco: {message.text}")
+
+
+class ConnectorHarness:
+    def __init__(
+        self,
+        engine: Engine,
+        make_channel: Callable[[ChannelRuntime], InputChannel],
+        **settings: Any,
+    ) -> None:
+        sandbox_app = create_sandbox_app(name=f"sandbox-{uuid.uuid4().hex[:8]}")
+        self.sandbox = BackgroundServer(sandbox_app).start()
+        self.fakes = sandbox_app.ctx
+        self.settings = dataclasses.replace(
+            read_settings(),
+            zapi_base_url=self.sandbox.url,
+            meta_graph_url=self.sandbox.url,
+            outbox_retry_max_seconds=0.5,
+            **settings,
+        )
+        self.runtime = ChannelRuntime(self.settings, engine)
+        self.channel = make_channel(self.runtime)
+        self.bot = EchoBot()
+        app = Sanic(f"connector-{uuid.uuid4().hex[:8]}")
+        prefix = f"/webhooks/{self.channel.name()}"
+        app.blueprint(self.channel.blueprint(self.bot), url_prefix=prefix)
+        self.server = BackgroundServer(app).start()
+        self.url = self.server.url + prefix
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.sandbox.stop()
+
+    def post(self, path: str = "/webhook", **kwargs: Any) -> requests.Response:
+        return requests.post(self.url + path, timeout=10, **kwargs)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,167 @@
+"""Every patient journey over the real Z-API webhook, checked against the sandbox agenda."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+
+from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.settings import SANDBOX_STAFF_TOKEN
+from clinicbot.stack import Stack
+from tests.e2e.conftest import AgendaPatient, menu_lines, sandbox_state
+
+
+def active_appointments(sandbox_url: str, cpf: str) -> list[dict]:
+    state = sandbox_state(sandbox_url)
+    return [a for a in state["appointments"] if a["cpf"] == cpf and not a["cancelado"]]
+
+
+def test_reschedule_moves_the_same_appointment(
+    stack: Stack, sandbox_url, patient_factory, patient_with_appointment: AgendaPatient
+):
+    patient = patient_factory()
+    assert "cpf" in patient.say("preciso remarcar minha consulta").lower()
+    listed = patient.say(patient_with_appointment.cpf)
+    assert len(menu_lines(listed)) == 1 and "remarcar" in listed
+    days = menu_lines(patient.say("1"))
+    times = menu_lines(patient.say("1"))
+    new_time = times[0].split(". ", 1)[1]
+    question = patient.say("1")
+    assert "remarcar" in question and new_time in question
+    assert "remarcada" in patient.say("sim")
+
+    [moved] = active_appointments(sandbox_url, patient_with_appointment.cpf)
+    assert moved["id"] == patient_with_appointment.appointment_id
+    starts_at = datetime.fromisoformat(moved["starts_at"])
+    assert starts_at != patient_with_appointment.starts_at
+    assert starts_at.strftime("%d/%m") in days[0] and starts_at.strftime("%H:%M") == new_time
+
+
+def test_cancel_records_the_reason(
+    stack: Stack, sandbox_url, patient_factory, patient_with_appointment: AgendaPatient
+):
+    patient = patient_factory()
+    patient.say("quero cancelar minha consulta")
+    assert "cancelar" in patient.say(patient_with_appointment.cpf)
+    assert "motivo" in patient.say("1")
+    assert "cancelamento" in patient.say("vou estar viajando")
+    assert "cancelada" in patient.say("sim").lower()
+
+    state = sandbox_state(sandbox_url)
+    [canceled] = [
+        a for a in state["appointments"] if a["id"] == patient_with_appointment.appointment_id
+    ]
+    assert canceled["cancelado"] is True
+    assert canceled["motivo_cancelamento"] == "vou estar viajando"
+
+
+def test_declining_the_cancellation_keeps_the_appointment(
+    stack: Stack, sandbox_url, patient_factory, patient_with_appointment: AgendaPatient
+):
+    patient = patient_factory()
+    patient.say("desmarca minha consulta pfv")
+    patient.say(patient_with_appointment.cpf)
+    patient.say("1")
+    patient.say("prefiro não dizer")
+    assert "continua marcada" in patient.say("não")
+    assert len(active_appointments(sandbox_url, patient_with_appointment.cpf)) == 1
+
+
+def test_my_appointments_lists_date_and_time(
+    stack: Stack, patient_factory, patient_with_appointment: AgendaPatient
+):
+    patient = patient_factory()
+    patient.say("quando é minha consulta?")
+    answer = patient.say(patient_with_appointment.cpf)
+    starts_at = patient_with_appointment.starts_at
+    assert starts_at.strftime("%d/%m") in answer and starts_at.strftime("%H:%M") in answer
+
+
+def test_slot_taken_before_confirmation_gets_fresh_options_and_no_double_booking(
+    stack: Stack, sandbox_url, patient_factory, agenda: GestaoDSClient
+):
+    cpf = "39053344705"
+    before = len(active_appointments(sandbox_url, cpf))
+    patient = patient_factory()
+    patient.say("quero marcar uma consulta")
+    patient.say(cpf)
+    times = menu_lines(patient.say("3"))
+    taken_label = times[0].split(". ", 1)[1]
+    question = patient.say("1")
+    assert taken_label in question
+
+    day = next(d for d in agenda.available_days() if d.strftime("%d/%m") in question)
+    taken = next(t for t in agenda.available_times(day) if t.strftime("%H:%M") == taken_label)
+    response = requests.post(
+        f"{sandbox_url}/__sandbox/gestaods/book", json={"starts_at": taken.isoformat()}, timeout=5
+    )
+    assert response.status_code < 300, response.text
+
+    apology = patient.say("sim")
+    assert "acabou de ser preenchido" in apology
+    fresh = [line.split(". ", 1)[1] for line in menu_lines(apology)]
+    assert fresh and taken_label not in fresh
+    patient.say("1")
+    assert "consulta está marcada" in patient.say("sim")
+
+    mine = active_appointments(sandbox_url, cpf)
+    assert len(mine) == before + 1
+    holders = [
+        a
+        for a in sandbox_state(sandbox_url)["appointments"]
+        if not a["cancelado"] and datetime.fromisoformat(a["starts_at"]) == taken
+    ]
+    assert len(holders) == 1 and holders[0]["cpf"] != cpf
+
+
+def test_question_in_the_middle_is_answered_and_the_form_resumes(stack: Stack, patient_factory):
+    patient = patient_factory()
+    patient.say("quero marcar uma consulta")
+    answer = patient.say("qual o endereço de vcs?")
+    assert "Rua das Acácias" in answer and "CPF" in answer
+
+
+def test_patient_can_leave_the_form(stack: Stack, patient_factory):
+    patient = patient_factory()
+    patient.say("quero marcar uma consulta")
+    assert "deixei isso de lado" in patient.say("deixa, depois eu vejo")
+    assert "assistente" in patient.say("oi").lower()
+
+
+def test_correction_changes_the_day(stack: Stack, patient_factory, agenda: GestaoDSClient):
+    patient = patient_factory()
+    patient.say("quero marcar uma consulta")
+    patient.say("39053344705")
+    first_times = patient.say("1")
+    assert menu_lines(first_times)
+    answer = patient.say("na verdade prefiro terça")
+    tuesday = next(d for d in agenda.available_days() if d.weekday() == 1)
+    assert f"terça-feira, {tuesday:%d/%m}" in answer and menu_lines(answer)
+
+
+def test_human_handoff_pauses_the_bot_until_staff_hand_back(
+    stack: Stack, sandbox_url, patient_factory
+):
+    patient = patient_factory()
+    assert "recepção" in patient.say("quero falar com um atendente")
+    assert patient.send("oi, tem alguém aí?").status_code == 200
+    assert patient.silence(3) == []
+
+    service = f"http://127.0.0.1:{stack.ports.service}"
+    staff = {"Authorization": f"Bearer {SANDBOX_STAFF_TOKEN}"}
+    assert requests.get(f"{service}/staff/handoffs", timeout=5).status_code == 401
+    handoffs = requests.get(f"{service}/staff/handoffs", headers=staff, timeout=5).json()
+    assert patient.phone in [h["phone"] for h in handoffs["handoffs"]]
+    resumed = requests.post(
+        f"{service}/staff/handoffs/{patient.phone}/resume", headers=staff, timeout=10
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert "assistente" in patient.say("oi").lower()
+
+
+def test_repeated_misunderstanding_escalates_to_a_person(stack: Stack, patient_factory):
+    patient = patient_factory()
+    assert "não entendi" in patient.say("xkcd qwpoe zzrt").lower()
+    assert "marcar consulta" in patient.say("blorf snarg vvqq").lower()
+    assert "atendente" in patient.say("prrt zzzk wqwq").lower()
