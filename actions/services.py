@@ -7,6 +7,7 @@ from functools import lru_cache
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.services.api_log import record_api_call
 from clinicbot.services.booking import BookingService
+from clinicbot.services.waiting_list import WaitingListService
 
 
 @lru_cache(maxsize=1)
@@ -16,5 +17,10 @@ def agenda() -> GestaoDSClient:
 
 
 @lru_cache(maxsize=1)
+def waiting_list_service() -> WaitingListService:
+    return WaitingListService(agenda=agenda())
+
+
+@lru_cache(maxsize=1)
 def booking_service() -> BookingService:
-    return BookingService(agenda=agenda())
+    return BookingService(agenda=agenda(), waiting_list=waiting_list_service())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,21 +11,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms import JourneyFormValidator
-from actions.services import agenda
+from actions.services import waiting_list_service
 from clinicbot.services.ptbr import short_day
-from clinicbot.services.waiting_list import WaitingListService
 
 FORM = "lista_espera_form"
 JOIN_INTENT = "lista_espera"
 # The contract's ``periodo`` values → the waiting list's preferred periods.
 PERIODS = {"manha": "morning", "tarde": "afternoon", "noite": "evening"}
 PERIOD_WORDS = {"morning": "de manhã", "afternoon": "à tarde", "evening": "à noite"}
-
-
-@lru_cache(maxsize=1)
-def waiting_list_service() -> WaitingListService:
-    """One per action-server process (the cancel flow hands freed slots to it too)."""
-    return WaitingListService(agenda=agenda())
 
 
 def _join_request_entities(tracker: Tracker) -> list[dict[str, Any]]:

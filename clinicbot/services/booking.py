@@ -15,7 +15,9 @@ from clinicbot.gestaods.errors import GestaoDSError, GestaoDSUnavailable, SlotUn
 from clinicbot.gestaods.models import Appointment, Patient
 from clinicbot.pii import mask_cpf, mask_phone
 from clinicbot.services.choices import Option
+from clinicbot.services.notifications import cancel_for_appointment, schedule_for_appointment
 from clinicbot.services.ptbr import clock, day_and_time, short_day
+from clinicbot.services.waiting_list import Slot, WaitingListService
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +29,14 @@ RESCHEDULED_REASON = "Remarcada pelo paciente via WhatsApp"
 
 @dataclass
 class BookingService:
-    """What the booking conversation needs from the agenda and the database."""
+    """What the booking conversation needs from the agenda and the database.
+
+    Booking schedules the appointment's reminders; a cancellation or a reschedule drops them and
+    hands the freed slot to ``waiting_list``.
+    """
 
     agenda: GestaoDSClient
+    waiting_list: WaitingListService | None = None
 
     def day_options(self, start: date | None = None, limit: int = DAYS_OFFERED) -> list[Option]:
         """The next days with free slots, as numbered-list options."""
@@ -121,6 +128,7 @@ class BookingService:
             if stored is None:
                 stored = StoredAppointment(gestaods_id=appointment.id)
                 session.add(stored)
+            previous_start = stored.starts_at
             stored.phone = phone
             stored.cpf = cpf
             if not keep_name or stored.patient_name is None:
@@ -131,6 +139,9 @@ class BookingService:
             stored.status = "scheduled"
             stored.first_visit = bool(stored.first_visit) if keep_name else first_visit
             stored.professional = appointment.professional
+            if previous_start is not None and previous_start != stored.starts_at:
+                cancel_for_appointment(session, stored)  # the reminders of the old time
+            schedule_for_appointment(session, stored)
 
     def reschedule(
         self, *, phone: str, cpf: str, appointment_id: str, starts_at: datetime
@@ -141,6 +152,7 @@ class BookingService:
         then cancelling the old one, undoing the new booking if the cancellation fails: the
         patient never ends up with zero or two appointments.
         """
+        freed = self._slot_of(appointment_id)
         try:
             moved = self.agenda.reschedule(appointment_id, starts_at)
         except (SlotUnavailable, GestaoDSUnavailable):
@@ -157,12 +169,35 @@ class BookingService:
         self._keep_local_copy(
             moved, phone=phone, cpf=cpf, patient_name=None, first_visit=False, keep_name=True
         )
+        self._offer_to_waiting_list(freed)
         return moved
 
     def cancel(self, *, appointment_id: str, reason: str) -> None:
         """Cancel in GestãoDS and locally; the freed slot is then offered to the waiting list."""
+        freed = self._slot_of(appointment_id)
         self.agenda.cancel(appointment_id, reason)
         self._mark_local(appointment_id, "canceled", reason)
+        self._offer_to_waiting_list(freed)
+
+    def _slot_of(self, appointment_id: str) -> Slot | None:
+        """The slot an appointment holds, read before it is freed."""
+        try:
+            appointment = self.agenda.get_appointment(appointment_id)
+        except GestaoDSError:
+            logger.warning("could not read appointment %s before freeing it", appointment_id)
+            return None
+        if appointment is None:
+            return None
+        return Slot(appointment.starts_at, appointment.ends_at, appointment.professional)
+
+    def _offer_to_waiting_list(self, slot: Slot | None) -> None:
+        """Best effort: the scheduled availability poll finds any slot this misses."""
+        if slot is None or self.waiting_list is None:
+            return
+        try:
+            self.waiting_list.offer_freed_slot(slot)
+        except Exception:
+            logger.exception("could not offer a freed slot to the waiting list")
 
     @staticmethod
     def _mark_local(appointment_id: str, status: str, reason: str) -> None:
@@ -173,3 +208,4 @@ class BookingService:
             if stored is not None:
                 stored.status = status
                 stored.cancel_reason = reason
+                cancel_for_appointment(session, stored)
