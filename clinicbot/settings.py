@@ -61,6 +61,8 @@ class Settings:
     scheduler_enabled: bool = True
     scheduler_poll_seconds: int = 30
     availability_poll_minutes: int = 15
+    # Conversation messages older than this are deleted (whole monthly partitions on PostgreSQL).
+    message_retention_months: int = 12
     # WhatsApp channels (clinicbot/channels, clinicbot/meta).
     zapi_webhook_secret: str = ""
     zapi_delay_typing: int = 0
@@ -151,6 +153,7 @@ def read_settings() -> Settings:
         scheduler_enabled=_env("SCHEDULER_ENABLED", "true").lower() in ("1", "true", "yes"),
         scheduler_poll_seconds=int(_env("SCHEDULER_POLL_SECONDS", "30")),
         availability_poll_minutes=int(_env("AVAILABILITY_POLL_MINUTES", "15")),
+        message_retention_months=int(_env("MESSAGE_RETENTION_MONTHS", "12")),
         zapi_webhook_secret=_env("ZAPI_WEBHOOK_SECRET"),
         zapi_delay_typing=int(_env("ZAPI_DELAY_TYPING", "0")),
         outbox_max_attempts=int(_env("OUTBOX_MAX_ATTEMPTS", "8")),

@@ -18,6 +18,8 @@ class ZapiSender:
     """``delay_typing`` (1–15 s, 0 = off) shows "digitando…" before each text."""
 
     def __init__(self, client: ZapiClient, delay_typing: int = 0) -> None:
+        if delay_typing and not 1 <= delay_typing <= 15:
+            raise ValueError(f"ZAPI_DELAY_TYPING must be 0 (off) or 1-15 s, got {delay_typing}")
         self._client = client
         self._delay_typing = delay_typing or None
 

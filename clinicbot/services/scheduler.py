@@ -17,6 +17,7 @@ from sanic import Sanic
 from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import make_engine, session_scope
+from clinicbot.db.partitions import drop_partitions_older_than, ensure_partitions
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError
@@ -26,6 +27,8 @@ from clinicbot.services.waiting_list import WaitingListService
 from clinicbot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+PARTITIONS_AHEAD = 3  # months of conversation_messages partitions kept ready
 
 
 class Jobs:
@@ -41,6 +44,7 @@ class Jobs:
     ) -> None:
         policy = NotificationPolicy.from_settings(settings)
         self.engine = engine
+        self.retention_months = settings.message_retention_months
         self.notifications = NotificationService(engine=engine, policy=policy, clock=clock)
         self.waiting_list = WaitingListService(
             agenda=agenda, engine=engine, policy=policy, clock=clock
@@ -56,6 +60,12 @@ class Jobs:
         sent = self.notifications.dispatch_due()
         if sent:
             logger.info("notifications dispatched: %s", sent)
+
+    def maintain_message_log(self) -> None:
+        """Create the coming months' partitions; drop messages past the retention age."""
+        created = ensure_partitions(self.engine, months_ahead=PARTITIONS_AHEAD)
+        result = drop_partitions_older_than(self.engine, self.retention_months)
+        logger.info("message log: partitions created %s; retention %s", created, result)
 
     def poll_availability(self) -> None:
         try:
@@ -83,6 +93,14 @@ def build_scheduler(
         seconds=settings.scheduler_poll_seconds,
         next_run_time=utcnow() + timedelta(seconds=1),
         id="notifications_tick",
+        **common,
+    )
+    scheduler.add_job(
+        jobs.maintain_message_log,
+        "interval",
+        hours=24,
+        next_run_time=utcnow() + timedelta(seconds=5),
+        id="maintain_message_log",
         **common,
     )
     scheduler.add_job(

@@ -126,7 +126,9 @@ def test_duplicate_deliveries_run_one_turn(zapi: ConnectorHarness) -> None:
 
 
 def test_reply_without_message_id_is_deduplicated_by_synthetic_key(zapi: ConnectorHarness) -> None:
-    payload = fixture_payload("button_reply_without_message_id", momment=int(time.time() * 1000))
+    # Start of a 10 s bucket, so the redelivery 2 s later falls in the same one.
+    bucket_start = int(time.time() // 10 * 10) * 1000
+    payload = fixture_payload("button_reply_without_message_id", momment=bucket_start)
     assert zapi.post(json=payload, headers=TOKEN).json()["status"] == "accepted"
     payload["momment"] += 2000
     assert zapi.post(json=payload, headers=TOKEN).json()["status"] == "duplicate"
@@ -225,3 +227,19 @@ def test_restart_processes_what_was_stored(engine: Engine) -> None:
         wait_for(lambda: _statuses(engine)[0] == ("in", "processed"))
     finally:
         harness.stop()
+
+
+def test_typing_delay_is_configurable(engine: Engine) -> None:
+    harness = ConnectorHarness(engine, make_zapi(), zapi_delay_typing=3)
+    try:
+        harness.post(json=text("oi"), headers=TOKEN)
+        assert delivered(harness, 1)[0].delay_typing == 3
+    finally:
+        harness.stop()
+
+
+def test_long_answers_are_split(zapi: ConnectorHarness) -> None:
+    paragraph = "Orientações de preparo para o exame. " * 20
+    zapi.post(json=text("\n\n".join([paragraph] * 3)), headers=TOKEN)
+    parts = delivered(zapi, 2)
+    assert all(len(part.message) <= 1200 for part in parts)

@@ -98,7 +98,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ports=Ports(
             rasa=free_port(), actions=free_port(), service=free_port(), sandbox=free_port()
         ),
-        env={"DATABASE_URL": f"sqlite:///{workdir / 'clinicbot.db'}"},
+        env={
+            "DATABASE_URL": f"sqlite:///{workdir / 'clinicbot.db'}",
+            # Tests run at any hour: no quiet hours, and a scheduler that ticks every second.
+            "QUIET_HOURS_START": "00:00",
+            "QUIET_HOURS_END": "00:00",
+            "SCHEDULER_POLL_SECONDS": "1",
+        },
         log_dir=workdir,
     )
     running.start()

@@ -1,0 +1,37 @@
+"""A cancellation on WhatsApp frees a slot; the waiting patient is offered it and books it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from clinicbot.stack import Stack
+from tests.e2e.conftest import AgendaPatient, sandbox_state
+
+
+def test_freed_slot_is_offered_to_the_waiting_patient_who_takes_it(
+    stack: Stack, sandbox_url, patient_factory, patient_with_appointment: AgendaPatient
+):
+    waiting = patient_factory()
+    waiting.say("me coloca na lista de espera")
+    assert "lista de espera" in waiting.say("11144477735")
+    assert "sua posição" in waiting.say("qual minha posição na lista de espera?").lower()
+
+    canceling = patient_factory()
+    canceling.say("quero cancelar minha consulta")
+    canceling.say(patient_with_appointment.cpf)
+    canceling.say("1")
+    canceling.say("imprevisto no trabalho")
+    assert "cancelada" in canceling.say("sim").lower()
+
+    [offer] = waiting.replies(1, timeout=45)
+    freed = patient_with_appointment.starts_at
+    assert freed.strftime("%H:%M") in offer["message"] and "sim" in offer["message"]
+    assert "a vaga é sua" in waiting.say("sim")
+
+    taken = [
+        a
+        for a in sandbox_state(sandbox_url)["appointments"]
+        if not a["cancelado"] and datetime.fromisoformat(a["starts_at"]) == freed
+    ]
+    assert [a["cpf"] for a in taken] == ["11144477735"]
+    assert canceling.silence(1) == []  # the offer went to the waiting patient only
