@@ -75,6 +75,7 @@ class Run:
     gold_intents: list[str] = field(default_factory=list)
     predicted_intents: list[str] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
+    margins: list[float] = field(default_factory=list)  # top-1 minus top-2 confidence
     entity_results: list[EntityEvaluationResult] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
     parse_ms: list[float] = field(default_factory=list)
@@ -117,7 +118,9 @@ async def evaluate_fold(run: Run, model_path: str, test_examples: list) -> None:
             result = fallback_classifier.undo_fallback_prediction(result)
         run.gold_intents.append(example.get(INTENT))
         run.predicted_intents.append(result[INTENT].get("name") or "")
+        ranking = [entry.get("confidence") or 0.0 for entry in result.get("intent_ranking", [])]
         run.confidences.append(float(result[INTENT].get("confidence") or 0.0))
+        run.margins.append(float(ranking[0] - ranking[1]) if len(ranking) > 1 else 1.0)
         run.entity_results.append(
             EntityEvaluationResult(
                 example.get(ENTITIES, []),
@@ -204,15 +207,22 @@ def _prf(true_positives: int, predicted: int, gold: int) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1, "support": gold}
 
 
-def fallback_table(run: Run, thresholds: list[float]) -> list[tuple[float, float, float]]:
-    """Per threshold: share of correct predictions sent to fallback, share of errors caught."""
+def fallback_table(
+    run: Run, thresholds: list[float], ambiguity: float
+) -> list[tuple[float, float, float]]:
+    """Per threshold: share of correct predictions sent to fallback, share of errors caught.
+
+    As ``FallbackClassifier`` does, a prediction falls back when its confidence is below the
+    threshold or when it leads the runner-up by less than ``ambiguity``.
+    """
     correct = np.array(run.gold_intents) == np.array(run.predicted_intents)
     confidences = np.array(run.confidences)
+    ambiguous = np.array(run.margins) < ambiguity
     rows = []
     for threshold in thresholds:
-        below = confidences < threshold
-        lost = below[correct].mean() if correct.any() else 0.0
-        caught = below[~correct].mean() if (~correct).any() else 0.0
+        falls_back = (confidences < threshold) | ambiguous
+        lost = falls_back[correct].mean() if correct.any() else 0.0
+        caught = falls_back[~correct].mean() if (~correct).any() else 0.0
         rows.append((threshold, float(lost), float(caught)))
     return rows
 
@@ -304,22 +314,28 @@ def render_report(runs: list[Run], meta: dict[str, Any]) -> str:
         ).most_common(10)
         lines.append(f"- **{run.name}**: " + ", ".join(f"{g} → {p} ({c})" for (g, p), c in pairs))
 
-    rows = fallback_table(runs[0], [round(0.05 * i, 2) for i in range(1, 17)])
-    threshold = suggested_threshold(rows, max_lost=0.02)
+    thresholds = [round(0.05 * i, 2) for i in range(1, 17)]
     lines += [
         "",
         f"## FallbackClassifier threshold ({names[0]})",
         "",
-        "Share of correct CV predictions that a threshold would send to `nlu_fallback`, and "
-        "share of wrong ones it would catch:",
-        "",
-        "| threshold | correct → fallback | errors caught |",
-        "|---|---|---|",
-        *(f"| {t:.2f} | {lost:.1%} | {caught:.1%} |" for t, lost, caught in rows),
-        "",
-        f"Highest threshold losing at most 2 % of correct answers: **{threshold:.2f}**.",
+        "Share of correct CV predictions that `FallbackClassifier` would send to "
+        "`nlu_fallback`, and share of wrong ones it would catch, per `threshold` and "
+        "`ambiguity_threshold` (fallback when top-1 leads top-2 by less):",
         "",
     ]
+    for ambiguity in (0.0, 0.05, 0.1):
+        rows = fallback_table(runs[0], thresholds, ambiguity)
+        threshold = suggested_threshold(rows, max_lost=0.02)
+        lines += [
+            f"ambiguity_threshold {ambiguity}: highest threshold losing at most 2 % of correct "
+            f"answers **{threshold:.2f}**",
+            "",
+            "| threshold | correct → fallback | errors caught |",
+            "|---|---|---|",
+            *(f"| {t:.2f} | {lost:.1%} | {caught:.1%} |" for t, lost, caught in rows),
+            "",
+        ]
     return "\n".join(lines)
 
 

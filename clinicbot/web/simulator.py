@@ -27,6 +27,7 @@ from sanic.response import HTTPResponse, json
 from sanic.response import html as html_response
 
 from clinicbot.pii import mask_phone
+from clinicbot.services.clinic import load_clinic
 from clinicbot.settings import Settings
 from clinicbot.zapi.callbacks import (
     button_reply_content,
@@ -38,7 +39,6 @@ from clinicbot.zapi.callbacks import (
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-CLINIC_NAME = "Clínica Sandbox"
 # The WhatsApp number the sandbox instance pretends to be connected to.
 SANDBOX_CONNECTED_PHONE = "551130001000"
 WEBHOOK_PATH = "/webhooks/zapi/webhook"
@@ -108,7 +108,7 @@ def simulator_blueprint() -> Blueprint:
 
     @bp.get("/simulator")
     async def simulator_page(request: Request) -> HTTPResponse:
-        return html_response(page.replace("{{clinic_name}}", html.escape(CLINIC_NAME)))
+        return html_response(page.replace("{{clinic_name}}", html.escape(load_clinic().name)))
 
     @bp.get("/simulator/api/status")
     async def status(request: Request) -> HTTPResponse:
@@ -118,7 +118,7 @@ def simulator_blueprint() -> Blueprint:
                 rasa_up = True
         except (aiohttp.ClientError, asyncio.TimeoutError):
             rasa_up = False
-        return json({"rasa": "up" if rasa_up else "down", "clinicName": CLINIC_NAME})
+        return json({"rasa": "up" if rasa_up else "down", "clinicName": load_clinic().name})
 
     @bp.post("/simulator/api/send")
     async def send(request: Request) -> HTTPResponse:

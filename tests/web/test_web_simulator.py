@@ -133,7 +133,7 @@ def test_messages_are_read_from_the_fake_z_api(service: str, zapi_fake) -> None:
 def test_page_and_assets_are_served(service: str) -> None:
     page = requests.get(f"{service}/simulator", timeout=5)
     assert page.status_code == 200
-    assert "Clínica Sandbox" in page.text
+    assert "Clínica Bem Viver" in page.text
     assert "{{clinic_name}}" not in page.text
     for asset in ("simulator.js", "simulator.css"):
         assert requests.get(f"{service}/simulator/static/{asset}", timeout=5).status_code == 200
