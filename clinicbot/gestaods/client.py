@@ -36,6 +36,7 @@ from clinicbot.gestaods.errors import (
     ValidationError,
 )
 from clinicbot.gestaods.models import ApiCallRecord, Appointment, Patient
+from clinicbot.gestaods.redis_cache import RedisTTLCache
 from clinicbot.gestaods.transport import ApiResponse, Transport
 from clinicbot.pii import mask_cpf
 from clinicbot.settings import Settings, get_settings
@@ -82,6 +83,10 @@ def _raise_for(response: ApiResponse) -> None:
     raise GestaoDSError(message, response.status)
 
 
+# Availability changes whenever anyone books: cache it only briefly (Redis when configured).
+AVAILABILITY_TTL_SECONDS = 30.0
+
+
 class GestaoDSClient:
     """All GestãoDS v1 calls for one agenda token."""
 
@@ -100,6 +105,7 @@ class GestaoDSClient:
         breaker_fail_max: int = 5,
         breaker_reset_timeout: float = 30.0,
         cache_ttl: float = 30.0,
+        cache: TTLCache | RedisTTLCache | None = None,
     ) -> None:
         self._token = token
         self._prefix = prefix
@@ -117,7 +123,7 @@ class GestaoDSClient:
             retry_wait=retry_wait,
             breaker=self.breaker,
         )
-        self._cache = TTLCache(cache_ttl)
+        self._cache = cache if cache is not None else TTLCache(cache_ttl)
         self._slot_minutes: dict[date, int] = {}
 
     @classmethod
@@ -127,12 +133,19 @@ class GestaoDSClient:
         on_call: Callable[[ApiCallRecord], None] | None = None,
     ) -> GestaoDSClient:
         settings = settings or get_settings()
+        shared_cache = (
+            RedisTTLCache.from_url(settings.redis_url, AVAILABILITY_TTL_SECONDS)
+            if settings.redis_url
+            else None
+        )
         return cls(
             base_url=settings.gestaods_base_url,
             token=settings.gestaods_token,
             prefix=settings.gestaods_prefix,
             tz=settings.clinic_tz,
             on_call=on_call,
+            cache_ttl=AVAILABILITY_TTL_SECONDS,
+            cache=shared_cache,
         )
 
     # -- patients ---------------------------------------------------------------------------
