@@ -74,6 +74,10 @@ bench-nlu: install ## NLU cross-validation: the project's pipeline vs stock Rasa
 bench-db: install ## 1M messages on PostgreSQL: partition pruning and indexes -> bench/db_report.md
 	$(PY) -m bench.db_partitions
 
+.PHONY: bench-webhook
+bench-webhook: install train ## webhook ACK and reply latency vs a baseline -> bench/webhook_report.md
+	$(PY) -m bench.webhook_benchmark
+
 .PHONY: clean
 clean: ## remove trained models, results and local state
 	rm -rf models/*.tar.gz results var .rasa

@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions import slots
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.gestaods.models import Appointment
 from clinicbot.services.ptbr import day_and_time, long_day
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,18 @@ class ActionAskHorarioEscolhido(Action):
         return [SlotSet("opcoes", options)]
 
 
+def upcoming_or_apology(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[Appointment] | None:
+    """The patient's upcoming appointments; None (after apologising) when the agenda is down."""
+    try:
+        return booking_service().upcoming_appointments(tracker.get_slot("cpf"))
+    except GestaoDSError:
+        logger.exception("patient appointments lookup failed")
+        dispatcher.utter_message(response="utter_agenda_indisponivel")
+        return None
+
+
 class ActionAskAgendamentoEscolhido(Action):
     """Lists the patient's upcoming appointments (to reschedule or cancel one)."""
 
@@ -91,17 +104,13 @@ class ActionAskAgendamentoEscolhido(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        service = booking_service()
-        try:
-            appointments = service.upcoming_appointments(tracker.get_slot("cpf"))
-        except GestaoDSError:
-            logger.exception("patient appointments lookup failed")
-            dispatcher.utter_message(response="utter_agenda_indisponivel")
+        appointments = upcoming_or_apology(dispatcher, tracker)
+        if appointments is None:
             return slots.stop_form()
         if not appointments:
             dispatcher.utter_message(response="utter_sem_agendamentos")
             return [*slots.stop_form(), *slots.reset_journey()]
-        options = service.appointment_options(appointments)
+        options = booking_service().appointment_options(appointments)
         verb = "remarcar" if tracker.active_loop.get("name") == "reagendamento_form" else "cancelar"
         dispatcher.utter_message(
             text=f"Encontrei estas consultas. Qual você quer {verb}?", buttons=slots.menu(options)

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.asks import ActionAskHorarioEscolhido
+from actions.asks import ActionAskHorarioEscolhido, upcoming_or_apology
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
 from clinicbot.services.ptbr import day_and_time
@@ -155,17 +155,14 @@ class ActionListarAgendamentos(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        service = booking_service()
-        try:
-            appointments = service.upcoming_appointments(tracker.get_slot("cpf"))
-        except GestaoDSError:
-            logger.exception("patient appointments lookup failed")
-            dispatcher.utter_message(response="utter_agenda_indisponivel")
+        appointments = upcoming_or_apology(dispatcher, tracker)
+        if appointments is None:
             return []
         if not appointments:
             dispatcher.utter_message(response="utter_sem_agendamentos")
             return []
-        lines = [f"• {option['label']}" for option in service.appointment_options(appointments)]
+        options = booking_service().appointment_options(appointments)
+        lines = [f"• {option['label']}" for option in options]
         title = "Sua próxima consulta:" if len(lines) == 1 else "Suas próximas consultas:"
         dispatcher.utter_message(text="\n".join([title, *lines]))
         return []

@@ -17,27 +17,26 @@ import json
 import logging
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, OutputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinicbot.channels.dbthread import run_db
-from clinicbot.channels.inbound import InboundEvent, InboundKind
+from clinicbot.channels.base import StoredWebhookChannel
+from clinicbot.channels.inbound import InboundEvent
 from clinicbot.channels.meta_inbound import parse_webhook
-from clinicbot.channels.outbox import apply_status
 from clinicbot.channels.output import MetaOutput
 from clinicbot.channels.pipeline import InboundPipeline, OnNewMessage
-from clinicbot.channels.runtime import ChannelRuntime, get_runtime
+from clinicbot.channels.runtime import ChannelRuntime
 from clinicbot.channels.zapi_inbound import MalformedPayload
-from clinicbot.db.engine import session_scope
 from clinicbot.meta.signature import is_valid
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 
-class MetaInput(InputChannel):
+class MetaInput(StoredWebhookChannel):
+    output_class = MetaOutput
+
     @classmethod
     def name(cls) -> str:
         return "meta"
@@ -59,35 +58,13 @@ class MetaInput(InputChannel):
         phone_number_id: str,
         runtime: ChannelRuntime | None = None,
     ) -> None:
+        super().__init__(runtime)
         self.app_secret = app_secret
         self.verify_token = verify_token
         self.phone_number_id = phone_number_id
-        self._runtime = runtime
-        self.pipeline: InboundPipeline | None = None
-
-    @property
-    def runtime(self) -> ChannelRuntime:
-        if self._runtime is None:
-            self._runtime = get_runtime()
-        return self._runtime
-
-    def get_output_channel(self) -> OutputChannel:
-        return MetaOutput(self.runtime.worker.wake, engine=self.runtime.engine)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        pipeline = InboundPipeline("meta", MetaOutput, self.runtime, on_new_message)
-        self.pipeline = pipeline
-        webhook = Blueprint(f"meta_webhook_{id(self)}", __name__)
-
-        @webhook.listener("after_server_start")
-        async def start(*_: Any) -> None:
-            self.runtime.start()
-            pipeline.start()
-
-        @webhook.listener("before_server_stop")
-        async def stop(*_: Any) -> None:
-            await pipeline.stop()
-            await self.runtime.stop()
+        webhook, pipeline = self.webhook_blueprint(on_new_message)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -130,15 +107,8 @@ class MetaInput(InputChannel):
         return response.json({"status": "ok", "events": outcomes})
 
     async def _handle(self, event: InboundEvent, pipeline: InboundPipeline) -> str:
-        if event.kind in (InboundKind.MESSAGE, InboundKind.UNSUPPORTED):
-            return "accepted" if await pipeline.accept(event) else "duplicate"
-        if event.kind is InboundKind.STATUS and event.status is not None:
-            update = event.status
-            await run_db(self._apply_status, update.external_ids, update.status, update.error)
-            return "recorded"
-        logger.info("meta event ignored: %s", event.reason)
-        return "ignored"
-
-    def _apply_status(self, ids: tuple[str, ...], status: str, error: str) -> int:
-        with session_scope(self.runtime.engine) as session:
-            return apply_status(session, "meta", ids, status, error)
+        outcome = await self.handle_event(event, pipeline)
+        if outcome is None:
+            logger.info("meta event ignored: %s", event.reason)
+            return "ignored"
+        return outcome

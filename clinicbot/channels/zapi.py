@@ -15,20 +15,17 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, OutputChannel
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinicbot.channels.dbthread import run_db
+from clinicbot.channels.base import StoredWebhookChannel
 from clinicbot.channels.inbound import InboundEvent, InboundKind
-from clinicbot.channels.outbox import apply_status
 from clinicbot.channels.output import ZapiOutput
 from clinicbot.channels.pipeline import InboundPipeline, OnNewMessage
-from clinicbot.channels.runtime import ChannelRuntime, get_runtime
+from clinicbot.channels.runtime import ChannelRuntime
 from clinicbot.channels.zapi_inbound import MalformedPayload, parse_callback
-from clinicbot.db.engine import session_scope
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -38,8 +35,10 @@ def _same(given: str | None, expected: str) -> bool:
     return bool(expected) and given is not None and hmac.compare_digest(given, expected)
 
 
-class ZapiInput(InputChannel):
+class ZapiInput(StoredWebhookChannel):
     """Receives Z-API webhooks: messages, delivery/status and connection callbacks."""
+
+    output_class = ZapiOutput
 
     @classmethod
     def name(cls) -> str:
@@ -62,37 +61,14 @@ class ZapiInput(InputChannel):
         webhook_secret: str = "",
         runtime: ChannelRuntime | None = None,
     ) -> None:
+        super().__init__(runtime)
         self.instance_id = instance_id
         self.instance_token = instance_token
         self.webhook_secret = webhook_secret
-        self._runtime = runtime
-        self.pipeline: InboundPipeline | None = None
         self.connection: dict[str, Any] = {"state": "unknown", "since": None}
 
-    @property
-    def runtime(self) -> ChannelRuntime:
-        if self._runtime is None:
-            self._runtime = get_runtime()
-        return self._runtime
-
-    def get_output_channel(self) -> OutputChannel:
-        """For messages Rasa sends on its own (``trigger_intent``): through the outbox too."""
-        return ZapiOutput(self.runtime.worker.wake, engine=self.runtime.engine)
-
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        pipeline = InboundPipeline("zapi", ZapiOutput, self.runtime, on_new_message)
-        self.pipeline = pipeline
-        webhook = Blueprint(f"zapi_webhook_{id(self)}", __name__)
-
-        @webhook.listener("after_server_start")
-        async def start(*_: Any) -> None:
-            self.runtime.start()
-            pipeline.start()
-
-        @webhook.listener("before_server_stop")
-        async def stop(*_: Any) -> None:
-            await pipeline.stop()
-            await self.runtime.stop()
+        webhook, pipeline = self.webhook_blueprint(on_new_message)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -146,24 +122,14 @@ class ZapiInput(InputChannel):
         return response.json({"status": await self._handle(event, pipeline)})
 
     async def _handle(self, event: InboundEvent, pipeline: InboundPipeline) -> str:
-        if event.kind in (InboundKind.MESSAGE, InboundKind.UNSUPPORTED):
-            return "accepted" if await pipeline.accept(event) else "duplicate"
-        if event.kind is InboundKind.STATUS and event.status is not None:
-            update = event.status
-            changed = await run_db(
-                self._apply_status, update.external_ids, update.status, update.error
-            )
-            logger.info("zapi %s %s: %d message(s) updated", event.reason, update.status, changed)
-            return "recorded"
+        outcome = await self.handle_event(event, pipeline)
+        if outcome is not None:
+            return outcome
         if event.kind is InboundKind.CONNECTION:
             self._record_connection(event)
             return "recorded"
         logger.info("zapi callback ignored: %s", event.reason)
         return "ignored"
-
-    def _apply_status(self, ids: tuple[str, ...], status: str, error: str) -> int:
-        with session_scope(self.runtime.engine) as session:
-            return apply_status(session, "zapi", ids, status, error)
 
     def _record_connection(self, event: InboundEvent) -> None:
         since = event.moment.isoformat() if isinstance(event.moment, datetime) else None

@@ -165,3 +165,16 @@ def test_repeated_misunderstanding_escalates_to_a_person(stack: Stack, patient_f
     assert "não entendi" in patient.say("xkcd qwpoe zzrt").lower()
     assert "marcar consulta" in patient.say("blorf snarg vvqq").lower()
     assert "atendente" in patient.say("prrt zzzk wqwq").lower()
+
+
+def test_preferred_day_and_period_go_straight_to_that_mornings_times(
+    stack: Stack, patient_factory, agenda: GestaoDSClient
+):
+    friday = next(d for d in agenda.available_days() if d.weekday() == 4)
+    morning = [t for t in agenda.available_times(friday) if t.hour < 12]
+    patient = patient_factory()
+    assert "cpf" in patient.say("quero marcar consulta pra sexta de manhã").lower()
+    answer = patient.say("39053344705")
+    assert f"sexta-feira, {friday:%d/%m}" in answer
+    offered = [line.split(". ", 1)[1] for line in menu_lines(answer)]
+    assert offered == [t.strftime("%H:%M") for t in morning][: len(offered)] and offered
