@@ -14,6 +14,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationDashboard
 from clinicbot.phones import normalize_phone
 from clinicbot.pii import mask_phone
+from clinicbot.services.erasure import erase_patient
 from clinicbot.services.handoff import OPEN_STATUSES, close_handoff
 from clinicbot.settings import Settings
 
@@ -70,6 +71,15 @@ def staff_blueprint() -> Blueprint:
             return json({"error": "the assistant did not answer; try again"}, status=502)
         logger.info("handoff of %s closed; assistant resumed", mask_phone(phone))
         return json({"resumed": phone, "notice": BACK_TO_BOT})
+
+    @staff.delete("/patients/<phone>")
+    async def erase(request: Request, phone: str) -> HTTPResponse:
+        """Erase everything the assistant holds about a patient (LGPD); GestãoDS is untouched."""
+        if denied := _deny(request):
+            return denied
+        with session_scope() as session:
+            erased = erase_patient(session, normalize_phone(phone))
+        return json({"erased": erased})
 
     return staff
 

@@ -178,3 +178,16 @@ def test_preferred_day_and_period_go_straight_to_that_mornings_times(
     assert f"sexta-feira, {friday:%d/%m}" in answer
     offered = [line.split(". ", 1)[1] for line in menu_lines(answer)]
     assert offered == [t.strftime("%H:%M") for t in morning][: len(offered)] and offered
+
+
+def test_staff_can_erase_everything_about_a_patient(stack: Stack, patient_factory):
+    patient = patient_factory()
+    patient.say("oi")
+    service = f"http://127.0.0.1:{stack.ports.service}"
+    url = f"{service}/staff/patients/{patient.phone}"
+    assert requests.delete(url, timeout=5).status_code == 401
+    staff = {"Authorization": f"Bearer {SANDBOX_STAFF_TOKEN}"}
+    erased = requests.delete(url, headers=staff, timeout=10).json()["erased"]
+    assert erased["conversation_messages"] >= 2 and erased["events"] >= 1
+    again = requests.delete(url, headers=staff, timeout=10).json()["erased"]
+    assert not any(again.values())

@@ -1,0 +1,72 @@
+"""Erasing a patient (LGPD art. 18): everything this assistant holds about one phone.
+
+The clinic's own record in GestãoDS is the medical record and stays; what goes is the assistant's
+copy: messages, conversations, appointments' local copies, waiting list, notifications, handoffs,
+funnel rows, A/B assignments, and Rasa's tracker events (same database).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete, inspect, select, text
+from sqlalchemy.orm import Session
+
+from clinicbot.db.models import (
+    ABTestAssignment,
+    Appointment,
+    Conversation,
+    ConversationDashboard,
+    ConversationMessage,
+    ConversationMessageKey,
+    Notification,
+    OutboxMessage,
+    PatientTransaction,
+    WaitingList,
+)
+from clinicbot.pii import mask_phone
+
+logger = logging.getLogger(__name__)
+
+# Children before parents, so that no foreign key is left pointing at an erased row.
+PHONE_TABLES = (
+    Notification,
+    OutboxMessage,
+    WaitingList,
+    ConversationDashboard,
+    PatientTransaction,
+    ABTestAssignment,
+    Appointment,
+)
+
+
+def erase_patient(session: Session, phone: str) -> dict[str, int]:
+    """Delete every row about ``phone``; returns the number of rows per table."""
+    erased: dict[str, int] = {}
+    message_ids = select(ConversationMessage.id).where(ConversationMessage.phone == phone)
+    erased[ConversationMessageKey.__tablename__] = session.execute(
+        delete(ConversationMessageKey)
+        .where(ConversationMessageKey.message_id.in_(message_ids))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    erased[ConversationMessage.__tablename__] = session.execute(
+        delete(ConversationMessage).where(ConversationMessage.phone == phone)
+    ).rowcount
+    for model in PHONE_TABLES:
+        erased[model.__tablename__] = session.execute(
+            delete(model).where(model.phone == phone)
+        ).rowcount
+    erased[Conversation.__tablename__] = session.execute(
+        delete(Conversation).where(Conversation.phone == phone)
+    ).rowcount
+    if _has_rasa_events(session):
+        erased["events"] = session.execute(
+            text("DELETE FROM events WHERE sender_id = :phone"), {"phone": phone}
+        ).rowcount
+    logger.info("erased %s: %s", mask_phone(phone), erased)
+    return erased
+
+
+def _has_rasa_events(session: Session) -> bool:
+    """Rasa creates its ``events`` table on first start; a fresh database may not have it."""
+    return inspect(session.connection()).has_table("events")
