@@ -24,6 +24,8 @@ from clinicbot.settings import PROJECT_ROOT, SANDBOX_PORT, Settings, read_settin
 logger = logging.getLogger(__name__)
 
 MODEL_PATH = PROJECT_ROOT / "models" / "clinicbot.tar.gz"
+# rasa answers /status with 409 when it runs without a usable model (it would drop messages).
+MODEL_NOT_LOADED = 409
 BIN = Path(sys.executable).parent
 
 
@@ -53,7 +55,7 @@ class Stack:
     log_dir: Path | None = None
     model: Path = MODEL_PATH
     services: list[Service] = field(default_factory=list)
-    api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    api_token: str = field(default_factory=lambda: secrets.token_hex(24))
 
     def child_env(self) -> dict[str, str]:
         """The environment every process gets: the caller's, plus sandbox URLs when in use."""
@@ -127,14 +129,13 @@ class Stack:
                     "--port",
                     str(ports.rasa),
                     "--enable-api",
-                    "--auth-token",
-                    settings.rasa_api_token,
+                    f"--auth-token={settings.rasa_api_token}",
                     "--credentials",
                     str(PROJECT_ROOT / "credentials.yml"),
                     "--endpoints",
                     str(self._endpoints_file(run_dir)),
                 ],
-                f"http://127.0.0.1:{ports.rasa}/webhooks/zapi/",
+                f"http://127.0.0.1:{ports.rasa}/status?token={settings.rasa_api_token}",
             )
         )
         services.append(
@@ -198,9 +199,15 @@ class Stack:
             if service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
             try:
-                if requests.get(service.ready_url, timeout=2).status_code == 200:
+                status = requests.get(service.ready_url, timeout=2).status_code
+                if status == 200:
                     logger.info("%s is ready", service.name)
                     return
+                if status == MODEL_NOT_LOADED:
+                    raise RuntimeError(
+                        f"{service.name} is up but could not load its model (see its log); "
+                        "retrain with `make train`"
+                    )
             except requests.RequestException:
                 pass
             time.sleep(0.5)
