@@ -1,0 +1,114 @@
+"""Booking, rescheduling and cancelling against the sandbox agenda over HTTP, with the local copy
+and the reminders in a real database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from clinicbot.db.engine import get_engine, session_scope
+from clinicbot.db.migrate import upgrade_to_head
+from clinicbot.db.models import Appointment, Notification
+from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
+from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_app
+from clinicbot.sandbox.server import BackgroundServer
+from clinicbot.services.booking import BookingService
+from clinicbot.settings import get_settings
+
+TOKEN = "booking-tests-token"
+MARINA = "39053344705"
+PHONE = "5531988887777"
+
+
+@pytest.fixture(scope="module")
+def agenda_url() -> Iterator[str]:
+    fake = FakeGestaoDS(TOKEN, get_settings().clinic_tz)
+    with BackgroundServer(create_app(fake, name=f"booking-{uuid.uuid4().hex[:8]}")) as server:
+        yield server.url
+
+
+@pytest.fixture
+def service(agenda_url: str, tmp_path: Path, monkeypatch) -> Iterator[BookingService]:
+    requests.post(f"{agenda_url}/__sandbox/gestaods/reset", timeout=5)
+    url = f"sqlite:///{tmp_path / 'booking.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    upgrade_to_head(url)
+    yield BookingService(agenda=GestaoDSClient(agenda_url, TOKEN, cache_ttl=0, retry_wait=0.01))
+    get_engine().dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+def fail_next(agenda_url: str, mode: str, path: str) -> None:
+    body = {"mode": mode, "path": path, "count": 1}
+    assert requests.post(f"{agenda_url}/__sandbox/gestaods/failures", json=body, timeout=5).ok
+
+
+def free_slots(service: BookingService, count: int) -> list:
+    """Afternoon slots a few days ahead: far enough for both reminders (24 h and 2 h)."""
+    day = date.fromisoformat(service.day_options()[3]["value"])
+    return [t for t in service.agenda.available_times(day) if t.hour >= 14][:count]
+
+
+def test_booking_keeps_a_local_copy_with_its_reminders(service: BookingService):
+    [slot] = free_slots(service, 1)
+    booked = service.book(phone=PHONE, cpf=MARINA, starts_at=slot, patient_name="Marina")
+    with session_scope() as session:
+        stored = session.execute(select(Appointment)).scalar_one()
+        kinds = session.execute(select(Notification.kind)).scalars().all()
+    assert stored.gestaods_id == booked.id and stored.status == "scheduled"
+    assert stored.starts_at == slot
+    assert sorted(kinds) == ["reminder", "reminder"]
+
+
+def test_reschedule_falls_back_to_book_then_cancel_when_the_call_is_refused(
+    service: BookingService, agenda_url: str
+):
+    old_slot, new_slot = free_slots(service, 2)
+    old = service.book(phone=PHONE, cpf=MARINA, starts_at=old_slot, patient_name="Marina")
+    fail_next(agenda_url, "422", "reagendar/")
+
+    moved = service.reschedule(phone=PHONE, cpf=MARINA, appointment_id=old.id, starts_at=new_slot)
+
+    active = [a for a in service.agenda.patient_appointments(MARINA) if a.is_active]
+    assert [(a.id, a.starts_at) for a in active] == [(moved.id, new_slot)]
+    assert moved.id != old.id
+    with session_scope() as session:
+        statuses = dict(session.execute(select(Appointment.gestaods_id, Appointment.status)).all())
+    assert statuses == {old.id: "rescheduled", moved.id: "scheduled"}
+
+
+def test_a_failed_cancellation_in_the_fallback_undoes_the_new_booking(
+    service: BookingService, agenda_url: str
+):
+    old_slot, new_slot = free_slots(service, 2)
+    old = service.book(phone=PHONE, cpf=MARINA, starts_at=old_slot, patient_name="Marina")
+    fail_next(agenda_url, "422", "reagendar/")
+    fail_next(agenda_url, "422", "paciente/agendamentos/")
+
+    with pytest.raises(GestaoDSError):
+        service.reschedule(phone=PHONE, cpf=MARINA, appointment_id=old.id, starts_at=new_slot)
+
+    active = [a for a in service.agenda.patient_appointments(MARINA) if a.is_active]
+    assert [(a.id, a.starts_at) for a in active] == [(old.id, old_slot)]
+
+
+def test_booking_a_taken_slot_raises_and_stores_nothing(service: BookingService, agenda_url):
+    [slot] = free_slots(service, 1)
+    taken = requests.post(
+        f"{agenda_url}/__sandbox/gestaods/book", json={"starts_at": slot.isoformat()}, timeout=5
+    )
+    assert taken.ok
+    with pytest.raises(SlotUnavailable):
+        service.book(phone=PHONE, cpf=MARINA, starts_at=slot, patient_name="Marina")
+    with session_scope() as session:
+        assert session.execute(select(Appointment)).first() is None
