@@ -13,6 +13,8 @@ from clinicbot.services.handoff import request_human
 
 # After this many misunderstandings in a row the assistant offers a person.
 OFFER_HUMAN_AFTER = 3
+OUT_OF_SCOPE = "fora_de_escopo"
+MISUNDERSTOOD = ("nlu_fallback", OUT_OF_SCOPE)
 
 
 class ActionPararFormulario(Action):
@@ -45,7 +47,8 @@ class ActionTransferirAtendente(Action):
 
 
 class ActionFallback(Action):
-    """First ask to rephrase, then show the menu, then offer a person."""
+    """Not understood (``nlu_fallback``) or out of scope (``fora_de_escopo``): first rephrase
+    (or say it is out of scope), then show the menu, then offer a person."""
 
     def name(self) -> str:
         return "action_fallback"
@@ -58,6 +61,8 @@ class ActionFallback(Action):
             dispatcher.utter_message(response="utter_oferecer_atendente")
         elif misunderstood == 2:
             dispatcher.utter_message(response="utter_menu")
+        elif slots.intent(tracker) == OUT_OF_SCOPE:
+            dispatcher.utter_message(response="utter_fora_de_escopo")
         else:
             dispatcher.utter_message(response="utter_nao_entendi")
         return []
@@ -68,7 +73,7 @@ def _misunderstandings_in_a_row(tracker: Tracker) -> int:
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
-        if (event.get("parse_data") or {}).get("intent", {}).get("name") != "nlu_fallback":
+        if (event.get("parse_data") or {}).get("intent", {}).get("name") not in MISUNDERSTOOD:
             break
         count += 1
     return count
