@@ -24,12 +24,16 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from clinicbot.nlu.text import fold_accents
+from clinicbot.nlu.concepts import concept_cues, is_symbols_only
+from clinicbot.nlu.pattern_featurizer import PATTERN_KEY
+from clinicbot.nlu.text import expand_abbreviation, fold_accents
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "intent_model.skops"
 LABELS_FILE = "intent_labels.json"
+# Emoji presentation selector: "❤️" is "❤" followed by it.
+_EMOJI_VARIANT = "\ufe0f"
 
 # Types skops does not trust by default that the persisted pipeline holds; loading refuses
 # any other untrusted type.
@@ -41,18 +45,45 @@ TRUSTED_TYPES = [
 
 
 def classifier_input(message: Message) -> str:
-    """The text the model sees: folded lemmas, then the folded words as written.
+    """The text the model sees: folded lemmas, the folded words as written, then cue tokens.
 
     Lemmas generalise over inflection ("marquei"/"marcar"); the words themselves keep what
     lookup lemmatization merges wrongly ("me chamo" and "me chama" both lemmatize to
-    "chamar"). Both together scored best in cross-validation.
+    "chamar"). The cues (``cue_tokens``) carry what the words cannot: which concept of the
+    hand-written lexicon a word belongs to, and what the featurizers before this component
+    recognised (a weekday, a clock time, a specialty from the lookup tables).
     """
     tokens = message.get(TOKENS_NAMES[TEXT])
     if not tokens:
         return fold_accents(message.get(TEXT) or "")
     lemmas = " ".join(fold_accents(token.lemma) for token in tokens)
     words = " ".join(fold_accents(token.text) for token in tokens)
-    return f"{lemmas} {words}"
+    return f"{lemmas} {words} {' '.join(cue_tokens(message))}"
+
+
+def cue_tokens(message: Message) -> list[str]:
+    """``_c_<concept>_`` from the concept lexicon and ``_p_<cue>_`` from token patterns.
+
+    Patterns are what ``RegexFeaturizer`` (training-data regexes and lookup tables) and
+    ``LexicalPatternFeaturizer`` stored on the tokens; their ``word=`` entries are skipped,
+    the words are already in the text. A message of symbols only ("...", "👍👍") adds
+    ``_symbols_``.
+    """
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    words = [
+        word
+        for token in tokens
+        for word in fold_accents(expand_abbreviation(token.text))
+        .replace(_EMOJI_VARIANT, "")
+        .split()
+    ]
+    cues = concept_cues(words)
+    for token in tokens:
+        patterns = token.get(PATTERN_KEY) or {}
+        cues.extend(f"_p_{name}_" for name, hit in patterns.items() if hit and "=" not in name)
+    if is_symbols_only(message.get(TEXT) or ""):
+        cues.append("_symbols_")
+    return cues
 
 
 def shape_input(message: Message, max_length: int = 4) -> str:

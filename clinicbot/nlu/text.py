@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Informal WhatsApp spellings mapped to the standard (accent-free) word they stand for.
@@ -75,3 +76,17 @@ def fold_accents(text: str) -> str:
 def expand_abbreviation(word: str) -> str:
     """The standard spelling of a chat abbreviation, or ``word`` itself."""
     return ABBREVIATIONS.get(word.lower(), word)
+
+
+# Words, and symbols such as emojis; punctuation is dropped.
+_WORD_OR_SYMBOL = re.compile(r"\w+|[^\w\s.,;:!?()\[\]\"'\-]")
+
+
+def normalized_form(text: str) -> str:
+    """The form that spelling variants of one message share ("Não, obg!" -> "nao obrigado").
+
+    Accents folded, chat abbreviations expanded, punctuation dropped, emojis kept. The NLU
+    benchmark keeps examples with the same form in one fold, so that a variant in training
+    does not make its twin in the test fold look understood.
+    """
+    return " ".join(expand_abbreviation(w) for w in _WORD_OR_SYMBOL.findall(fold_accents(text)))
