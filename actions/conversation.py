@@ -18,13 +18,16 @@ MISUNDERSTOOD = ("nlu_fallback", OUT_OF_SCOPE)
 
 
 class ActionPararFormulario(Action):
+    """Leaves the current form and forgets the journey; a goodbye gets a goodbye back."""
+
     def name(self) -> str:
         return "action_parar_formulario"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        dispatcher.utter_message(response="utter_parei")
+        goodbye = slots.intent(tracker) == "despedida"
+        dispatcher.utter_message(response="utter_despedida" if goodbye else "utter_parei")
         return [*slots.stop_form(), *slots.reset_journey()]
 
 

@@ -129,6 +129,14 @@ def test_patient_can_leave_the_form(stack: Stack, patient_factory):
     assert "assistente" in patient.say("oi").lower()
 
 
+def test_goodbye_in_the_middle_of_a_form_is_a_goodbye(stack: Stack, patient_factory):
+    patient = patient_factory()
+    patient.say("quero marcar uma consulta")
+    goodbye = patient.say("tchau, depois eu volto")
+    assert "Até logo" in goodbye and "CPF" not in goodbye
+    assert "assistente" in patient.say("oi").lower()
+
+
 def test_correction_changes_the_day(stack: Stack, patient_factory, agenda: GestaoDSClient):
     patient = patient_factory()
     patient.say("quero marcar uma consulta")
