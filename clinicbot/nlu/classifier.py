@@ -181,7 +181,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     def get_default_config() -> dict[str, Any]:
         """Defaults chosen by 5-fold cross-validation on the project's data."""
         return {
-            "word_ngram_range": [1, 1],
+            "word_ngram_range": [1, 2],
             "char_ngram_range": [2, 5],
             "C": 1.0,
             "shape_features": True,
