@@ -121,8 +121,9 @@ CONCEPTS: dict[str, frozenset[tuple[str, ...]]] = {
     ),
     "stop": _phrases(
         """
-        parar, pare, para tudo, stop, sair, sai, chega, interromper, desisto, menu, voltar,
-        volta, recomecar, comecar de novo, reiniciar
+        parar, pare, para tudo, stop, sair, sai, chega, interromper, desisto, menu, recomecar,
+        comecar de novo, reiniciar, do zero, do comeco, voltar ao inicio, voltar para o inicio,
+        volta para o inicio, volta ao inicio, voltar ao menu, volta ao menu, volta para o menu
         """
     ),
     "off_topic": _phrases(
