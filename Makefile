@@ -52,8 +52,9 @@ validate: install ## rasa data validate
 .PHONY: train
 train: install $(MODEL) ## train the model when data, config or NLU code changed
 
+# --force: Rasa's training cache keys on config and data, not on our components' code.
 $(MODEL): $(TRAINING_INPUTS)
-	$(RASA) train --fixed-model-name clinicbot --out models
+	$(RASA) train --force --fixed-model-name clinicbot --out models
 	@touch $@
 
 .PHONY: pytest

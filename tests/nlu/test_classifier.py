@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import skops.io as sio
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -9,8 +10,14 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy import sparse
 
-from clinicbot.nlu.classifier import MODEL_FILE, TfidfIntentClassifier
+from clinicbot.nlu.classifier import (
+    MODEL_FILE,
+    TfidfIntentClassifier,
+    classifier_input,
+    shape_input,
+)
 from clinicbot.nlu.tokenizer import PortugueseTokenizer
 
 EXAMPLES = {
@@ -118,3 +125,24 @@ def test_untrained_classifier_leaves_messages_alone(tmp_path: Path, tokenizer) -
     classifier = TfidfIntentClassifier.load(config, storage, Resource("missing"), context)
     (message,) = classifier.process(messages(tokenizer, ["oi"]))
     assert message.get("intent") is None
+
+
+def test_hand_computed_probabilities_equal_sklearns(
+    trained, tokenizer: PortugueseTokenizer
+) -> None:
+    classifier, _ = trained
+    model = classifier._model
+    parsed = messages(tokenizer, [*TESTS, "xyz", "vc aceita pix?", "nao"])
+    texts = [classifier_input(m) for m in parsed]
+    shapes = [shape_input(m) for m in parsed]
+    reference = model.classifier.predict_proba(
+        sparse.hstack(
+            [
+                model.words.transform(texts),
+                model.chars.transform(texts),
+                model.shapes.transform(shapes),
+            ],
+            format="csr",
+        )
+    )
+    assert np.allclose(model.predict_proba(texts, shapes), reference, atol=1e-9)
