@@ -140,7 +140,12 @@ CONCEPTS: dict[str, frozenset[tuple[str, ...]]] = {
 }
 
 _LAUGHTER = re.compile(r"^(?:k{3,}|(?:ha){2,}h?|(?:he){2,}h?|(?:hi){2,}|(?:rs){1,})$")
-_MAX_PHRASE = max(len(phrase) for phrases in CONCEPTS.values() for phrase in phrases)
+# Phrase -> the concepts listing it, so that matching is one lookup per candidate phrase.
+_CONCEPTS_OF: dict[tuple[str, ...], list[str]] = {}
+for _name, _phrases_of_concept in CONCEPTS.items():
+    for _phrase in _phrases_of_concept:
+        _CONCEPTS_OF.setdefault(_phrase, []).append(_name)
+_MAX_PHRASE = max(len(phrase) for phrase in _CONCEPTS_OF)
 
 
 def concept_cues(words: Sequence[str]) -> list[str]:
@@ -156,8 +161,7 @@ def concept_cues(words: Sequence[str]) -> list[str]:
         if _LAUGHTER.match(words[index]):
             cues.append("_c_laughter_")
         for length in range(min(_MAX_PHRASE, len(words) - index), 0, -1):
-            phrase = tuple(words[index : index + length])
-            matched = [name for name, phrases in CONCEPTS.items() if phrase in phrases]
+            matched = _CONCEPTS_OF.get(tuple(words[index : index + length]))
             if matched:
                 cues.extend(f"_c_{name}_" for name in matched)
                 step = length
