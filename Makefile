@@ -59,11 +59,13 @@ $(MODEL): $(TRAINING_INPUTS)
 
 .PHONY: pytest
 pytest: install train ## the pytest suites (unit, data on SQLite + PostgreSQL, end-to-end over HTTP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --random-order
 
 .PHONY: rasa-test
-rasa-test: install train ## rasa test: NLU on the held-out set, and the test stories (any failure fails)
+rasa-test: install train ## rasa test: held-out NLU (gated by tests/nlu/quality_gates.yml), test stories
+	rm -rf results/nlu
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu/test_data.yml --out results/nlu
+	$(PY) -m tests.nlu.gates results/nlu
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --out results/core \
 		--fail-on-prediction-errors
 

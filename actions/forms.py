@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -15,9 +15,9 @@ from validate_docbr import CPF
 from actions import slots
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
-from clinicbot.services.choices import pick_option
+from clinicbot.services.choices import Option, pick_option
 from clinicbot.services.patients import parse_birth_date, parse_email, parse_full_name
-from clinicbot.services.ptbr import long_day
+from clinicbot.services.ptbr import WEEKDAYS, long_day
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -68,21 +68,37 @@ class JourneyFormValidator(FormValidationAction, ABC):
             if wanted is None:
                 dispatcher.utter_message(response="utter_opcao_invalida")
                 return {"dia_escolhido": None}
-            return self._other_day(wanted, dispatcher, keep_options=True)
+            return self._other_day(wanted, tracker, dispatcher, keep_options=True)
         wanted = slots.latest_date(tracker)
         if requested not in DAY_CHANGE_STEPS or wanted is None:
             return {"dia_escolhido": None} if requested != "horario_escolhido" else {}
-        return self._other_day(wanted, dispatcher, keep_options=False)
+        return self._other_day(wanted, tracker, dispatcher, keep_options=False)
 
     @staticmethod
-    def _other_day(wanted: date, dispatcher: CollectingDispatcher, keep_options: bool) -> Slots:
-        """A day the patient named rather than picked: accepted when it has free slots."""
+    def _other_day(
+        wanted: date, tracker: Tracker, dispatcher: CollectingDispatcher, keep_options: bool
+    ) -> Slots:
+        """A day the patient named rather than picked: accepted when it has bookable slots.
+
+        A weekday named alone on that weekday ("terça" on a Tuesday) is today while today has
+        free times, else the same weekday next week, and the patient is told so.
+        """
+        today = get_settings().clinic_today()
+        service = booking_service()
         try:
-            available = booking_service().is_available_day(wanted)
+            available = wanted >= today and service.is_available_day(wanted)
+            if not available and wanted == today and slots.names_bare_weekday(tracker):
+                next_week = wanted + timedelta(weeks=1)
+                if service.is_available_day(next_week):
+                    dispatcher.utter_message(
+                        text=f"Hoje não tenho mais horários livres 😕 "
+                        f"A próxima {WEEKDAYS[wanted.weekday()]} é dia {next_week:%d/%m}."
+                    )
+                    wanted, available = next_week, True
         except GestaoDSError:
             logger.exception("available days lookup failed")
             available = False
-        if wanted < get_settings().clinic_today() or not available:
+        if not available:
             dispatcher.utter_message(
                 text=f"Em {long_day(wanted)} não tenho horários livres 😕"
                 + (" Escolha um dos dias da lista, por favor." if keep_options else "")
@@ -94,10 +110,12 @@ class JourneyFormValidator(FormValidationAction, ABC):
     def validate_horario_escolhido(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        wanted_day = slots.latest_date(tracker)
-        if wanted_day and wanted_day.isoformat() != tracker.get_slot("dia_escolhido"):
-            return {"horario_escolhido": None}  # another day: validate_dia_escolhido handles it
+        # Another day named while the times are listed is a change of day, which
+        # validate_dia_escolhido answers (it may already have run and cleared the list).
         options = tracker.get_slot("opcoes") or []
+        wanted_day = slots.latest_date(tracker)
+        if wanted_day is not None and wanted_day != _listed_day(options):
+            return {"horario_escolhido": None}
         choice = pick_option(options, slots.entities(tracker), slots.text(tracker))
         if choice is None:
             dispatcher.utter_message(response="utter_opcao_invalida")
@@ -132,6 +150,11 @@ class JourneyFormValidator(FormValidationAction, ABC):
             return {"confirmacao": False}
         dispatcher.utter_message(response="utter_confirmacao_invalida")
         return {"confirmacao": None}
+
+
+def _listed_day(options: list[Option]) -> date | None:
+    """The day of the listed start times (their values are ISO datetimes)."""
+    return datetime.fromisoformat(options[0]["value"]).date() if options else None
 
 
 class ValidateAgendamentoForm(JourneyFormValidator):

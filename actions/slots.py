@@ -9,6 +9,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 
+from clinicbot.nlu import dates
 from clinicbot.services.choices import Option
 
 JOURNEY_SLOTS = (
@@ -44,6 +45,16 @@ def latest_date(tracker: Tracker) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def names_bare_weekday(tracker: Tracker) -> bool:
+    """Whether the last message's date was a weekday named alone ("prefiro terça")."""
+    message = text(tracker)
+    return any(
+        entity.get("entity") == "data"
+        and dates.names_bare_weekday(message[entity.get("start", 0) : entity.get("end", 0)])
+        for entity in entities(tracker)
+    )
 
 
 def cpf_digits(tracker: Tracker) -> str | None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from clinicbot import clock
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -58,6 +60,7 @@ class Settings:
     quiet_hours_start: time = time(21)
     quiet_hours_end: time = time(8)
     waitlist_offer_minutes: int = 30
+    booking_min_lead_minutes: int = 30
     scheduler_enabled: bool = True
     scheduler_poll_seconds: int = 30
     availability_poll_minutes: int = 15
@@ -83,7 +86,7 @@ class Settings:
 
     def clinic_today(self) -> date:
         """Today on the clinic's wall clock (not the server's, which runs in UTC)."""
-        return datetime.now(self.clinic_tz).date()
+        return clock.now().astimezone(self.clinic_tz).date()
 
     @property
     def gestaods_prefix(self) -> str:
@@ -150,6 +153,7 @@ def read_settings() -> Settings:
         quiet_hours_start=time.fromisoformat(_env("QUIET_HOURS_START", "21:00")),
         quiet_hours_end=time.fromisoformat(_env("QUIET_HOURS_END", "08:00")),
         waitlist_offer_minutes=int(_env("WAITLIST_OFFER_MINUTES", "30")),
+        booking_min_lead_minutes=int(_env("BOOKING_MIN_LEAD_MINUTES", "30")),
         scheduler_enabled=_env("SCHEDULER_ENABLED", "true").lower() in ("1", "true", "yes"),
         scheduler_poll_seconds=int(_env("SCHEDULER_POLL_SECONDS", "30")),
         availability_poll_minutes=int(_env("AVAILABILITY_POLL_MINUTES", "15")),

@@ -14,11 +14,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 import requests
 
+from clinicbot import clock
+from clinicbot.clock import parse_start, read_clock_file, set_clock_file
 from clinicbot.settings import PROJECT_ROOT, SANDBOX_PORT, Settings, read_settings
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,9 @@ class Stack:
     model: Path = MODEL_PATH
     services: list[Service] = field(default_factory=list)
     api_token: str = field(default_factory=lambda: secrets.token_hex(24))
+    # Give the processes a clock the caller can move (set_clock), outside production only.
+    movable_clock: bool = False
+    clock_file: Path | None = None
 
     def child_env(self) -> dict[str, str]:
         """The environment every process gets: the caller's, plus sandbox URLs when in use."""
@@ -165,6 +171,7 @@ class Stack:
         run_dir = self.log_dir or PROJECT_ROOT / "var" / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         env = self.child_env()
+        self._share_clock(env, run_dir)
         upgrade_to_head(env.get("DATABASE_URL") or None)
         self.services = self.plan(run_dir)
         deadline = time.monotonic() + timeout
@@ -176,6 +183,33 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+
+    def _share_clock(self, env: dict[str, str], run_dir: Path) -> None:
+        """Start every process on one clock file when ``CLOCK_START`` asks for another time,
+        or when the caller wants to move the clock (:mod:`clinicbot.clock`)."""
+        start = env.get("CLOCK_START", "").strip()
+        production = env.get("APP_ENV", "").strip().lower() == "production"
+        if production:
+            return
+        if env.get("CLOCK_FILE"):  # the caller's processes already share one
+            self.clock_file = Path(env["CLOCK_FILE"])
+            return
+        if not (start or self.movable_clock):
+            return
+        self.clock_file = run_dir / f"clock-{self.ports.rasa}"
+        tz = self.settings().clinic_tz
+        set_clock_file(self.clock_file, parse_start(start, tz) if start else clock.now())
+        env["CLOCK_FILE"] = str(self.clock_file)
+
+    def set_clock(self, moment: datetime) -> None:
+        """Move every process's clock to ``moment`` (needs ``movable_clock``)."""
+        if self.clock_file is None:
+            raise RuntimeError("this stack runs on the system clock (movable_clock=False)")
+        set_clock_file(self.clock_file, moment)
+
+    def clock_now(self) -> datetime:
+        """What the processes' clock reads now."""
+        return read_clock_file(self.clock_file) if self.clock_file else clock.now()
 
     def _spawn(self, service: Service, env: dict[str, str]) -> None:
         output: IO[bytes] | None = None

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-import redis
 from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
@@ -14,7 +13,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinicbot.rasa_stores import ConfiguredLockStore, DatabaseUrlTrackerStore
 from clinicbot.settings import get_settings
-from tests.db.conftest import BACKENDS, Databases, postgres_unavailable
+from tests.db.conftest import BACKENDS, Databases
+from tests.support.services import require_postgres, require_redis
 
 
 @pytest.fixture
@@ -35,8 +35,8 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 def test_tracker_store_keeps_conversations_in_the_configured_database(
     backend, databases, monkeypatch, fresh_settings
 ):
-    if backend == "postgresql" and postgres_unavailable():
-        pytest.skip(postgres_unavailable())
+    if backend == "postgresql":
+        require_postgres()
     monkeypatch.setenv("DATABASE_URL", databases.new_url(backend))
     domain = Domain.from_dict({"intents": ["saudacao"]})
 
@@ -58,10 +58,7 @@ def test_lock_store_is_in_memory_without_redis(monkeypatch, fresh_settings):
 
 def test_lock_store_uses_redis_when_configured(monkeypatch, fresh_settings):
     url = "redis://127.0.0.1:6379/14"
-    try:
-        redis.Redis.from_url(url).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis is not reachable ({error}); .ci/run starts it")
+    require_redis(url).close()
     monkeypatch.setenv("REDIS_URL", url)
     store = ConfiguredLockStore()
     assert isinstance(store, RedisLockStore)

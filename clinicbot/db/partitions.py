@@ -20,6 +20,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.engine import Connection, Engine
 
 from clinicbot.db.models import ConversationMessage, ConversationMessageKey
+from clinicbot.db.types import utcnow
 
 PARENT = "conversation_messages"
 DEFAULT_PARTITION = f"{PARENT}_default"
@@ -52,7 +53,7 @@ def _utc_midnight(day: date) -> datetime:
 
 
 def _utc_today() -> date:
-    return datetime.now(timezone.utc).date()
+    return utcnow().date()
 
 
 def monthly_partitions(connection: Connection) -> dict[date, str]:

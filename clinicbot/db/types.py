@@ -9,13 +9,16 @@ from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
+from clinicbot import clock
+
 # SQLite only auto-increments an ``INTEGER PRIMARY KEY``; PostgreSQL gets a real BIGINT.
 BigIntegerPK = BigInteger().with_variant(Integer(), "sqlite")
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, from the project's one clock (:mod:`clinicbot.clock`), for column defaults."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):

@@ -7,15 +7,24 @@ the whole cache after its own bookings, reschedules, cancellations and conflicts
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from clinicbot import clock as project_clock
+
+
+def _project_seconds() -> float:
+    return project_clock.now().timestamp()
+
 
 class TTLCache:
-    """Thread-safe mapping whose entries expire ``ttl`` seconds after being set (0 disables)."""
+    """Thread-safe mapping whose entries expire ``ttl`` seconds after being set (0 disables).
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    Time comes from the project clock, which tests may move: an entry set "in the future" (the
+    clock was moved back) counts as expired, like one whose time is up.
+    """
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = _project_seconds) -> None:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[Hashable, tuple[float, Any]] = {}
@@ -26,8 +35,8 @@ class TTLCache:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            expires_at, value = entry
-            if self._clock() >= expires_at:
+            set_at, value = entry
+            if not set_at <= self._clock() < set_at + self._ttl:
                 del self._entries[key]
                 return None
             return value
@@ -36,7 +45,7 @@ class TTLCache:
         if self._ttl <= 0:
             return
         with self._lock:
-            self._entries[key] = (self._clock() + self._ttl, value)
+            self._entries[key] = (self._clock(), value)
 
     def clear(self) -> None:
         with self._lock:

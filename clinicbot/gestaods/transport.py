@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pybreaker
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from clinicbot import clock
 from clinicbot.gestaods.errors import CircuitOpen, GestaoDSUnavailable
 from clinicbot.gestaods.models import ApiCallRecord
 from clinicbot.gestaods.parsing import effective_status, message_of
@@ -170,7 +171,7 @@ class Transport:
             path=call.logged_path,
             status=status,
             latency_ms=round(latency_ms, 1),
-            started_at=datetime.now(timezone.utc) - timedelta(milliseconds=latency_ms),
+            started_at=clock.now() - timedelta(milliseconds=latency_ms),
             error=error,
             cpf_masked=mask_cpf(call.cpf) if call.cpf else None,
             attempt=attempt,

@@ -7,7 +7,9 @@ dateparser only sees what they leave, with the time expressions removed.
 
 Conventions (the booking flow searches availability from the resolved date):
 
-- a weekday alone, "próxima X" and "X que vem" mean the next such day after today;
+- a weekday alone is the next such day, today included: "terça" said on a Tuesday is today
+  (the booking flow moves on to next Tuesday, and says so, when today has no free time left);
+- "próxima X" and "X que vem" mean the next such day after today;
   "X da semana que vem" means that day in next calendar week (weeks start on Monday);
 - "semana que vem" / "próxima semana" resolve to next week's Monday, "mês que vem" to the 1st;
 - "dia 15" is the next 15th, today included; a day and month without a year is the next one;
@@ -21,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 
 import dateparser
 
+from clinicbot import clock
 from clinicbot.nlu.lexicon import CARDINALS, MONTHS, WEEKDAYS, alternation
 from clinicbot.nlu.text import ABBREVIATIONS, fold_accents
 from clinicbot.settings import get_settings
@@ -39,9 +42,11 @@ _OFFSET = re.compile(
     rf"\b(?:daqui\s+(?:a\s+)?|em\s+|dentro\s+de\s+)({_NUMBER})\s+(dias?|semanas?|mes(?:es)?)\b"
 )
 _WEEKDAY_EXPR = re.compile(
-    rf"\b(?:proxim[oa]\s+)?({_WEEKDAY})(?:\s*-?\s*feira)?"
-    r"(\s+da\s+(?:semana\s+que\s+vem|proxima\s+semana))?\b"
+    rf"\b(proxim[oa]\s+)?({_WEEKDAY})(?:\s*-?\s*feira)?"
+    r"(\s+da\s+(?:semana\s+que\s+vem|proxima\s+semana))?(\s+que\s+vem)?\b"
 )
+# What _resolve_by_rules tries before a weekday ("amanhã, sexta" means tomorrow).
+_RULES_BEFORE_WEEKDAYS = (_DAY_AFTER_TOMORROW, _DAY_BEFORE_YESTERDAY, _SINGLE_DAY, _OFFSET)
 _WEEKEND = re.compile(r"\bfi(?:m|nal)\s+de\s+semana\b")
 _NEXT_WEEK = re.compile(r"\b(?:semana\s+que\s+vem|proxima\s+semana|semana\s+seguinte)\b")
 _NEXT_MONTH = re.compile(r"\b(?:mes\s+que\s+vem|proximo\s+mes|mes\s+seguinte)\b")
@@ -80,7 +85,7 @@ _MINUTE_WORDS = {"meia": 30, "quinze": 15}
 
 def clinic_now() -> datetime:
     """The current time in the clinic's time zone (``CLINIC_TZ``)."""
-    return datetime.now(get_settings().clinic_tz)
+    return clock.now().astimezone(get_settings().clinic_tz)
 
 
 def prepare(text: str) -> str:
@@ -147,9 +152,15 @@ def _resolve_by_rules(expression: str, today: date) -> date | None:
     if match := _OFFSET.search(expression):
         return _add_offset(today, _number(match.group(1)), match.group(2))
     if match := _WEEKDAY_EXPR.search(expression):
-        return _weekday(today, WEEKDAYS[match.group(1)], in_next_week=bool(match.group(2)))
+        after_today = bool(match.group(1) or match.group(4))
+        return _weekday(
+            today,
+            WEEKDAYS[match.group(2)],
+            in_next_week=bool(match.group(3)),
+            today_ok=not after_today,
+        )
     if _WEEKEND.search(expression):
-        return _weekday(today, WEEKDAYS["sabado"], in_next_week=False)
+        return _weekday(today, WEEKDAYS["sabado"], in_next_week=False, today_ok=False)
     if _NEXT_WEEK.search(expression):
         return today + timedelta(days=7 - today.weekday())
     if _NEXT_MONTH.search(expression):
@@ -198,10 +209,22 @@ def _add_offset(today: date, amount: int, unit: str) -> date:
     return _clamped_date(year, month, today.day)
 
 
-def _weekday(today: date, weekday: int, *, in_next_week: bool) -> date:
+def _weekday(today: date, weekday: int, *, in_next_week: bool, today_ok: bool) -> date:
     if in_next_week:
         return today + timedelta(days=7 - today.weekday() + weekday)
+    if today_ok and weekday == today.weekday():
+        return today
     return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+
+
+def names_bare_weekday(text: str) -> bool:
+    """Whether ``text`` names a weekday alone ("terça", "sexta de manhã"), not "próxima terça",
+    "terça que vem" or a calendar date: the day it means may move a week when today is full."""
+    expression = prepare(text)
+    if any(rule.search(expression) for rule in _RULES_BEFORE_WEEKDAYS):
+        return False
+    match = _WEEKDAY_EXPR.search(expression)
+    return match is not None and not any(match.group(group) for group in (1, 3, 4))
 
 
 def _first_of_next_month(today: date) -> date:

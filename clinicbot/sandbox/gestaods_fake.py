@@ -40,6 +40,8 @@ from sanic import Blueprint, Request, Sanic
 from sanic.exceptions import InvalidUsage
 from sanic.response import HTTPResponse, json
 
+from clinicbot import clock
+
 CONTROL_PREFIX = "/__sandbox/gestaods"
 PREFIXES = {"prod": "/api/", "dev": "/api/dev-"}
 OPENING_HOURS = ((time(8), time(12)), (time(14), time(18)))
@@ -193,7 +195,7 @@ class FakeGestaoDS:
             return self._clock().astimezone(self.tz)
         if self._fixed_today is not None:
             return datetime.combine(self._fixed_today, time(7), tzinfo=self.tz)
-        return datetime.now(self.tz)
+        return clock.now().astimezone(self.tz)
 
     @property
     def today(self) -> date:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment as StoredAppointment
+from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError, GestaoDSUnavailable, SlotUnavailable
 from clinicbot.gestaods.models import Appointment, Patient
@@ -18,6 +19,7 @@ from clinicbot.services.choices import Option
 from clinicbot.services.notifications import cancel_for_appointment, schedule_for_appointment
 from clinicbot.services.ptbr import clock, day_and_time, short_day
 from clinicbot.services.waiting_list import Slot, WaitingListService
+from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,20 +39,35 @@ class BookingService:
 
     agenda: GestaoDSClient
     waiting_list: WaitingListService | None = None
+    # A slot starting sooner than this is not offered: the patient could not make it, and the
+    # agenda refuses a slot that has started before the patient finishes confirming it.
+    min_lead: timedelta = field(
+        default_factory=lambda: timedelta(minutes=get_settings().booking_min_lead_minutes)
+    )
 
     def day_options(self, start: date | None = None, limit: int = DAYS_OFFERED) -> list[Option]:
-        """The next days with free slots, as numbered-list options."""
-        days = self.agenda.available_days(start)[:limit]
-        return [{"value": day.isoformat(), "label": short_day(day)} for day in days]
+        """The next days with bookable slots, as numbered-list options."""
+        days = [day for day in self.agenda.available_days(start) if self._has_bookable_time(day)]
+        return [{"value": day.isoformat(), "label": short_day(day)} for day in days[:limit]]
 
     def is_available_day(self, day: date) -> bool:
-        return day in self.agenda.available_days(day)
+        return day in self.agenda.available_days(day) and self._has_bookable_time(day)
+
+    def bookable_times(self, day: date) -> list[datetime]:
+        """The free start times of ``day`` that are at least ``min_lead`` away."""
+        earliest = utcnow() + self.min_lead
+        return [moment for moment in self.agenda.available_times(day) if moment >= earliest]
+
+    def _has_bookable_time(self, day: date) -> bool:
+        """Only the day ``min_lead`` from now falls in (or an earlier one) needs its times read."""
+        earliest = (utcnow() + self.min_lead).astimezone(get_settings().clinic_tz)
+        return day > earliest.date() or bool(self.bookable_times(day))
 
     def time_options(
         self, day: date, period: str | None = None, limit: int = TIMES_OFFERED
     ) -> list[Option]:
-        """The free start times of ``day`` (within ``period`` when given), as options."""
-        times = self.agenda.available_times(day)
+        """The bookable start times of ``day`` (within ``period`` when given), as options."""
+        times = self.bookable_times(day)
         if period in PERIOD_HOURS:
             first, last = PERIOD_HOURS[period]
             times = [moment for moment in times if first <= moment.hour < last]
@@ -58,7 +75,7 @@ class BookingService:
 
     def upcoming_appointments(self, cpf: str) -> list[Appointment]:
         """The patient's appointments that still hold a slot and have not started."""
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         return [
             appointment
             for appointment in self.agenda.patient_appointments(cpf)

@@ -7,12 +7,11 @@ service closes the row and resumes the Rasa conversation.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import select
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationDashboard
+from clinicbot.db.types import utcnow
 
 OPEN_STATUSES = ("open", "waiting_human", "with_human")
 
@@ -48,5 +47,5 @@ def close_handoff(phone: str) -> bool:
         )
         for row in rows:
             row.status = "closed"
-            row.closed_at = datetime.now(timezone.utc)
+            row.closed_at = utcnow()
         return bool(rows)

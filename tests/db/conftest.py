@@ -9,37 +9,21 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
 
 from clinicbot.db.engine import make_engine
 from clinicbot.db.migrate import upgrade_to_head
 from clinicbot.db.models import Base
+from tests.support.services import POSTGRES_URL, require_postgres
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
-
-
-@lru_cache(maxsize=1)
-def postgres_unavailable() -> str | None:
-    """Why PostgreSQL cannot be used (None when it can)."""
-    try:
-        with create_engine(PG_ADMIN_URL, future=True).connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        return (
-            f"PostgreSQL unreachable at {PG_ADMIN_URL} ({error.orig}); start it with "
-            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-        )
-    return None
 
 
 class Databases:
@@ -53,7 +37,7 @@ class Databases:
 
     def _pg_admin(self) -> Engine:
         if self._admin is None:
-            self._admin = create_engine(PG_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+            self._admin = create_engine(POSTGRES_URL, future=True, isolation_level="AUTOCOMMIT")
         return self._admin
 
     def new_url(self, backend: str) -> str:
@@ -63,7 +47,7 @@ class Databases:
         with self._pg_admin().connect() as connection:
             connection.execute(text(f"CREATE DATABASE {name}"))
         self._pg_names.append(name)
-        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
     def new_engine(self, backend: str, migrated: bool = True) -> Engine:
         url = self.new_url(backend)
@@ -93,8 +77,8 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql" and postgres_unavailable():
-        pytest.skip(postgres_unavailable())
+    if request.param == "postgresql":
+        require_postgres()
     return request.param
 
 

@@ -1,14 +1,19 @@
 """The whole assistant as `make run` starts it (sandbox, action server, rasa, clinic service),
-on its own ports and database, driven over real HTTP."""
+on its own ports and database, driven over real HTTP.
+
+Every test brings its own phone and its own patient (CPF), so no test depends on another's
+bookings or on the order the tests run in. Date-sensitive tests pin the stack's one clock with
+the ``clock`` fixture; between tests the clock runs on from where the session started it
+(the real time, or ``CLOCK_START``).
+"""
 
 from __future__ import annotations
 
-import re
-import socket
+import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,76 +22,10 @@ import requests
 from validate_docbr import CPF
 
 from clinicbot.gestaods.client import GestaoDSClient
-from clinicbot.settings import (
-    SANDBOX_GESTAODS_TOKEN,
-    SANDBOX_ZAPI_INSTANCE_ID,
-    SANDBOX_ZAPI_INSTANCE_TOKEN,
-)
-from clinicbot.stack import MODEL_PATH, Ports, Stack
-from clinicbot.zapi.callbacks import received_callback, text_content
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class WhatsAppPatient:
-    """A patient on WhatsApp: writes through the Z-API webhook, reads what the fake delivered."""
-
-    phone: str
-    rasa_url: str
-    sandbox_url: str
-    seen: int = 0
-
-    def send(self, text: str, **overrides: Any) -> requests.Response:
-        payload = received_callback(SANDBOX_ZAPI_INSTANCE_ID, self.phone, text_content(text))
-        payload.update(overrides)
-        return self.post(payload)
-
-    def post(self, payload: Any, token: str = SANDBOX_ZAPI_INSTANCE_TOKEN) -> requests.Response:
-        return requests.post(
-            f"{self.rasa_url}/webhooks/zapi/webhook",
-            json=payload,
-            headers={"z-api-token": token},
-            timeout=10,
-        )
-
-    def replies(self, count: int = 1, timeout: float = 30.0) -> list[dict[str, Any]]:
-        """Wait for the next ``count`` messages the assistant sent to this phone."""
-        received: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while len(received) < count and time.monotonic() < deadline:
-            received += self._new_messages()
-            if len(received) < count:
-                time.sleep(0.2)
-        assert len(received) >= count, f"expected {count} replies, got {received}"
-        return received
-
-    def silence(self, seconds: float) -> list[dict[str, Any]]:
-        """Whatever the assistant sends within ``seconds`` (expected: nothing)."""
-        time.sleep(seconds)
-        return self._new_messages()
-
-    def say(self, text: str, quiet: float = 0.8) -> str:
-        """Send ``text``; return the answer: every message until ``quiet`` seconds pass silently."""
-        assert self.send(text).status_code == 200
-        messages = self.replies(1)
-        while more := self.silence(quiet):
-            messages += more
-        return "\n".join(message["message"] for message in messages)
-
-    def _new_messages(self) -> list[dict[str, Any]]:
-        answer = requests.get(
-            f"{self.sandbox_url}/__sandbox/zapi/messages",
-            params={"phone": self.phone, "after": self.seen},
-            timeout=5,
-        ).json()
-        for message in answer["messages"]:
-            self.seen = max(self.seen, message["seq"])
-        return list(answer["messages"])
+from clinicbot.settings import SANDBOX_GESTAODS_TOKEN
+from clinicbot.stack import MODEL_PATH, Stack
+from tests.support.stack import sandbox_stack
+from tests.support.whatsapp import Turns, WhatsAppPatient
 
 
 @pytest.fixture(scope="session")
@@ -94,22 +33,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not MODEL_PATH.exists():
         pytest.fail("no trained model: `make test` trains it before pytest")
     workdir: Path = tmp_path_factory.mktemp("stack")
-    running = Stack(
-        ports=Ports(
-            rasa=free_port(), actions=free_port(), service=free_port(), sandbox=free_port()
-        ),
-        env={
-            "DATABASE_URL": f"sqlite:///{workdir / 'clinicbot.db'}",
-            # Tests run at any hour: no quiet hours, and a scheduler that ticks every second.
-            "QUIET_HOURS_START": "00:00",
-            "QUIET_HOURS_END": "00:00",
-            "SCHEDULER_POLL_SECONDS": "1",
-        },
-        log_dir=workdir,
-    )
+    running = sandbox_stack(workdir, {"SCHEDULER_POLL_SECONDS": "1"})
     running.start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def turns(stack: Stack) -> Iterator[Turns]:
+    reader = Turns(stack.env["DATABASE_URL"])
+    yield reader
+    reader.close()
 
 
 @pytest.fixture
@@ -117,19 +51,43 @@ def sandbox_url(stack: Stack) -> str:
     return f"http://127.0.0.1:{stack.ports.sandbox}"
 
 
-_PHONE_SUFFIXES = iter(range(1000, 9999))
+_PHONE_SUFFIXES = itertools.count(1000)
 
 
 @pytest.fixture
-def patient_factory(stack: Stack, sandbox_url: str):
+def patient_factory(stack: Stack, sandbox_url: str, turns: Turns) -> Callable[[], WhatsAppPatient]:
     def make() -> WhatsAppPatient:
         return WhatsAppPatient(
             phone=f"55319{next(_PHONE_SUFFIXES):04d}7777",
             rasa_url=f"http://127.0.0.1:{stack.ports.rasa}",
             sandbox_url=sandbox_url,
+            turns=turns,
         )
 
     return make
+
+
+@pytest.fixture
+def clock(stack: Stack) -> Iterator[Callable[[datetime], None]]:
+    """``clock(moment)`` moves every process of the stack to ``moment``; after the test the
+    clock goes back to where it would have been."""
+    before, taken_at = stack.clock_now(), time.time()
+    yield stack.set_clock
+    stack.set_clock(before + timedelta(seconds=time.time() - taken_at))
+
+
+@pytest.fixture
+def agenda(sandbox_url: str) -> GestaoDSClient:
+    """A GestãoDS client on the sandbox, to prepare and check the agenda like staff would."""
+    return GestaoDSClient(base_url=sandbox_url, token=SANDBOX_GESTAODS_TOKEN, cache_ttl=0)
+
+
+@pytest.fixture
+def registered_cpf(agenda: GestaoDSClient) -> str:
+    """A patient of this test alone, known to the agenda, with no appointment yet."""
+    cpf = CPF().generate()
+    agenda.register_patient(name="Rita Teste Lopes", cpf=cpf, email="rita@example.org")
+    return cpf
 
 
 @dataclass
@@ -140,26 +98,18 @@ class AgendaPatient:
 
 
 @pytest.fixture
-def agenda(sandbox_url: str) -> GestaoDSClient:
-    """A GestãoDS client on the sandbox, to prepare and check the agenda like staff would."""
-    return GestaoDSClient(base_url=sandbox_url, token=SANDBOX_GESTAODS_TOKEN, cache_ttl=0)
-
-
-@pytest.fixture
-def patient_with_appointment(agenda: GestaoDSClient) -> AgendaPatient:
-    """A newly registered patient holding one appointment on the second free day."""
-    cpf = CPF().generate()
-    agenda.register_patient(name="Paula Teste Souza", cpf=cpf, email="paula@example.org")
+def patient_with_appointment(agenda: GestaoDSClient, registered_cpf: str) -> AgendaPatient:
+    """A patient of this test alone, holding one appointment on the second free day."""
     day = agenda.available_days()[1]
     starts_at = agenda.available_times(day)[-1]
-    appointment = agenda.book(cpf=cpf, starts_at=starts_at)
-    return AgendaPatient(cpf=cpf, appointment_id=appointment.id, starts_at=starts_at)
+    appointment = agenda.book(cpf=registered_cpf, starts_at=starts_at)
+    return AgendaPatient(cpf=registered_cpf, appointment_id=appointment.id, starts_at=starts_at)
 
 
 def sandbox_state(sandbox_url: str) -> dict[str, Any]:
     return requests.get(f"{sandbox_url}/__sandbox/gestaods/state", timeout=5).json()
 
 
-def menu_lines(text: str) -> list[str]:
-    """The ``N. option`` lines of a numbered menu."""
-    return re.findall(r"^\d+\. .+$", text, flags=re.MULTILINE)
+def active_appointments(sandbox_url: str, cpf: str) -> list[dict[str, Any]]:
+    state = sandbox_state(sandbox_url)
+    return [a for a in state["appointments"] if a["cpf"] == cpf and not a["cancelado"]]

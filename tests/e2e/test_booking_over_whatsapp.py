@@ -6,20 +6,21 @@ import sqlite3
 from datetime import datetime
 
 import requests
+from validate_docbr import CPF
 
 from clinicbot.stack import Stack
-from tests.e2e.conftest import menu_lines
-
-SEEDED_CPF = "39053344705"  # Marina Alves Prado, known to the sandbox agenda
+from tests.support.whatsapp import menu_lines
 
 
-def test_patient_books_through_the_zapi_webhook(stack: Stack, sandbox_url, patient_factory):
+def test_patient_books_through_the_zapi_webhook(
+    stack: Stack, sandbox_url, patient_factory, registered_cpf: str
+):
     patient = patient_factory()
 
     assert "assistente" in patient.say("oi, bom dia").lower()
     assert "cpf" in patient.say("quero marcar uma consulta").lower()
 
-    days = menu_lines(patient.say(SEEDED_CPF))
+    days = menu_lines(patient.say(registered_cpf))
     assert len(days) >= 2, days
     times_text = patient.say("2")
     chosen_day = days[1].split(". ", 1)[1]  # e.g. "terça, 01/12"
@@ -36,7 +37,7 @@ def test_patient_books_through_the_zapi_webhook(stack: Stack, sandbox_url, patie
     assert chosen_time in confirmation
 
     state = requests.get(f"{sandbox_url}/__sandbox/gestaods/state", timeout=5).json()
-    booked = [a for a in state["appointments"] if a["cpf"] == SEEDED_CPF and not a["cancelado"]]
+    booked = [a for a in state["appointments"] if a["cpf"] == registered_cpf and not a["cancelado"]]
     starts = {datetime.fromisoformat(a["starts_at"]).strftime("%d/%m %H:%M") for a in booked}
     day_digits = chosen_day.split(", ")[1]
     assert f"{day_digits} {chosen_time}" in starts
@@ -44,7 +45,7 @@ def test_patient_books_through_the_zapi_webhook(stack: Stack, sandbox_url, patie
     database = stack.env["DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(database) as db:
         rows = db.execute(
-            "SELECT gestaods_id, phone, status FROM appointments WHERE cpf = ?", (SEEDED_CPF,)
+            "SELECT gestaods_id, phone, status FROM appointments WHERE cpf = ?", (registered_cpf,)
         ).fetchall()
     assert [(row[1], row[2]) for row in rows] == [(patient.phone, "scheduled")]
     assert rows[0][0] in {a["id"] for a in booked}
@@ -52,7 +53,7 @@ def test_patient_books_through_the_zapi_webhook(stack: Stack, sandbox_url, patie
 
 def test_unknown_patient_is_registered_then_booked(stack: Stack, sandbox_url, patient_factory):
     patient = patient_factory()
-    new_cpf = "28625587887"  # valid, not in the sandbox agenda
+    new_cpf = CPF().generate()  # valid, not in the sandbox agenda
 
     patient.say("qro agendar consulta")
     assert "nome completo" in patient.say(new_cpf).lower()

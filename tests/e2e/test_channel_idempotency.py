@@ -4,45 +4,27 @@ in order, once it is over."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import requests
-from validate_docbr import CPF
 
-from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID
 from clinicbot.stack import Stack
 from clinicbot.zapi.callbacks import received_callback, text_content
-
-MENU_LINE = re.compile(r"^\d+\. .+$", flags=re.MULTILINE)
-
-
-def appointments_of(sandbox_url: str, cpf: str) -> list[dict[str, Any]]:
-    state = requests.get(f"{sandbox_url}/__sandbox/gestaods/state", timeout=5).json()
-    return [a for a in state["appointments"] if a["cpf"] == cpf and not a["cancelado"]]
-
-
-def registered_cpf(agenda: GestaoDSClient) -> str:
-    """A patient the agenda knows, with no appointment yet."""
-    cpf = CPF().generate()
-    agenda.register_patient(name="Rita Duplicada Lopes", cpf=cpf, email="rita@example.org")
-    return cpf
+from tests.e2e.conftest import active_appointments
+from tests.support.whatsapp import menu_lines
 
 
 def test_booking_confirmation_delivered_three_times_books_once(
-    stack: Stack, sandbox_url: str, patient_factory, agenda: GestaoDSClient
+    stack: Stack, sandbox_url: str, patient_factory, registered_cpf: str
 ) -> None:
-    cpf = registered_cpf(agenda)
+    cpf = registered_cpf
     patient = patient_factory()
     patient.say("quero marcar uma consulta")
-    assert MENU_LINE.findall(patient.say(cpf))
+    assert menu_lines(patient.say(cpf))
     patient.say("1")
     assert "sim" in patient.say("1").lower()
-    before = len(appointments_of(sandbox_url, cpf))
 
     confirmation = received_callback(SANDBOX_ZAPI_INSTANCE_ID, patient.phone, text_content("sim"))
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -50,12 +32,11 @@ def test_booking_confirmation_delivered_three_times_books_once(
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert sorted(a.json()["status"] for a in answers) == ["accepted", "duplicate", "duplicate"]
 
-    replies = patient.replies(1)
-    time.sleep(3.0)  # a second turn, had there been one, would have answered by now
-    replies += patient.replies(0, timeout=0.5)
+    patient.finish_turn()  # the one turn ran: any second one would have been stored too
+    replies = patient.new_messages()
     assert len(replies) == 1, replies
     assert "consulta está marcada" in replies[0]["message"]
-    assert len(appointments_of(sandbox_url, cpf)) == before + 1
+    assert len(active_appointments(sandbox_url, cpf)) == 1
 
     database = stack.env["DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(database) as db:
@@ -76,17 +57,16 @@ def test_answers_written_during_an_outage_arrive_in_order_after_it(
     outage = f"{sandbox_url}/__sandbox/zapi/outage"
     requests.post(outage, json={"down": True, "status": 500}, timeout=5).raise_for_status()
     try:
-        assert patient.send("oi, bom dia").status_code == 200
-        time.sleep(1.5)  # the greeting is queued before the next message arrives
-        assert patient.send("quero marcar uma consulta").status_code == 200
-        time.sleep(2.0)
-        assert patient.replies(0, timeout=0.2) == []
+        for message in ("oi, bom dia", "quero marcar uma consulta"):
+            assert patient.send(message).status_code == 200
+            patient.turns.wait_processed(patient.sent_ids[-1])  # answered, not yet delivered
+        assert patient.turns.undelivered(patient.phone) >= 2
+        assert patient.new_messages() == []
     finally:
         requests.post(outage, json={"down": False}, timeout=5).raise_for_status()
 
-    replies = patient.replies(2, timeout=60)
-    time.sleep(0.5)
-    replies += patient.replies(0, timeout=0.5)
+    patient.turns.wait_delivered(patient.phone)
+    replies = patient.new_messages()
     texts = [reply["message"].lower() for reply in replies]
     greeting = next(i for i, text in enumerate(texts) if "assistente" in text)
     cpf_question = next(i for i, text in enumerate(texts) if "cpf" in text)

@@ -9,12 +9,8 @@ import requests
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.settings import SANDBOX_STAFF_TOKEN
 from clinicbot.stack import Stack
-from tests.e2e.conftest import AgendaPatient, menu_lines, sandbox_state
-
-
-def active_appointments(sandbox_url: str, cpf: str) -> list[dict]:
-    state = sandbox_state(sandbox_url)
-    return [a for a in state["appointments"] if a["cpf"] == cpf and not a["cancelado"]]
+from tests.e2e.conftest import AgendaPatient, active_appointments, sandbox_state
+from tests.support.whatsapp import menu_lines
 
 
 def test_reschedule_moves_the_same_appointment(
@@ -79,10 +75,9 @@ def test_my_appointments_lists_date_and_time(
 
 
 def test_slot_taken_before_confirmation_gets_fresh_options_and_no_double_booking(
-    stack: Stack, sandbox_url, patient_factory, agenda: GestaoDSClient
+    stack: Stack, sandbox_url, patient_factory, agenda: GestaoDSClient, registered_cpf: str
 ):
-    cpf = "39053344705"
-    before = len(active_appointments(sandbox_url, cpf))
+    cpf = registered_cpf
     patient = patient_factory()
     patient.say("quero marcar uma consulta")
     patient.say(cpf)
@@ -105,8 +100,7 @@ def test_slot_taken_before_confirmation_gets_fresh_options_and_no_double_booking
     patient.say("1")
     assert "consulta está marcada" in patient.say("sim")
 
-    mine = active_appointments(sandbox_url, cpf)
-    assert len(mine) == before + 1
+    assert len(active_appointments(sandbox_url, cpf)) == 1
     holders = [
         a
         for a in sandbox_state(sandbox_url)["appointments"]
@@ -137,24 +131,12 @@ def test_goodbye_in_the_middle_of_a_form_is_a_goodbye(stack: Stack, patient_fact
     assert "assistente" in patient.say("oi").lower()
 
 
-def test_correction_changes_the_day(stack: Stack, patient_factory, agenda: GestaoDSClient):
-    patient = patient_factory()
-    patient.say("quero marcar uma consulta")
-    patient.say("39053344705")
-    first_times = patient.say("1")
-    assert menu_lines(first_times)
-    answer = patient.say("na verdade prefiro terça")
-    tuesday = next(d for d in agenda.available_days() if d.weekday() == 1)
-    assert f"terça-feira, {tuesday:%d/%m}" in answer and menu_lines(answer)
-
-
 def test_human_handoff_pauses_the_bot_until_staff_hand_back(
     stack: Stack, sandbox_url, patient_factory
 ):
     patient = patient_factory()
     assert "recepção" in patient.say("quero falar com um atendente")
-    assert patient.send("oi, tem alguém aí?").status_code == 200
-    assert patient.silence(3) == []
+    assert patient.say("oi, tem alguém aí?") == ""  # the turn ran and answered nothing
 
     service = f"http://127.0.0.1:{stack.ports.service}"
     staff = {"Authorization": f"Bearer {SANDBOX_STAFF_TOKEN}"}
@@ -174,19 +156,6 @@ def test_repeated_misunderstanding_escalates_to_a_person(stack: Stack, patient_f
     assert "não entendi" in first or "não consigo ajudar" in first
     assert "marcar consulta" in patient.say("blorf snarg vvqq").lower()
     assert "atendente" in patient.say("prrt zzzk wqwq").lower()
-
-
-def test_preferred_day_and_period_go_straight_to_that_mornings_times(
-    stack: Stack, patient_factory, agenda: GestaoDSClient
-):
-    friday = next(d for d in agenda.available_days() if d.weekday() == 4)
-    morning = [t for t in agenda.available_times(friday) if t.hour < 12]
-    patient = patient_factory()
-    assert "cpf" in patient.say("quero marcar consulta pra sexta de manhã").lower()
-    answer = patient.say("39053344705")
-    assert f"sexta-feira, {friday:%d/%m}" in answer
-    offered = [line.split(". ", 1)[1] for line in menu_lines(answer)]
-    assert offered == [t.strftime("%H:%M") for t in morning][: len(offered)] and offered
 
 
 def test_staff_can_erase_everything_about_a_patient(stack: Stack, patient_factory):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clinicbot.stack import Ports, Stack
-from tests.e2e.conftest import free_port
+from tests.support.stack import free_port
 
 
 def test_a_model_rasa_cannot_load_stops_the_start(tmp_path: Path):

@@ -11,17 +11,14 @@ import redis
 
 from clinicbot.gestaods.redis_cache import RedisTTLCache
 from tests.gestaods.conftest import MARINA, TZ, LiveGestaoDS
+from tests.support.services import require_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} ({error}); .ci/run starts it")
+    client = require_redis(REDIS_URL)
     yield client
     client.close()
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from clinicbot.nlu.dates import (
+    names_bare_weekday,
     parse_date_expression,
     parse_datetime_expression,
     parse_period,
@@ -74,7 +75,9 @@ def test_table_rows_date_only(text: str, expected: date) -> None:
         ("hj", date(2025, 3, 12)),
         ("sexta que vem", date(2025, 3, 14)),
         ("sexta-feira que vem", date(2025, 3, 14)),
-        ("quarta", date(2025, 3, 19)),  # today's weekday means next week's
+        ("quarta", date(2025, 3, 12)),  # today's weekday alone is today (while it has times)
+        ("quarta que vem", date(2025, 3, 19)),
+        ("próxima quarta", date(2025, 3, 19)),
         ("quinta da semana que vem", date(2025, 3, 20)),
         ("proximo sabado", date(2025, 3, 15)),
         ("dia 3 de dezembro", date(2025, 12, 3)),
@@ -145,3 +148,22 @@ def test_periods(text: str, expected: str | None) -> None:
 
 def test_time_without_date_is_tomorrow_once_past() -> None:
     assert parse_datetime_expression("às 9h", NOW) == at(13, 9)
+
+
+@pytest.mark.parametrize(
+    ("text", "bare"),
+    [
+        ("terça", True),
+        ("prefiro terça", True),
+        ("sexta de manhã", True),
+        ("quarta-feira às 10h", True),
+        ("próxima terça", False),
+        ("terça que vem", False),
+        ("terça da semana que vem", False),
+        ("amanhã", False),
+        ("dia 15", False),
+        ("15/12", False),
+    ],
+)
+def test_a_weekday_named_alone(text: str, bare: bool) -> None:
+    assert names_bare_weekday(text) is bare

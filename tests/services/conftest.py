@@ -20,8 +20,9 @@ from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_app
 from clinicbot.sandbox.server import BackgroundServer
 from clinicbot.services.notifications import NotificationService
 from clinicbot.services.waiting_list import WaitingListService
-from tests.db.conftest import BACKENDS, Databases, postgres_unavailable
+from tests.db.conftest import BACKENDS, Databases
 from tests.services.notify_support import POLICY, START, TODAY, TOKEN, TZ, FrozenClock
+from tests.support.services import require_postgres
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +34,8 @@ def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql" and postgres_unavailable():
-        pytest.skip(postgres_unavailable())
+    if request.param == "postgresql":
+        require_postgres()
     return request.param
 
 

@@ -4,14 +4,15 @@ and the reminders in a real database."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import select
 
+from clinicbot.clock import set_clock_file
 from clinicbot.db.engine import get_engine, session_scope
 from clinicbot.db.migrate import upgrade_to_head
 from clinicbot.db.models import Appointment, Notification
@@ -19,7 +20,7 @@ from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_app
 from clinicbot.sandbox.server import BackgroundServer
-from clinicbot.services.booking import BookingService
+from clinicbot.services.booking import TIMES_OFFERED, BookingService
 from clinicbot.settings import get_settings
 
 TOKEN = "booking-tests-token"
@@ -112,3 +113,33 @@ def test_booking_a_taken_slot_raises_and_stores_nothing(service: BookingService,
         service.book(phone=PHONE, cpf=MARINA, starts_at=slot, patient_name="Marina")
     with session_scope() as session:
         assert session.execute(select(Appointment)).first() is None
+
+
+@pytest.fixture
+def pin_clock(tmp_path: Path, monkeypatch) -> Callable[[datetime], None]:
+    """Pin the project clock (the sandbox agenda in this process reads it too)."""
+    path = tmp_path / "clock"
+    monkeypatch.setenv("CLOCK_FILE", str(path))
+    return lambda moment: set_clock_file(path, moment)
+
+
+def test_times_starting_within_the_lead_are_not_offered(service: BookingService, pin_clock):
+    now = datetime(2026, 12, 8, 10, 40, tzinfo=get_settings().clinic_tz)
+    pin_clock(now)
+    free_today = service.agenda.available_times(now.date())
+    assert any(moment < now + service.min_lead for moment in free_today)  # 11:00 is free
+    offered = [datetime.fromisoformat(o["value"]) for o in service.time_options(now.date())]
+    bookable = [moment for moment in free_today if moment >= now + service.min_lead]
+    assert offered == bookable[:TIMES_OFFERED]
+    assert offered and service.is_available_day(now.date())
+
+
+def test_a_day_whose_free_times_all_start_too_soon_is_not_offered(
+    service: BookingService, pin_clock
+):
+    now = datetime(2026, 12, 8, 17, 20, tzinfo=get_settings().clinic_tz)
+    pin_clock(now)
+    assert service.agenda.available_times(now.date())  # 17:30 is still free in the agenda
+    assert not service.is_available_day(now.date())
+    first_offered = date.fromisoformat(service.day_options()[0]["value"])
+    assert first_offered > now.date()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,17 +18,11 @@ from clinicbot.sandbox.server import BackgroundServer
 from clinicbot.sandbox.zapi_fake import FakeZapi, create_zapi_blueprint
 from clinicbot.settings import Settings, read_settings
 from clinicbot.web.app import create_app
+from tests.support.stack import free_port
 
 INSTANCE_ID = "WEBTESTINSTANCE1"
 INSTANCE_TOKEN = "web-test-instance-token"
 CLIENT_TOKEN = "web-test-client-token"
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (so calls to it are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class StandInRasa:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,7 @@ import requests
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
 from clinicbot.sandbox.server import BackgroundServer, create_sandbox_app
 from clinicbot.settings import PROJECT_ROOT, read_settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.stack import free_port
 
 
 def test_sandbox_app_serves_both_fakes_with_settings_credentials() -> None:

@@ -1,0 +1,57 @@
+"""The whole assistant as `make run` starts it, on free ports and its own database.
+
+Used by the end-to-end tests and the benchmarks alike, so both measure what a clinic runs.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+from clinicbot.stack import Ports, Stack
+
+# Whatever the developer's shell or .env configures, the stack under test uses the sandbox.
+SANDBOX_ONLY_ENV = {
+    name: ""
+    for name in (
+        "APP_ENV",
+        "GESTAODS_TOKEN",
+        "ZAPI_INSTANCE_ID",
+        "ZAPI_INSTANCE_TOKEN",
+        "ZAPI_CLIENT_TOKEN",
+        "ZAPI_WEBHOOK_SECRET",
+        "META_PHONE_NUMBER_ID",
+        "META_GRAPH_URL",
+        "REDIS_URL",
+    )
+}
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def sandbox_stack(workdir: Path, env: Mapping[str, str] | None = None) -> Stack:
+    """A stack on the sandbox fakes with a SQLite database in ``workdir``, not yet started.
+
+    Tests run at any hour, so there are no quiet hours; the clock can be moved
+    (:meth:`Stack.set_clock`).
+    """
+    return Stack(
+        ports=Ports(
+            rasa=free_port(), actions=free_port(), service=free_port(), sandbox=free_port()
+        ),
+        env={
+            **SANDBOX_ONLY_ENV,
+            "DATABASE_URL": f"sqlite:///{workdir / 'clinicbot.db'}",
+            "QUIET_HOURS_START": "00:00",
+            "QUIET_HOURS_END": "00:00",
+            **(env or {}),
+        },
+        log_dir=workdir,
+        movable_clock=True,
+    )
