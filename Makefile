@@ -69,6 +69,19 @@ rasa-test: install train ## rasa test: held-out NLU (gated by tests/nlu/quality_
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --out results/core \
 		--fail-on-prediction-errors
 
+# Clinic wall times the suite must pass at: every weekday, a month's (and year's) last day,
+# seconds before the first slot of the day starts and as the last one starts.
+CLOCK_MATRIX := 2026-12-07T10:40 2026-12-08T10:40 2026-12-09T10:40 2026-12-10T10:40 \
+	2026-12-11T10:40 2026-12-12T10:40 2026-12-13T10:40 2026-12-31T10:40 \
+	2026-12-08T08:29:50 2026-12-08T17:59:50 2026-12-11T17:59:50
+
+.PHONY: test-clock-matrix
+test-clock-matrix: install train ## pytest once per pinned clock in CLOCK_MATRIX (about 3 min each)
+	@for start in $(CLOCK_MATRIX); do \
+		echo "==> CLOCK_START=$$start"; \
+		CLOCK_START=$$start $(BIN)/pytest -q --random-order -p no:cacheprovider || exit 1; \
+	done
+
 .PHONY: bench-nlu
 bench-nlu: install ## NLU cross-validation: the project's pipeline vs stock Rasa -> bench/nlu_report.md
 	$(PY) -m bench.nlu_benchmark

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sanic import Sanic
@@ -83,15 +83,19 @@ def build_scheduler(
     *,
     loop: asyncio.AbstractEventLoop | None = None,
 ) -> AsyncIOScheduler:
-    """An (unstarted) scheduler running ``jobs`` at the configured intervals."""
+    """An (unstarted) scheduler running ``jobs`` at the configured intervals.
+
+    APScheduler fires on the system clock; the jobs themselves read the project clock.
+    """
     scheduler = AsyncIOScheduler(event_loop=loop, timezone=timezone.utc)
+    started = datetime.now(timezone.utc)
     common = {"max_instances": 1, "coalesce": True}
     scheduler.add_job(jobs.seed_templates, id="seed_templates", **common)
     scheduler.add_job(
         jobs.tick,
         "interval",
         seconds=settings.scheduler_poll_seconds,
-        next_run_time=utcnow() + timedelta(seconds=1),
+        next_run_time=started + timedelta(seconds=1),
         id="notifications_tick",
         **common,
     )
@@ -99,7 +103,7 @@ def build_scheduler(
         jobs.maintain_message_log,
         "interval",
         hours=24,
-        next_run_time=utcnow() + timedelta(seconds=5),
+        next_run_time=started + timedelta(seconds=5),
         id="maintain_message_log",
         **common,
     )

@@ -13,6 +13,7 @@ from typing import Any
 import requests
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from clinicbot.channels.runtime import ChannelRuntime
@@ -56,6 +57,7 @@ class ConnectorHarness:
             outbox_retry_max_seconds=0.5,
             **settings,
         )
+        self.engine = engine
         self.runtime = ChannelRuntime(self.settings, engine)
         self.channel = make_channel(self.runtime)
         self.bot = EchoBot()
@@ -71,6 +73,26 @@ class ConnectorHarness:
 
     def post(self, path: str = "/webhook", **kwargs: Any) -> requests.Response:
         return requests.post(self.url + path, timeout=10, **kwargs)
+
+
+def wait_settled(engine: Engine, *, deliveries: bool = True) -> None:
+    """Until every stored turn has run and (with ``deliveries``) the outbox is empty: only then
+    can a test say that something was *not* answered or sent."""
+
+    def settled() -> bool:
+        with engine.connect() as connection:
+            open_turns = connection.execute(
+                text(
+                    "SELECT COUNT(*) FROM conversation_messages "
+                    "WHERE direction = 'in' AND status IN ('received', 'processing')"
+                )
+            ).scalar()
+            undelivered = connection.execute(
+                text("SELECT COUNT(*) FROM outbox_messages WHERE status IN ('pending', 'sending')")
+            ).scalar()
+        return open_turns == 0 and (undelivered == 0 or not deliveries)
+
+    wait_for(settled)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:

@@ -21,7 +21,7 @@ from clinicbot.db.models import ConversationMessage, OutboxMessage
 from clinicbot.sandbox.zapi_fake import Outage
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
 from clinicbot.zapi.callbacks import received_callback, text_content
-from tests.channels.harness import ConnectorHarness, wait_for
+from tests.channels.harness import ConnectorHarness, wait_for, wait_settled
 
 PAYLOADS = Path(__file__).parent / "payloads" / "zapi"
 PHONE = "5531988887777"
@@ -116,12 +116,18 @@ def _statuses(engine: Engine) -> list[tuple[str, str]]:
         return [tuple(row) for row in session.execute(query.order_by(ConversationMessage.id))]
 
 
+def _attempts(engine: Engine) -> list[int]:
+    with session_scope(engine) as session:
+        query = select(OutboxMessage.attempts).order_by(OutboxMessage.id)
+        return list(session.execute(query).scalars())
+
+
 def test_duplicate_deliveries_run_one_turn(zapi: ConnectorHarness) -> None:
     payload = text("oi")
     answers = [zapi.post(json=payload, headers=TOKEN).json()["status"] for _ in range(3)]
     assert answers == ["accepted", "duplicate", "duplicate"]
     delivered(zapi, 1)
-    time.sleep(0.5)
+    wait_settled(zapi.engine)
     assert len(zapi.fakes.zapi.messages) == 1 and len(zapi.bot.messages) == 1
 
 
@@ -162,7 +168,7 @@ def test_caption_is_read_as_text(zapi: ConnectorHarness) -> None:
 def test_ignored_callbacks_get_no_answer(zapi: ConnectorHarness, name: str) -> None:
     answer = zapi.post(json=fixture_payload(name), headers=TOKEN)
     assert answer.status_code == 200 and answer.json() == {"status": "ignored"}
-    time.sleep(0.3)
+    assert _statuses(zapi.engine) == []  # nothing stored, so no turn can follow
     assert zapi.fakes.zapi.messages == [] and zapi.bot.messages == []
 
 
@@ -209,7 +215,9 @@ def test_outage_queues_answers_and_delivers_them_in_order(zapi: ConnectorHarness
     zapi.fakes.zapi.outage = Outage(status=503, remaining=None)
     for word in ("um", "dois", "três"):
         assert zapi.post(json=text(word), headers=TOKEN).status_code == 200
-    time.sleep(1.0)
+    wait_settled(zapi.engine, deliveries=False)
+    # The oldest answer was tried (the others wait behind it: one phone, in order).
+    wait_for(lambda: len(tried := _attempts(zapi.engine)) == 3 and tried[0] >= 1)
     assert zapi.fakes.zapi.messages == []
     zapi.fakes.zapi.outage = None
     replies = delivered(zapi, 3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +22,7 @@ from clinicbot.settings import (
     SANDBOX_META_PHONE_NUMBER_ID,
     SANDBOX_META_VERIFY_TOKEN,
 )
-from tests.channels.harness import ConnectorHarness, wait_for
+from tests.channels.harness import ConnectorHarness, wait_for, wait_settled
 
 PHONE = "5531988887777"
 
@@ -86,7 +85,7 @@ def test_text_is_answered_once_through_the_graph_api(meta: ConnectorHarness) -> 
     assert post_signed(meta, payload).json() == {"status": "ok", "events": ["duplicate"]}
     [reply] = sent(meta, 1)
     assert (reply.to, reply.kind, reply.body["text"]) == (PHONE, "text", {"body": "eco: oi"})
-    time.sleep(0.3)
+    wait_settled(meta.engine)
     assert len(meta.fakes.meta.messages) == 1 and len(meta.bot.messages) == 1
 
 
