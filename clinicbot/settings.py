@@ -36,6 +36,11 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def is_production() -> bool:
+    """``APP_ENV=production``: real services only, no repository secret, loopback binds."""
+    return _env("APP_ENV", "sandbox").lower() == "production"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of one process, read from the environment."""
@@ -79,6 +84,13 @@ class Settings:
     meta_verify_token: str = SANDBOX_META_VERIFY_TOKEN
     meta_template_name: str = ""
     meta_template_language: str = "pt_BR"
+    production: bool = False
+    # Rasa's action endpoint sends this as ?token=; the action server refuses anything else.
+    action_server_token: str = ""
+    # Interfaces the processes listen on: loopback unless told otherwise (nginx in front).
+    rasa_host: str = "127.0.0.1"
+    action_server_host: str = "127.0.0.1"
+    clinic_service_host: str = "127.0.0.1"
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -95,15 +107,26 @@ class Settings:
 
     @property
     def uses_sandbox_gestaods(self) -> bool:
-        return not _env("GESTAODS_TOKEN")
+        return not self.production and not _env("GESTAODS_TOKEN")
 
     @property
     def uses_sandbox_zapi(self) -> bool:
-        return not _env("ZAPI_INSTANCE_ID")
+        return not self.production and not _env("ZAPI_INSTANCE_ID")
 
     @property
     def uses_sandbox_meta(self) -> bool:
-        return not _env("META_PHONE_NUMBER_ID")
+        return not self.production and not _env("META_PHONE_NUMBER_ID")
+
+    @property
+    def zapi_enabled(self) -> bool:
+        """Whether the Z-API channel is mounted: always in the sandbox, else when configured."""
+        return all((self.zapi_instance_id, self.zapi_instance_token, self.zapi_client_token))
+
+    @property
+    def meta_enabled(self) -> bool:
+        """Whether the Meta channel is mounted: always in the sandbox, else when configured."""
+        secrets = (self.meta_access_token, self.meta_app_secret, self.meta_verify_token)
+        return bool(self.meta_phone_number_id) and all(secrets)
 
     @property
     def zapi_instance_url(self) -> str:
@@ -115,10 +138,16 @@ class Settings:
 
 
 def read_settings() -> Settings:
-    """Read the environment now (uncached; tests that change the environment use this)."""
-    sandbox_gestaods = not _env("GESTAODS_TOKEN")
-    sandbox_zapi = not _env("ZAPI_INSTANCE_ID")
-    sandbox_meta = not _env("META_PHONE_NUMBER_ID")
+    """Read the environment now (uncached; tests that change the environment use this).
+
+    Outside production, what is not configured falls back to the sandbox fakes and their
+    credentials; in production nothing falls back (:mod:`clinicbot.production` refuses to
+    start when something is missing).
+    """
+    production = is_production()
+    sandbox_gestaods = not production and not _env("GESTAODS_TOKEN")
+    sandbox_zapi = not production and not _env("ZAPI_INSTANCE_ID")
+    sandbox_meta = not production and not _env("META_PHONE_NUMBER_ID")
     # The fake Graph API lives in the sandbox server, next to the fake Z-API.
     sandbox_url = _env("ZAPI_BASE_URL", SANDBOX_BASE_URL) if sandbox_zapi else SANDBOX_BASE_URL
     meta_sandbox_url = sandbox_url if sandbox_meta else ""
@@ -129,12 +158,12 @@ def read_settings() -> Settings:
             "GESTAODS_BASE_URL",
             SANDBOX_BASE_URL if sandbox_gestaods else "https://apidev.gestaods.com.br",
         ),
-        gestaods_token=_env("GESTAODS_TOKEN", SANDBOX_GESTAODS_TOKEN),
+        gestaods_token=_env("GESTAODS_TOKEN", SANDBOX_GESTAODS_TOKEN if sandbox_gestaods else ""),
         gestaods_env=_env("GESTAODS_ENV", "prod"),
         zapi_base_url=_env(
             "ZAPI_BASE_URL", SANDBOX_BASE_URL if sandbox_zapi else "https://api.z-api.io"
         ),
-        zapi_instance_id=_env("ZAPI_INSTANCE_ID", SANDBOX_ZAPI_INSTANCE_ID),
+        zapi_instance_id=_env("ZAPI_INSTANCE_ID", SANDBOX_ZAPI_INSTANCE_ID if sandbox_zapi else ""),
         zapi_instance_token=_env(
             "ZAPI_INSTANCE_TOKEN", SANDBOX_ZAPI_INSTANCE_TOKEN if sandbox_zapi else ""
         ),
@@ -164,7 +193,9 @@ def read_settings() -> Settings:
         outbox_retry_max_seconds=float(_env("OUTBOX_RETRY_MAX_SECONDS", "60")),
         meta_graph_url=_env("META_GRAPH_URL", meta_sandbox_url or "https://graph.facebook.com"),
         meta_api_version=_env("META_API_VERSION", "v21.0"),
-        meta_phone_number_id=_env("META_PHONE_NUMBER_ID", SANDBOX_META_PHONE_NUMBER_ID),
+        meta_phone_number_id=_env(
+            "META_PHONE_NUMBER_ID", SANDBOX_META_PHONE_NUMBER_ID if sandbox_meta else ""
+        ),
         meta_access_token=_env(
             "META_ACCESS_TOKEN", SANDBOX_META_ACCESS_TOKEN if sandbox_meta else ""
         ),
@@ -174,6 +205,11 @@ def read_settings() -> Settings:
         ),
         meta_template_name=_env("META_TEMPLATE_NAME"),
         meta_template_language=_env("META_TEMPLATE_LANGUAGE", "pt_BR"),
+        production=production,
+        action_server_token=_env("ACTION_SERVER_TOKEN"),
+        rasa_host=_env("RASA_HOST", "127.0.0.1"),
+        action_server_host=_env("ACTION_SERVER_HOST", "127.0.0.1"),
+        clinic_service_host=_env("CLINIC_SERVICE_HOST", "127.0.0.1"),
     )
 
 

@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
+import yaml
 
 from clinicbot import clock
 from clinicbot.clock import parse_start, read_clock_file, set_clock_file
+from clinicbot.production import require_safe_environment
 from clinicbot.settings import PROJECT_ROOT, SANDBOX_PORT, Settings, read_settings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,14 @@ MODEL_PATH = PROJECT_ROOT / "models" / "clinicbot.tar.gz"
 # rasa answers /status with 409 when it runs without a usable model (it would drop messages).
 MODEL_NOT_LOADED = 409
 BIN = Path(sys.executable).parent
+
+
+def _write_private(path: Path, content: dict[str, Any]) -> Path:
+    """Write YAML readable by this user only (it may hold a token)."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+    return path
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ class Stack:
     model: Path = MODEL_PATH
     services: list[Service] = field(default_factory=list)
     api_token: str = field(default_factory=lambda: secrets.token_hex(24))
+    action_server_token: str = field(default_factory=lambda: secrets.token_hex(24))
     # Give the processes a clock the caller can move (set_clock), outside production only.
     movable_clock: bool = False
     clock_file: Path | None = None
@@ -72,8 +83,12 @@ class Stack:
         env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{self.ports.actions}/webhook"
         env["RASA_PORT"] = str(self.ports.rasa)
         env["CLINIC_SERVICE_PORT"] = str(self.ports.service)
-        # The HTTP API lets the clinic service hand a conversation back from staff to the bot.
-        env.setdefault("RASA_API_TOKEN", self.api_token)
+        # Secrets shared by the processes of one run; an empty variable counts as unset.
+        # RASA_API_TOKEN: the clinic service hands conversations back to the bot through it.
+        if not env.get("RASA_API_TOKEN", "").strip():
+            env["RASA_API_TOKEN"] = self.api_token
+        if not env.get("ACTION_SERVER_TOKEN", "").strip():
+            env["ACTION_SERVER_TOKEN"] = self.action_server_token
         sandbox_url = f"http://127.0.0.1:{self.ports.sandbox}"
         if not env.get("GESTAODS_TOKEN"):
             env["GESTAODS_BASE_URL"] = sandbox_url
@@ -112,15 +127,7 @@ class Stack:
         services.append(
             Service(
                 "actions",
-                [
-                    str(BIN / "rasa"),
-                    "run",
-                    "actions",
-                    "--port",
-                    str(ports.actions),
-                    "--actions",
-                    "actions",
-                ],
+                [sys.executable, "-m", "clinicbot.action_server", "--port", str(ports.actions)],
                 f"http://127.0.0.1:{ports.actions}/health",
             )
         )
@@ -132,14 +139,16 @@ class Stack:
                     "run",
                     "--model",
                     str(self.model),
+                    "--interface",
+                    settings.rasa_host,
                     "--port",
                     str(ports.rasa),
                     "--enable-api",
                     f"--auth-token={settings.rasa_api_token}",
                     "--credentials",
-                    str(PROJECT_ROOT / "credentials.yml"),
+                    str(self._credentials_file(run_dir, settings)),
                     "--endpoints",
-                    str(self._endpoints_file(run_dir)),
+                    str(self._endpoints_file(run_dir, settings)),
                 ],
                 f"http://127.0.0.1:{ports.rasa}/status?token={settings.rasa_api_token}",
             )
@@ -147,20 +156,44 @@ class Stack:
         services.append(
             Service(
                 "service",
-                [sys.executable, "-m", "clinicbot.web", "--port", str(ports.service)],
+                [
+                    sys.executable,
+                    "-m",
+                    "clinicbot.web",
+                    "--host",
+                    settings.clinic_service_host,
+                    "--port",
+                    str(ports.service),
+                ],
                 f"http://127.0.0.1:{ports.service}/health",
             )
         )
         return services
 
-    def _endpoints_file(self, run_dir: Path) -> Path:
-        """``endpoints.yml``, pointed at this stack's action server port."""
-        source = (PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8")
-        target = run_dir / f"endpoints-{self.ports.rasa}.yml"
-        target.write_text(
-            source.replace("127.0.0.1:5055", f"127.0.0.1:{self.ports.actions}"), encoding="utf-8"
-        )
-        return target
+    def _endpoints_file(self, run_dir: Path, settings: Settings) -> Path:
+        """``endpoints.yml`` pointed at this stack's action server, with its shared secret."""
+        endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+        endpoints["action_endpoint"] = {
+            "url": f"http://127.0.0.1:{self.ports.actions}/webhook",
+            "token": settings.action_server_token,
+        }
+        return _write_private(run_dir / f"endpoints-{self.ports.rasa}.yml", endpoints)
+
+    def _credentials_file(self, run_dir: Path, settings: Settings) -> Path:
+        """``credentials.yml`` with the channels this mode may mount.
+
+        In production only the WhatsApp channels whose credentials are all set, and never
+        Rasa's REST channel (anyone could talk as any patient through it).
+        """
+        channels = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8"))
+        if settings.production:
+            enabled = {"zapi": settings.zapi_enabled, "meta": settings.meta_enabled}
+            channels = {
+                key: value
+                for key, value in channels.items()
+                if any(provider in key.lower() and on for provider, on in enabled.items())
+            }
+        return _write_private(run_dir / f"credentials-{self.ports.rasa}.yml", channels)
 
     def start(self, timeout: float = 240.0) -> None:
         """Start every process and wait until each answers; stops them all on failure."""
@@ -171,6 +204,7 @@ class Stack:
         run_dir = self.log_dir or PROJECT_ROOT / "var" / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         env = self.child_env()
+        require_safe_environment(env)
         self._share_clock(env, run_dir)
         upgrade_to_head(env.get("DATABASE_URL") or None)
         self.services = self.plan(run_dir)

@@ -21,7 +21,7 @@ from sanic.server.async_server import AsyncioServer
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_gestaods_blueprint
 from clinicbot.sandbox.meta_fake import FakeMeta, create_meta_blueprint
 from clinicbot.sandbox.zapi_fake import FakeZapi, create_zapi_blueprint
-from clinicbot.settings import SANDBOX_PORT, Settings, get_settings
+from clinicbot.settings import SANDBOX_PORT, Settings, get_settings, is_production
 
 logger = logging.getLogger("clinicbot.sandbox")
 
@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=SANDBOX_PORT)
     args = parser.parse_args(argv)
+    if is_production():
+        raise SystemExit("the sandbox fakes never run with APP_ENV=production")
     _log_to_stderr(logging.getLogger("clinicbot"))
     app = create_sandbox_app()
     logger.info("sandbox on http://%s:%d", args.host, args.port)

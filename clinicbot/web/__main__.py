@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from clinicbot.production import require_safe_environment
 from clinicbot.settings import get_settings
 from clinicbot.web.app import create_app
 
@@ -14,9 +15,10 @@ logger = logging.getLogger("clinicbot.web")
 def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description="Clinic service (health, metrics, simulator)")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default=settings.clinic_service_host)
     parser.add_argument("--port", type=int, default=settings.clinic_service_port)
     args = parser.parse_args(argv)
+    require_safe_environment()
     # On our package logger, not the root one: Sanic has its own handlers and would log twice.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
