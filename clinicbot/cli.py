@@ -3,19 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
+import signal
 import sys
+import threading
 
-from clinicbot.stack import Ports, Stack
+from clinicbot.settings import SANDBOX_PORT
+from clinicbot.stack import PR_SET_PDEATHSIG, Ports, Stack
+
+
+def stop_on_signals() -> None:
+    """SIGINT, SIGTERM and SIGHUP (Ctrl-C, a process manager, a closed terminal, `make`
+    dying) all stop the assistant in order, during start-up too: no child is left behind.
+    Signals that arrive while it is stopping are ignored."""
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        logging.getLogger(__name__).info("%s: stopping", signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
+    if sys.platform.startswith("linux"):  # our parent (make) dies: we get SIGTERM
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = Stack(ports=Ports(rasa=args.rasa_port, service=args.service_port))
+    stop_on_signals()
+    stack = Stack(
+        ports=Ports(
+            rasa=args.rasa_port,
+            actions=args.actions_port,
+            service=args.service_port,
+            sandbox=args.sandbox_port,
+        )
+    )
     settings = stack.settings()
     print("Starting the assistant (the rasa server takes ~40 s to load the model)…", flush=True)
     try:
         stack.start()
     except KeyboardInterrupt:
+        stack.stop()
         return 130
     except (RuntimeError, TimeoutError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -37,12 +69,12 @@ def run(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines), flush=True)
     try:
-        return stack.wait()
+        code = stack.supervise(threading.Event())
     except KeyboardInterrupt:
-        print("\nStopping…", flush=True)
-        return 0
-    finally:
-        stack.stop()
+        code = 0
+    print("\nStopping…", flush=True)
+    stack.stop()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="start every process of the assistant")
     run_parser.add_argument("--rasa-port", type=int, default=5005)
+    run_parser.add_argument("--actions-port", type=int, default=5055)
     run_parser.add_argument("--service-port", type=int, default=8000)
+    run_parser.add_argument("--sandbox-port", type=int, default=SANDBOX_PORT)
     run_parser.set_defaults(handler=run)
     args = parser.parse_args(argv)
     return int(args.handler(args))

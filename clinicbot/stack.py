@@ -6,12 +6,14 @@ ports, so they exercise exactly what a clinic runs.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,9 +31,18 @@ from clinicbot.settings import PROJECT_ROOT, SANDBOX_PORT, Settings, read_settin
 logger = logging.getLogger(__name__)
 
 MODEL_PATH = PROJECT_ROOT / "models" / "clinicbot.tar.gz"
+PR_SET_PDEATHSIG = 1  # prctl(2)
+RESTART_TIMEOUT = 240.0  # rasa loads its model again
 # rasa answers /status with 409 when it runs without a usable model (it would drop messages).
 MODEL_NOT_LOADED = 409
 BIN = Path(sys.executable).parent
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the supervisor dies, even by SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _write_private(path: Path, content: dict[str, Any]) -> Path:
@@ -68,6 +79,7 @@ class Stack:
     log_dir: Path | None = None
     model: Path = MODEL_PATH
     services: list[Service] = field(default_factory=list)
+    _env: dict[str, str] = field(default_factory=dict, repr=False)
     api_token: str = field(default_factory=lambda: secrets.token_hex(24))
     action_server_token: str = field(default_factory=lambda: secrets.token_hex(24))
     # Give the processes a clock the caller can move (set_clock), outside production only.
@@ -208,6 +220,7 @@ class Stack:
         self._share_clock(env, run_dir)
         upgrade_to_head(env.get("DATABASE_URL") or None)
         self.services = self.plan(run_dir)
+        self._env = env
         deadline = time.monotonic() + timeout
         try:
             for service in self.services:
@@ -247,6 +260,8 @@ class Stack:
 
     def _spawn(self, service: Service, env: dict[str, str]) -> None:
         output: IO[bytes] | None = None
+        if service.log is not None:
+            service.log.close()  # a restart appends to the same file
         if self.log_dir is not None:
             output = (self.log_dir / f"{service.name}.log").open("ab")
             service.log = output
@@ -257,6 +272,7 @@ class Stack:
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
             start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+            preexec_fn=_die_with_parent,
         )
         logger.info("started %s (pid %s)", service.name, service.process.pid)
 
@@ -299,11 +315,40 @@ class Stack:
             if service.log:
                 service.log.close()
 
-    def wait(self) -> int:
-        """Block until a process exits; returns its exit code."""
-        while True:
+    def supervise(self, stop: threading.Event, max_restarts: int = 3) -> int:
+        """Keep the processes running until ``stop`` is set (then 0).
+
+        A process that exits is started again, at most ``max_restarts`` times each; after
+        that, or when it does not come back, the exit code is returned and the caller stops
+        the rest.
+        """
+        restarts: dict[str, int] = {}
+        while not stop.wait(1.0):
             for service in self.services:
-                if service.process and service.process.poll() is not None:
-                    logger.error("%s exited with %s", service.name, service.process.returncode)
-                    return service.process.returncode or 1
-            time.sleep(1)
+                assert service.process is not None
+                code = service.process.poll()
+                if code is None:
+                    continue
+                restarts[service.name] = restarts.get(service.name, 0) + 1
+                if restarts[service.name] > max_restarts:
+                    logger.error(
+                        "%s exited with %s and was restarted %d times already: giving up",
+                        service.name,
+                        code,
+                        max_restarts,
+                    )
+                    return code or 1
+                logger.warning(
+                    "%s exited with %s: restarting it (%d of %d)",
+                    service.name,
+                    code,
+                    restarts[service.name],
+                    max_restarts,
+                )
+                self._spawn(service, self._env)
+                try:
+                    self._wait_ready(service, time.monotonic() + RESTART_TIMEOUT)
+                except (RuntimeError, TimeoutError) as error:
+                    logger.error("%s did not come back: %s", service.name, error)
+                    return 1
+        return 0
