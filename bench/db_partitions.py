@@ -3,7 +3,9 @@
 Creates a throwaway database, migrates it, inserts one million messages spread over 13 months
 (``generate_series``, through the real triggers), runs ANALYZE and records ``EXPLAIN (ANALYZE)``
 for a one-month query (partition pruning), a patient's history (the ``(phone, created_at)``
-index) and retention (dropping a month vs deleting it). Writes ``bench/db_report.md``.
+index) and retention (dropping a month vs deleting it). Writes ``bench/db_report.md``, stamped
+with the commit and the machine (:mod:`bench.report`); what the report says about pruning and
+scans is read from the plans of that run.
 
     .venv/bin/python -m bench.db_partitions [--rows N] [--keep]
 """
@@ -11,23 +13,28 @@ index) and retention (dropping a month vs deleting it). Writes ``bench/db_report
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import statistics
+import sys
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from bench.report import Stamp, command_line, header_lines
 from clinicbot.db.engine import make_engine
 from clinicbot.db.migrate import upgrade_to_head
 from clinicbot.db.partitions import (
+    RetentionResult,
     drop_partitions_older_than,
     ensure_partitions,
     month_start,
-    partition_name,
 )
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -36,6 +43,11 @@ MONTHS = 13
 PATIENTS = 20_000
 RETENTION_MONTHS = MONTHS - 2
 TIMING_RUNS = 5
+# In EXPLAIN text: a partition after " on " (an index name continues with "_…", so \b stops it),
+# and a plan node's type before "using"/"on".
+PLAN_PARTITION = re.compile(r" on (conversation_messages_(?:y\d{4}m\d{2}|default))\b")
+PLAN_SCAN = re.compile(r"(?:->\s+|^)([A-Z][A-Za-z ]*?Scan(?: Backward)?) (?:using|on) ")
+PLAN_REMOVED = re.compile(r"Subplans Removed: (\d+)")
 
 INSERT = """
 INSERT INTO conversation_messages (
@@ -68,6 +80,13 @@ def _timed(action: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def _timed_rowcount(connection: Connection, statement: str, parameters: dict) -> tuple[float, int]:
+    """(milliseconds, rows affected) of one statement."""
+    started = time.perf_counter()
+    rowcount = connection.execute(text(statement), parameters).rowcount
+    return (time.perf_counter() - started) * 1000, rowcount
+
+
 def _explain(connection: Connection, query: str) -> str:
     rows = connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {query}")).scalars()
     return "\n".join(rows)
@@ -92,30 +111,25 @@ def _load(engine: Engine, rows: int, first_month: date, end: datetime) -> float:
         return _timed(lambda: connection.execute(text(INSERT), parameters))
 
 
-def _delete_month_ms(engine: Engine, month: date) -> float:
-    """How long deleting a month row by row takes (rolled back: the data stays)."""
+def _delete_month(engine: Engine, month: date) -> tuple[float, int]:
+    """(ms, rows) of deleting a month row by row, rolled back: the data stays."""
     with engine.connect() as connection, connection.begin() as transaction:
-        elapsed = _timed(
-            lambda: connection.execute(
-                text(
-                    "DELETE FROM conversation_messages "
-                    "WHERE created_at >= :lower AND created_at < :upper"
-                ),
-                {"lower": _utc(month), "upper": _utc(month_start(month, 1))},
-            )
+        measured = _timed_rowcount(
+            connection,
+            "DELETE FROM conversation_messages WHERE created_at >= :lower AND created_at < :upper",
+            {"lower": _utc(month), "upper": _utc(month_start(month, 1))},
         )
         transaction.rollback()
-    return elapsed
+    return measured
 
 
-def _delete_keys_ms(engine: Engine, before: date) -> float:
-    """Retention's row-by-row part: the dedupe keys of the dropped month (not partitioned)."""
+def _delete_keys(engine: Engine, before: date) -> tuple[float, int]:
+    """(ms, rows) of retention's row-by-row part: the dedupe keys from before ``before``."""
     with engine.begin() as connection:
-        return _timed(
-            lambda: connection.execute(
-                text("DELETE FROM conversation_message_keys WHERE created_at < :cutoff"),
-                {"cutoff": _utc(before)},
-            )
+        return _timed_rowcount(
+            connection,
+            "DELETE FROM conversation_message_keys WHERE created_at < :cutoff",
+            {"cutoff": _utc(before)},
         )
 
 
@@ -137,26 +151,55 @@ def _size(connection: Connection) -> str:
     ).scalar_one()
 
 
-def _section(title: str, query: str, median_ms: float, plan: str) -> str:
+def _partition_count(connection: Connection) -> int:
+    return connection.execute(
+        text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'conversation_messages'::regclass")
+    ).scalar_one()
+
+
+def _plan_summary(plan: str, partitions: int) -> str:
+    """Which partitions the plan touched and how, read from the EXPLAIN (ANALYZE) text."""
+    lines = plan.splitlines()
+    listed = {match for line in lines for match in PLAN_PARTITION.findall(line)}
+    never = {
+        match
+        for line in lines
+        if "(never executed)" in line
+        for match in PLAN_PARTITION.findall(line)
+    }
+    removed = sum(int(n) for line in lines for n in PLAN_REMOVED.findall(line))
+    scans = Counter(match.strip() for line in lines for match in PLAN_SCAN.findall(line))
+    return (
+        f"From the plan: {len(listed - never)} of {partitions} partitions scanned; "
+        f"{partitions - len(listed) - removed} pruned at planning, {removed} at executor start "
+        f"(`Subplans Removed`), {len(never)} in the plan but never executed. Scan nodes: "
+        + ", ".join(f"{name} ×{count}" for name, count in scans.most_common())
+        + "."
+    )
+
+
+def _section(title: str, query: str, median_ms: float, plan: str, partitions: int) -> str:
     return (
         f"### {title}\n\n```sql\n{query.strip()}\n```\n\n"
-        f"Median of {TIMING_RUNS} runs: **{median_ms:.2f} ms**\n\n```\n{plan}\n```\n"
+        f"Median of {TIMING_RUNS} runs: **{median_ms:.2f} ms**. {_plan_summary(plan, partitions)}"
+        f"\n\n```\n{plan}\n```\n"
     )
 
 
 def _measure_queries(connection: Connection, now: datetime) -> list[str]:
     """Timing and EXPLAIN (ANALYZE) of the queries the assistant and reports run."""
+    partitions = _partition_count(connection)
     month = month_start(now.date(), -6)
     lower, upper = month.isoformat(), month_start(month, 1).isoformat()
     patient = "5531" + "1234".zfill(9)
     queries = [
         (
-            f"One month ({month:%Y-%m}), constant bounds: plan-time pruning",
+            f"One month ({month:%Y-%m}), constant bounds",
             f"SELECT count(*), avg(latency_ms) FROM conversation_messages\n"
             f"WHERE created_at >= '{lower} 00:00+00' AND created_at < '{upper} 00:00+00'",
         ),
         (
-            "Last month, bounds from now(): run-time pruning",
+            "Last month, bounds from now()",
             "SELECT count(*) FROM conversation_messages\n"
             "WHERE created_at >= date_trunc('month', now()) - interval '1 month'\n"
             "  AND created_at < date_trunc('month', now())",
@@ -174,12 +217,35 @@ def _measure_queries(connection: Connection, now: datetime) -> list[str]:
         ),
     ]
     return [
-        _section(title, query, _median_ms(connection, query), _explain(connection, query))
+        _section(
+            title, query, _median_ms(connection, query), _explain(connection, query), partitions
+        )
         for title, query in queries
     ]
 
 
-def run(rows: int, keep: bool) -> str:
+@dataclass(frozen=True)
+class Measurements:
+    """Everything one run measured, for the report."""
+
+    rows: int
+    load_ms: float
+    keys_after_load: int
+    analyze_ms: float
+    partitions: list[tuple[str, int]]
+    size: str
+    sections: list[str]
+    delete_month: date
+    delete_ms: float
+    delete_rows: int
+    keys_ms: float
+    keys_rows: int
+    retention: RetentionResult
+    retention_ms: float
+    server_version: str
+
+
+def run(rows: int, keep: bool) -> Measurements:
     admin = create_engine(ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
     url = _create_database(admin)
     engine = make_engine(url)
@@ -190,32 +256,21 @@ def run(rows: int, keep: bool) -> str:
         ensure_partitions(engine, months_ahead=MONTHS - 1, today=first_month)
         load_ms = _load(engine, rows, first_month, now)
         with engine.connect() as connection:
+            keys_after_load = connection.execute(
+                text("SELECT count(*) FROM conversation_message_keys")
+            ).scalar_one()
             analyze_ms = _timed(lambda: connection.execute(text("ANALYZE conversation_messages")))
             connection.commit()
             partitions = _rows_per_partition(connection)
             size = _size(connection)
             sections = _measure_queries(connection, now)
+            server_version = connection.execute(text("SHOW server_version")).scalar_one()
         second = month_start(first_month, 1)
-        delete_ms = _delete_month_ms(engine, second)
-        keys_ms = _delete_keys_ms(engine, before=second)
-        # Keeping this month and the 11 before it drops exactly the oldest of the 13 months.
-        retention_ms = _timed(lambda: drop_partitions_older_than(engine, months=RETENTION_MONTHS))
-        counts = dict(partitions)
-        oldest = partition_name(first_month)
-        report = _report(
-            rows=rows,
-            load_ms=load_ms,
-            analyze_ms=analyze_ms,
-            partitions=partitions,
-            size=size,
-            sections=sections,
-            delete_ms=delete_ms,
-            delete_rows=counts.get(partition_name(second), 0),
-            oldest=oldest,
-            oldest_rows=counts.get(oldest, 0),
-            keys_ms=keys_ms,
-            retention_ms=retention_ms,
-        )
+        delete_ms, delete_rows = _delete_month(engine, second)
+        keys_ms, keys_rows = _delete_keys(engine, before=second)
+        started = time.perf_counter()
+        retention = drop_partitions_older_than(engine, months=RETENTION_MONTHS)
+        retention_ms = (time.perf_counter() - started) * 1000
     finally:
         engine.dispose()
         if not keep:
@@ -223,52 +278,77 @@ def run(rows: int, keep: bool) -> str:
                 name = make_url(url).database
                 connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
-    return report
+    return Measurements(
+        rows=rows,
+        load_ms=load_ms,
+        keys_after_load=keys_after_load,
+        analyze_ms=analyze_ms,
+        partitions=partitions,
+        size=size,
+        sections=sections,
+        delete_month=second,
+        delete_ms=delete_ms,
+        delete_rows=delete_rows,
+        keys_ms=keys_ms,
+        keys_rows=keys_rows,
+        retention=retention,
+        retention_ms=retention_ms,
+        server_version=server_version,
+    )
 
 
-def _report(
-    *,
-    rows: int,
-    load_ms: float,
-    analyze_ms: float,
-    partitions: list[tuple[str, int]],
-    size: str,
-    sections: list[str],
-    delete_ms: float,
-    delete_rows: int,
-    oldest: str,
-    oldest_rows: int,
-    keys_ms: float,
-    retention_ms: float,
-) -> str:
-    generated = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}"
+def _report(m: Measurements, stamp: Stamp, command: str, runtime_s: float) -> str:
     retention = f"`drop_partitions_older_than(months={RETENTION_MONTHS})`"
-    partition_lines = "\n".join(f"| {name} | {count:,} |" for name, count in partitions)
+    counts = dict(m.partitions)
+    dropped = m.retention.dropped_partitions
+    dropped_rows = sum(counts.get(name, 0) for name in dropped)
+    dropped_names = ", ".join(f"`{name}`" for name in dropped) or "no partition"
+    partition_lines = "\n".join(f"| {name} | {count:,} |" for name, count in m.partitions)
+    header = "\n".join(
+        header_lines(
+            stamp,
+            command,
+            packages=("sqlalchemy", "psycopg2-binary"),
+            extra=[
+                f"- PostgreSQL {m.server_version} at `{make_url(ADMIN_URL).host}`",
+                f"- Run time: {runtime_s:.0f} s in all",
+            ],
+        )
+    )
+    if m.delete_ms >= m.retention_ms:
+        comparison = (
+            f"Deleting one month row by row took {m.delete_ms / m.retention_ms:.1f}× as long as "
+            f"the whole of {retention}."
+        )
+    else:
+        comparison = (
+            f"The whole of {retention} took {m.retention_ms / m.delete_ms:.1f}× as long as "
+            "deleting one month row by row."
+        )
     return f"""# conversation_messages partitioning benchmark
 
-Generated by `.venv/bin/python -m bench.db_partitions` on {generated} UTC
-(PostgreSQL on the 2-core development machine, shared with other work: timings are indicative).
+{header}
 
 ## Setup
 
-- {rows:,} messages over {MONTHS} months (oldest month to now), {PATIENTS:,} patients,
+- {m.rows:,} messages over {MONTHS} months (oldest month to now), {PATIENTS:,} patients,
   half inbound and half outbound, every row with an external message id.
 - Inserted with one `INSERT … SELECT generate_series` through the partitioned parent, so the
-  real triggers ran (dedupe key per row into `conversation_message_keys`).
-- Total size of the partitions (heap + indexes): {size}.
+  table's triggers ran: {m.keys_after_load:,} rows in `conversation_message_keys` afterwards.
+- Total size of the partitions (heap + indexes): {m.size}.
 
 | Step | Time |
 | --- | --- |
-| Insert {rows:,} rows (with dedupe-key trigger) | {load_ms / 1000:.1f} s |
-| ANALYZE conversation_messages | {analyze_ms / 1000:.1f} s |
-| DELETE one month ({delete_rows:,} rows, rolled back) | {delete_ms:,.0f} ms |
-| Retention, part 1: delete that month's {oldest_rows:,} dedupe keys | {keys_ms:,.0f} ms |
-| Retention, part 2: {retention} dropping {oldest} | {retention_ms:,.0f} ms |
+| Insert {m.rows:,} rows | {m.load_ms / 1000:.1f} s |
+| ANALYZE conversation_messages | {m.analyze_ms / 1000:.1f} s |
+| DELETE the month {m.delete_month:%Y-%m} ({m.delete_rows:,} rows, rolled back) | \
+{m.delete_ms:,.0f} ms |
+| Retention, part 1: DELETE the {m.keys_rows:,} dedupe keys from before \
+{m.delete_month:%Y-%m-%d} | {m.keys_ms:,.0f} ms |
+| Retention, part 2: {retention}, which dropped {dropped_names} ({dropped_rows:,} rows) and \
+deleted {m.retention.deleted_rows:,} rows from the default partition | {m.retention_ms:,.0f} ms |
 
-Dropping a partition is a catalog change: its cost does not grow with the rows in it, and it
-leaves no dead tuples behind, whereas the DELETE leaves {delete_rows:,} dead rows in the table
-and its indexes for VACUUM. The dedupe keys (a narrow table, not partitioned) are deleted by
-age through `ix_conversation_message_keys_created_at`.
+{comparison}
 
 <details><summary>Rows per partition</summary>
 
@@ -280,7 +360,7 @@ age through `ix_conversation_message_keys_created_at`.
 
 ## Query plans
 
-{chr(10).join(sections)}
+{chr(10).join(m.sections)}
 """
 
 
@@ -289,7 +369,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    report = run(args.rows, args.keep)
+    stamp = Stamp.capture()
+    began = time.monotonic()
+    measurements = run(args.rows, args.keep)
+    report = _report(
+        measurements,
+        stamp,
+        command_line("bench.db_partitions", sys.argv[1:]),
+        time.monotonic() - began,
+    )
     REPORT.write_text(report, encoding="utf-8")
     print(report)
 

@@ -1,7 +1,8 @@
 """Z-API webhook latency: the acknowledgement, the answer delivered, under load, and redeliveries.
 
 Run from the project root: ``.venv/bin/python -m bench.webhook_benchmark [--quick]``
-(``make bench-webhook``). Prints the report and writes it to ``bench/webhook_report.md``.
+(``make bench-webhook``). Prints the report and writes it to ``bench/webhook_report.md``, stamped
+with the commit and the machine (:mod:`bench.report`).
 
 Issue 5 promises that the connector stores a message and answers the webhook within ~200 ms, and
 runs the Rasa turn afterwards. This starts the whole assistant (:class:`clinicbot.stack.Stack`,
@@ -24,8 +25,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import os
-import platform
 import re
 import secrets
 import shutil
@@ -41,12 +40,12 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from bench.report import Stamp, command_line, header_lines, percentile
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
 from clinicbot.stack import MODEL_PATH, Ports, Stack
 from clinicbot.zapi.callbacks import received_callback, text_content
@@ -86,7 +85,6 @@ class Config:
     per_patient: int
     duplicate_rounds: int
     keep: bool
-    quick: bool
 
 
 @dataclass(frozen=True)
@@ -149,8 +147,8 @@ class Stored:
 @dataclass
 class Results:
     config: Config
-    started: datetime
-    load_before: tuple[float, float, float]
+    stamp: Stamp
+    command: str
     stack_start_s: float = 0.0
     model: str = ""
     baseline_ms: list[float] = field(default_factory=list)
@@ -493,10 +491,10 @@ def scan_logs(workdir: Path, samples: int = 6) -> dict[str, tuple[int, list[str]
     return found
 
 
-def run(config: Config) -> Results:
+def run(config: Config, command: str) -> Results:
     """Start the stack, run every phase, stop it (always), then read its database and logs."""
     began = time.monotonic()
-    results = Results(config, datetime.now(timezone.utc), os.getloadavg())
+    results = Results(config, Stamp.capture(), command)
     workdir = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
     keep = config.keep
     try:
@@ -525,17 +523,6 @@ def run(config: Config) -> Results:
 
 
 # --- statistics and report -----------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default method)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def ms(value: float | None, digits: int = 1) -> str:
@@ -656,29 +643,18 @@ def integrity_lines(name: str, check: Integrity) -> list[str]:
 
 
 def machine_lines(results: Results) -> list[str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
+    return header_lines(
+        results.stamp,
+        results.command,
+        packages=("rasa", "rasa-sdk", "sanic"),
+        extra=[
+            f"- Run time: {results.runtime_s:.0f} s in all (stack start "
+            f"{results.stack_start_s:.0f} s)",
+            "- Stack: `clinicbot.stack.Stack` (sandbox GestãoDS + Z-API, action server, rasa, "
+            "clinic service) on free ports, SQLite in a temporary directory, in-memory lock "
+            f"store; model {results.model}",
+        ],
     )
-    load = " / ".join(f"{value:.2f}" for value in results.load_before)
-    versions = ", ".join(
-        f"{package} {metadata.version(package)}" for package in ("rasa", "rasa-sdk", "sanic")
-    )
-    return [
-        f"- Date: {results.started:%Y-%m-%d %H:%M} UTC; run: "
-        f"{'`--quick`' if results.config.quick else 'full'}, {results.runtime_s:.0f} s in all "
-        f"(stack start {results.stack_start_s:.0f} s)",
-        f"- Machine: {os.cpu_count()} CPU(s) ({cpu}), {platform.platform()}; load average "
-        f"before the run (1/5/15 min) {load}: the machine is shared",
-        f"- Python {platform.python_version()}; {versions}",
-        "- Stack: `clinicbot.stack.Stack` (sandbox GestãoDS + Z-API, action server, rasa, clinic "
-        "service) on free ports, SQLite in a temporary directory, in-memory lock store; model "
-        f"{results.model}",
-    ]
 
 
 def method_lines(config: Config) -> list[str]:
@@ -690,13 +666,15 @@ def method_lines(config: Config) -> list[str]:
         f"- **Sequential**: {config.sequential} `POST /webhooks/zapi/webhook` with real "
         "`ReceivedCallback` payloads (`received_callback` + `text_content`, header "
         f"`z-api-token`), each from a new phone, texts cycling {', '.join(map(repr, TEXTS))}; "
-        "each waits for its answer before the next is posted, so the acknowledgement is measured "
-        f"on an otherwise idle server. {len(TEXTS)} warm-up messages before them are not counted.",
+        "each waits for its answer before the next is posted, so no other benchmark traffic is in "
+        f"flight during an acknowledgement. {len(TEXTS)} warm-up messages before them are not "
+        "counted.",
         "- **ACK** = the HTTP round trip of the POST, seen by the client (`requests`, keep-alive).",
         "- **Reply** = from just before the POST to the fake Z-API's `momment` of the first "
         "message it delivered to that phone afterwards. One poller thread reads "
         f"`/__sandbox/zapi/messages?after=…` every {POLL_SECONDS * 1000:.0f} ms for all phones "
-        "(not one poller per patient, which would add the benchmark's own load to 2 cores).",
+        "(not one poller per patient, which would add the benchmark's own load to the CPUs the "
+        "server runs on).",
         "- **Stages** come from the SQLite file after the run: the inbound row's `created_at` "
         "(stored) and `claimed_at` (turn starts), the first `outbox_messages` row linked by "
         "`in_reply_to` (answer enqueued), and the fake's `momment` (delivered). Medians per stage.",
@@ -805,10 +783,16 @@ def concurrent_section(results: Results) -> list[str]:
     ]
 
 
+def duplicate_clean(results: Results, round_: DuplicateRound) -> bool:
+    """The payload posted several times was stored once and answered once."""
+    stored = results.stored.get(round_.message_id)
+    delivered = len(results.delivered.get(round_.phone, []))
+    return delivered == 1 and stored is not None and stored.inbound_rows == 1
+
+
 def duplicate_section(results: Results) -> list[str]:
     rows = []
     for round_ in results.duplicates:
-        delivered = len(results.delivered.get(round_.phone, []))
         stored = results.stored.get(round_.message_id)
         rows.append(
             [
@@ -816,8 +800,8 @@ def duplicate_section(results: Results) -> list[str]:
                 "; ".join(f"{s} ×{n}" for s, n in Counter(round_.statuses).items()),
                 str(stored.inbound_rows if stored else 0),
                 str(stored.answers if stored else 0),
-                str(delivered),
-                "OK" if delivered == 1 and stored and stored.inbound_rows == 1 else "**PROBLEM**",
+                str(len(results.delivered.get(round_.phone, []))),
+                "OK" if duplicate_clean(results, round_) else "**PROBLEM**",
             ]
         )
     return [
@@ -844,6 +828,19 @@ def log_section(results: Results) -> list[str]:
     return lines
 
 
+def acks_before_answer(results: Results) -> tuple[int, int]:
+    """Of the measured POSTs whose answer has an enqueue time: how many acknowledgements the
+    client had received before that time (both clocks are this machine's), and how many."""
+    early = timed = 0
+    for exchange in results.phase("sequential") + results.phase("concurrent"):
+        stored = results.stored.get(exchange.message_id)
+        if exchange.http_status != 200 or stored is None or stored.first_answer_ms is None:
+            continue
+        timed += 1
+        early += exchange.sent_at * 1000 + exchange.ack_ms < stored.first_answer_ms
+    return early, timed
+
+
 def reading(results: Results) -> list[str]:
     """A plain reading of the figures, written from them."""
     sequential = acks(results.phase("sequential"))
@@ -851,13 +848,14 @@ def reading(results: Results) -> list[str]:
     all_acks = sequential + loaded
     within = sum(value <= ACK_TARGET_MS for value in all_acks)
     verdict = "stays" if within == len(all_acks) else "does **not** always stay"
+    early, timed = acks_before_answer(results)
     lines = [
         f"- The acknowledgement {verdict} within {ACK_TARGET_MS:.0f} ms: {within}/{len(all_acks)} "
         f"POSTs (p99 {ms(percentile(sequential, 99))} ms one at a time, "
         f"{ms(percentile(loaded, 99))} ms with {results.config.patients} patients; max "
-        f"{ms(max(all_acks, default=math.nan))} ms). What it adds to the trivial GET "
-        f"(p50 {ms(percentile(results.baseline_ms, 50))} ms) is parsing, authentication and the "
-        "store transaction; the Rasa turn is not in it.",
+        f"{ms(max(all_acks, default=math.nan))} ms), against a p50 of "
+        f"{ms(percentile(results.baseline_ms, 50))} ms for the trivial GET. {early}/{timed} "
+        "acknowledgements reached the client before the answer to their message was enqueued.",
     ]
     medians = stage_medians(results, "sequential")
     if medians:
@@ -871,9 +869,8 @@ def reading(results: Results) -> list[str]:
     greeting = replies([e for e in results.phase("sequential") if e.text == TEXTS[0]])
     faq = replies([e for e in results.phase("sequential") if e.text != TEXTS[0]])
     lines.append(
-        f"- FAQ answers (a custom action on the action server) p50 {ms(percentile(faq, 50), 0)} "
-        f"ms vs the greeting (a domain response, no action server) "
-        f"{ms(percentile(greeting, 50), 0)} ms."
+        f"- Answer p50 for the FAQ questions {ms(percentile(faq, 50), 0)} ms vs "
+        f"{ms(percentile(greeting, 50), 0)} ms for the greeting “{TEXTS[0]}”."
     )
     concurrent = replies(results.phase("concurrent"))
     lines.append(
@@ -883,7 +880,7 @@ def reading(results: Results) -> list[str]:
         f"{ms(percentile(loaded, 95))} ms."
     )
     checks = [integrity(results, results.phase(p)) for p in ("sequential", "concurrent")]
-    duplicates_ok = all(len(results.delivered.get(r.phone, [])) == 1 for r in results.duplicates)
+    duplicates_ok = all(duplicate_clean(results, round_) for round_ in results.duplicates)
     if all(check.clean for check in checks) and duplicates_ok:
         lines.append(
             "- No message was lost or answered twice, and each redelivered payload got one answer."
@@ -920,8 +917,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     parser.add_argument("--keep", action="store_true", help="keep the logs and the database")
     args = parser.parse_args(argv)
     if args.quick:
-        return Config(20, 8, 3, 1, args.keep, quick=True)
-    return Config(100, 8, 10, 3, args.keep, quick=False)
+        return Config(20, 8, 3, 1, args.keep)
+    return Config(100, 8, 10, 3, args.keep)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -929,7 +926,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not MODEL_PATH.exists():
         print(f"no trained model at {MODEL_PATH}: run `make train` first", file=sys.stderr)
         return 1
-    text = report(run(config))
+    command = command_line("bench.webhook_benchmark", sys.argv[1:] if argv is None else argv)
+    text = report(run(config, command))
     print(text)
     REPORT_PATH.write_text(text, encoding="utf-8")
     progress(f"report written to {REPORT_PATH}")
