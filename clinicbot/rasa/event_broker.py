@@ -1,6 +1,6 @@
 """Rasa event broker that writes NLU results into the message log (``conversation_messages``).
 
-Configured in ``endpoints.yml`` (``event_broker: type: clinicbot.channels.message_log.
+Configured in ``endpoints.yml`` (``event_broker: type: clinicbot.rasa.event_broker.
 MessageLogBroker``). Rasa publishes a turn's events when it saves the tracker, after the answers
 were enqueued; for each ``user`` event from a WhatsApp channel the broker stores the intent and
 its confidence on the inbound message, on the answers to it, and as the conversation's
@@ -19,7 +19,6 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from clinicbot.channels.dbthread import run_db
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import (
     Conversation,
@@ -27,6 +26,7 @@ from clinicbot.db.models import (
     ConversationMessageKey,
     OutboxMessage,
 )
+from clinicbot.whatsapp.db_thread import run_db
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ def record_intent(
 
 
 class MessageLogBroker(EventBroker):
+    """Writes in the background (the database thread); :meth:`close` waits for the writes."""
+
     def __init__(self, engine: Engine | None = None) -> None:
         self._engine = engine
         self._pending: set[asyncio.Task[Any]] = set()

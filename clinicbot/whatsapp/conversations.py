@@ -1,4 +1,8 @@
-"""The ``conversations`` row a message belongs to: one active conversation per patient."""
+"""The ``conversations`` row a message belongs to: one active conversation per patient.
+
+In the path of a message: the inbox (on the way in) and the outbox (on the way out) file every
+message they store under the patient's active conversation.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Run the channels' synchronous SQLAlchemy work off the event loop, on one worker thread.
+"""Run the WhatsApp core's synchronous SQLAlchemy work off the event loop, on one worker thread.
 
-One thread per process keeps the loop responsive (webhooks keep being acknowledged while a write
-waits for SQLite's lock) and makes this process a single writer: no two of its channel writes
-race each other.
+Every database step on a message's way (storing and claiming it, enqueueing answers, claiming
+and recording deliveries, logging intents) goes through :func:`run_db`. One thread per process
+keeps the loop responsive (webhooks keep being acknowledged while a write waits for SQLite's
+lock) and makes this process a single writer: no two of its WhatsApp writes race each other.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clinicbot-channels-db")
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clinicbot-whatsapp-db")
 
 
 async def run_db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``function(*args, **kwargs)`` on the channels' database thread."""
+    """``function(*args, **kwargs)`` on the WhatsApp database thread."""
     call = functools.partial(function, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, call)

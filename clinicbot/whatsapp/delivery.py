@@ -1,16 +1,17 @@
-"""The transactional outbox: every WhatsApp message the assistant sends goes through it.
+"""The delivery worker: sends the outbox's rows through each provider's sender.
 
-:func:`enqueue_text` adds the message (an ``outbox_messages`` row plus its ``queued`` line in the
-``conversation_messages`` log) in the caller's transaction, so a reminder is sent if and only if
-the transaction that decided it commits. :class:`OutboxWorker` delivers the rows:
+In the path of a message: after :func:`clinicbot.whatsapp.outbox.enqueue_text`, and before the
+provider's sender (``zapi/sender.py``, ``meta/sender.py``) and client. There is one worker per
+rasa process (:func:`get_delivery_worker`); each provider's connector adds its sender to it and
+starts it with the server. It delivers every channel's rows, including those other processes
+enqueued (reminders and waiting-list offers from the clinic service):
 
 - per phone in enqueue order: only the oldest unfinished row of a phone is ever eligible;
 - exactly once across processes: a row is claimed (``pending`` → ``sending``) with
   ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL and a guarded UPDATE everywhere; a claim
   whose process died expires after :data:`LEASE` and the row is retried;
 - retries with exponential backoff when the error is transient (5xx, timeout, Z-API's
-  intermittent "client-token is not configured"), ``failed`` after ``max_attempts``;
-- delivery/read callbacks move ``sent`` on to ``delivered``/``read`` (:func:`apply_status`).
+  intermittent "client-token is not configured"), ``failed`` after ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -19,142 +20,35 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import exists, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
-from clinicbot.channels.conversations import conversation_for
-from clinicbot.channels.dbthread import run_db
-from clinicbot.channels.inbound import STATUS_RANK
-from clinicbot.db.engine import session_scope
-from clinicbot.db.models import ConversationMessage, OutboxMessage
+from clinicbot.db.engine import get_engine, session_scope
+from clinicbot.db.models import OutboxMessage
 from clinicbot.db.types import utcnow
-from clinicbot.phones import normalize_phone
 from clinicbot.pii import mask_phone
+from clinicbot.settings import Settings, get_settings
+from clinicbot.whatsapp.db_thread import run_db
+from clinicbot.whatsapp.outbox import update_log_line
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # longer than any send's HTTP timeout
 UNFINISHED = ("pending", "sending")
 _OUTBOX = OutboxMessage.__table__
-_LOG = ConversationMessage.__table__
-
-
-def enqueue_text(
-    session: Session,
-    phone: str,
-    text: str,
-    *,
-    channel: str = "zapi",
-    dedupe_key: str | None = None,
-    options: list[dict[str, Any]] | None = None,
-    in_reply_to: str | None = None,
-    latency_ms: int | None = None,
-) -> int | None:
-    """Add an outbound message in the caller's transaction; its id, or None if ``dedupe_key``
-    was enqueued before.
-
-    ``options`` (``[{"id", "title", "description"?}]``) makes it a menu: sent as a WhatsApp list
-    when the channel can, with ``text`` (which should already number the options) as fallback.
-    ``in_reply_to`` and ``latency_ms`` are set by the connectors for answers to a message.
-    """
-    phone = normalize_phone(phone)
-    values = {
-        "channel": channel,
-        "phone": phone,
-        "text": text,
-        "options": options,
-        "dedupe_key": dedupe_key,
-        "status": "pending",
-        "next_attempt_at": utcnow(),
-        "in_reply_to": in_reply_to,
-    }
-    dialect = session.get_bind().dialect.name
-    if dedupe_key is None:
-        statement: Any = insert(_OUTBOX).values(values)
-    else:
-        module = postgresql if dialect == "postgresql" else sqlite
-        statement = module.insert(_OUTBOX).values(values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    if result.rowcount == 0:
-        return None
-    outbox_id = int(result.inserted_primary_key[0])
-    log = ConversationMessage(
-        conversation_id=conversation_for(session, phone, channel),
-        phone=phone,
-        direction="out",
-        text=text,
-        channel=channel,
-        status="queued",
-        latency_ms=latency_ms,
-    )
-    session.add(log)
-    session.flush()
-    session.execute(
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id == outbox_id)
-        .values(log_message_id=log.id, log_created_at=log.created_at)
-    )
-    return outbox_id
-
-
-def last_sent_was_menu(session: Session, phone: str, channel: str) -> bool:
-    """Whether the latest message queued for ``phone`` offered numbered options."""
-    options = session.execute(
-        select(_OUTBOX.c.options)
-        .where(_OUTBOX.c.channel == channel, _OUTBOX.c.phone == normalize_phone(phone))
-        .order_by(_OUTBOX.c.id.desc())
-        .limit(1)
-    ).scalar()
-    return bool(options)
-
-
-def apply_status(
-    session: Session, channel: str, external_ids: Sequence[str], status: str, error: str = ""
-) -> int:
-    """Record a delivery status from the provider; never moves a message backwards."""
-    if not external_ids:
-        return 0
-    rows = session.execute(
-        select(
-            _OUTBOX.c.id, _OUTBOX.c.status, _OUTBOX.c.log_message_id, _OUTBOX.c.log_created_at
-        ).where(_OUTBOX.c.channel == channel, _OUTBOX.c.external_message_id.in_(external_ids))
-    ).all()
-    changed = 0
-    for row in rows:
-        current = STATUS_RANK.get(row.status, 0)
-        if status == "failed" and current >= STATUS_RANK["delivered"]:
-            continue
-        if status != "failed" and STATUS_RANK[status] <= current:
-            continue
-        values: dict[str, Any] = {"status": status}
-        if error:
-            values["last_error"] = error[:500]
-        session.execute(update(_OUTBOX).where(_OUTBOX.c.id == row.id).values(**values))
-        _update_log(session, row.log_message_id, row.log_created_at, status=status)
-        changed += 1
-    return changed
-
-
-def _update_log(
-    session: Session, log_id: int | None, created_at: datetime | None, **values: Any
-) -> None:
-    if log_id is not None and created_at is not None:
-        session.execute(
-            update(_LOG)
-            .where(_LOG.c.id == log_id, _LOG.c.created_at == created_at)
-            .values(**values)
-        )
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
+    """An outbox row claimed for one delivery attempt, as a sender receives it."""
+
     id: int
     channel: str
     phone: str
@@ -172,32 +66,66 @@ class DeliveryFailed(Exception):
 
 
 class Sender(Protocol):
+    """One provider's way out: what a connector adds to the worker for its channel."""
+
     async def send(self, message: OutgoingMessage) -> str:
         """Deliver ``message``; the provider's message id. Raises :class:`DeliveryFailed`."""
 
+    async def close(self) -> None:
+        """Release the provider client's connections."""
 
-class OutboxWorker:
+
+class DeliveryWorker:
     """Delivers pending outbox rows through one :class:`Sender` per channel."""
 
     def __init__(
         self,
-        senders: Mapping[str, Sender],
+        senders: Mapping[str, Sender] | None = None,
         *,
         engine: Engine | None = None,
         max_attempts: int = 8,
         retry_max_seconds: float = 60.0,
         batch_size: int = 20,
     ) -> None:
-        self._senders = dict(senders)
-        self._engine = engine
+        self._senders = dict(senders or {})
+        self.engine = engine or get_engine()
         self._max_attempts = max_attempts
         self._retry_max_seconds = retry_max_seconds
         self._batch_size = batch_size
         self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> DeliveryWorker:
+        return cls(
+            engine=engine,
+            max_attempts=settings.outbox_max_attempts,
+            retry_max_seconds=settings.outbox_retry_max_seconds,
+        )
+
+    def add_sender(self, channel: str, sender: Sender) -> None:
+        """Deliver ``channel``'s rows through ``sender`` (a row without a sender fails)."""
+        self._senders[channel] = sender
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (called after enqueueing)."""
         self._wake.set()
+
+    def start(self) -> None:
+        """Deliver in the background of the running loop (once, however many callers)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.run_forever())
+            logger.info("delivery worker started")
+
+    async def stop(self) -> None:
+        """Stop delivering and close the senders' clients."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sender in self._senders.values():
+            await sender.close()
 
     async def run_once(self) -> int:
         """One pass: claim each phone's next deliverable row and try to send it.
@@ -240,7 +168,7 @@ class OutboxWorker:
 
     def _claim(self) -> list[OutgoingMessage]:
         now = utcnow()
-        with session_scope(self._engine) as session:
+        with session_scope(self.engine) as session:
             session.execute(  # claims whose process died: back in line
                 update(_OUTBOX)
                 .where(_OUTBOX.c.status == "sending", _OUTBOX.c.claimed_until < now)
@@ -285,7 +213,7 @@ class OutboxWorker:
 
     def _record(self, results: list[tuple[OutgoingMessage, str | DeliveryFailed]]) -> None:
         now = utcnow()
-        with session_scope(self._engine) as session:
+        with session_scope(self.engine) as session:
             for message, outcome in results:
                 row = session.get(OutboxMessage, message.id)
                 if row is None or row.status != "sending":
@@ -293,7 +221,7 @@ class OutboxWorker:
                 if isinstance(outcome, str):
                     row.status, row.external_message_id, row.sent_at = "sent", outcome, now
                     row.claimed_until = None
-                    _update_log(
+                    update_log_line(
                         session,
                         row.log_message_id,
                         row.log_created_at,
@@ -315,7 +243,9 @@ class OutboxWorker:
                     )
                 else:
                     row.status = "failed"
-                    _update_log(session, row.log_message_id, row.log_created_at, status="failed")
+                    update_log_line(
+                        session, row.log_message_id, row.log_created_at, status="failed"
+                    )
                     logger.warning(
                         "outbox %d to %s failed after %d attempts: %s",
                         message.id,
@@ -328,3 +258,9 @@ class OutboxWorker:
         """1, 2, 4 … seconds (±20 % jitter, so a recovered gateway is not hit all at once)."""
         base = min(self._retry_max_seconds, 2.0 ** (attempts - 1))
         return base * random.uniform(0.8, 1.2)
+
+
+@lru_cache(maxsize=1)
+def get_delivery_worker() -> DeliveryWorker:
+    """The one delivery worker of this process, shared by its connectors."""
+    return DeliveryWorker.from_settings(get_settings())

@@ -1,4 +1,9 @@
-"""What a WhatsApp webhook means for the assistant, independent of the provider (Z-API, Meta)."""
+"""What a WhatsApp webhook means for the assistant, independent of the provider (Z-API, Meta).
+
+In the path of a message: a provider's ``parsing`` module turns each webhook body into
+:class:`InboundEvent` s, which the connector (:mod:`clinicbot.whatsapp.connector`) hands on: a
+message to the turn runner, a delivery status to the outbox.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,6 @@ class InboundKind(str, Enum):
     STATUS = "status"  # delivery/read of our messages: update the outbox, no reply
     CONNECTION = "connection"  # the WhatsApp number connected/disconnected: log, no reply
     IGNORED = "ignored"  # our own messages, groups, newsletters, reactions, notifications
-
-
-# Delivery states in the order they happen; a late "sent" never undoes a "read".
-STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class InboundEvent:
     data: dict[str, Any] = field(default_factory=dict)  # stored with the message (replayable)
 
 
+class MalformedPayload(ValueError):
+    """The body is not a webhook of the provider we can read."""
+
+
 def epoch_to_datetime(value: Any) -> datetime | None:
     """An epoch timestamp in ms or s (Z-API mixes both; values above 1e12 are ms) as UTC."""
     try:
@@ -57,3 +62,13 @@ def epoch_to_datetime(value: Any) -> datetime | None:
         return None
     seconds = number / 1000 if number > 1e12 else number
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def tapped_text(option_id: Any, label: Any) -> tuple[str | None, str | None]:
+    """A tapped option: its id when that is a Rasa intent payload (``/intent``), else its label."""
+    option = option_id if isinstance(option_id, str) and option_id else None
+    if option is not None and option.startswith("/"):
+        return option, option
+    if isinstance(label, str) and label.strip():
+        return label.strip(), option or ""
+    return option, option

@@ -1,4 +1,8 @@
-"""Shaping the assistant's answers for WhatsApp: numbered menus and message length."""
+"""Shaping the assistant's answers for WhatsApp: numbered menus and message length.
+
+In the path of a message: used by :mod:`clinicbot.whatsapp.rasa_output` on the way out, before
+an answer is enqueued.
+"""
 
 from __future__ import annotations
 

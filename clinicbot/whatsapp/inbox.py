@@ -1,5 +1,9 @@
 """Inbound messages, stored before the webhook is acknowledged and processed exactly once.
 
+In the path of a message: the turn runner (:mod:`clinicbot.whatsapp.turns`) stores each
+message here (:func:`store_inbound`) while the webhook waits, claims it (:func:`claim`) right
+before its Rasa turn and records the outcome (:func:`finish`) after.
+
 Lifecycle of an inbound ``conversation_messages`` row: ``received`` (stored, in the same
 transaction as its ``conversation_message_keys`` dedupe key, written by a trigger) →
 ``processing`` (claimed by one process with a guarded UPDATE) → ``processed`` or ``failed``.
@@ -17,11 +21,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from clinicbot.channels.conversations import conversation_for
-from clinicbot.channels.inbound import InboundEvent, InboundKind
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, ConversationMessageKey
 from clinicbot.db.types import utcnow
+from clinicbot.whatsapp.conversations import conversation_for
+from clinicbot.whatsapp.events import InboundEvent, InboundKind
 
 # Rasa holds a conversation's lock for at most 60 s: a turn claimed longer ago than this died.
 STALE_CLAIM = timedelta(minutes=2)

@@ -1,4 +1,9 @@
-"""Run background work in arrival order per key (one patient's messages never overtake)."""
+"""Run background work in arrival order per key (one patient's messages never overtake).
+
+In the path of a message: the turn runner (:mod:`clinicbot.whatsapp.turns`) submits each stored
+message's turn here under the patient's phone, so a patient's turns run one after another while
+different patients are served concurrently.
+"""
 
 from __future__ import annotations
 
@@ -37,8 +42,3 @@ class SerialDispatcher:
     def _forget(self, key: str, task: asyncio.Task[None]) -> None:
         if self._tails.get(key) is task:
             del self._tails[key]
-
-    async def drain(self) -> None:
-        """Wait for every scheduled job (tests and graceful shutdown)."""
-        while self._tails:
-            await asyncio.wait(list(self._tails.values()))

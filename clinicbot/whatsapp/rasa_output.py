@@ -1,8 +1,10 @@
 """Rasa output channel for WhatsApp: the assistant's answers go into the outbox.
 
-Nothing is sent from inside the Rasa turn: answers are enqueued (durable, ordered per phone) and
-the process's outbox worker is woken to deliver them, so an outage of the gateway delays
-answers instead of losing them.
+In the path of a message: the first stop on the way out. Rasa hands each answer of a turn to
+:class:`WhatsAppOutput`, which shapes it for WhatsApp (:mod:`clinicbot.whatsapp.formatting`),
+adds it to the outbox (:func:`clinicbot.whatsapp.outbox.enqueue_text`) and wakes the delivery
+worker. Nothing is sent from inside the Rasa turn: answers are durable and ordered per phone,
+so an outage of the gateway delays answers instead of losing them.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel
 from sqlalchemy.engine import Engine
 
-from clinicbot.channels.dbthread import run_db
-from clinicbot.channels.formatting import numbered_menu, split_message
-from clinicbot.channels.outbox import enqueue_text
 from clinicbot.db.engine import session_scope
 from clinicbot.db.types import utcnow
+from clinicbot.whatsapp.db_thread import run_db
+from clinicbot.whatsapp.formatting import numbered_menu, split_message
+from clinicbot.whatsapp.outbox import enqueue_text
 
 
 class WhatsAppOutput(OutputChannel):
-    """Enqueues answers for one channel; ``in_reply_to``/``received_at`` link them to a message."""
+    """Enqueues answers for one channel; ``in_reply_to``/``received_at`` link them to a message.
+
+    Each provider's connector module subclasses it with its ``channel`` name.
+    """
 
     channel = "whatsapp"
 
@@ -80,11 +85,3 @@ class WhatsAppOutput(OutputChannel):
 
         await run_db(write)
         self._wake()
-
-
-class ZapiOutput(WhatsAppOutput):
-    channel = "zapi"
-
-
-class MetaOutput(WhatsAppOutput):
-    channel = "meta"

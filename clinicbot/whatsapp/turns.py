@@ -1,9 +1,12 @@
 """From a stored inbound message to a Rasa turn, exactly once, in arrival order per patient.
 
-The connectors call :meth:`InboundPipeline.accept` inside the webhook request: the message is
-stored (or recognised as a redelivery) before the webhook is acknowledged, and its turn runs
-afterwards in the background. Messages stored but never processed (crash, restart) are picked up
-by :meth:`InboundPipeline.recover`, at start and then every :data:`RECOVERY_INTERVAL` seconds.
+In the path of a message: the last stop on the way in. The connector
+(:mod:`clinicbot.whatsapp.connector`) calls :meth:`TurnRunner.accept` inside the webhook
+request: the message is stored in the inbox (or recognised as a redelivery) before the webhook
+is acknowledged, and its turn runs afterwards in the background, after the patient's earlier
+ones (:mod:`clinicbot.whatsapp.ordering`), with a :class:`WhatsAppOutput` that puts the answers
+in the outbox. Messages stored but never processed (crash, restart) are picked up by
+:meth:`TurnRunner.recover`, at start and then every :data:`RECOVERY_INTERVAL` seconds.
 """
 
 from __future__ import annotations
@@ -16,16 +19,16 @@ from datetime import timedelta
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
+from sqlalchemy.engine import Engine
 
-from clinicbot.channels import inbox
-from clinicbot.channels.dbthread import run_db
-from clinicbot.channels.inbound import InboundEvent
-from clinicbot.channels.outbox import last_sent_was_menu
-from clinicbot.channels.output import WhatsAppOutput
-from clinicbot.channels.runtime import ChannelRuntime
-from clinicbot.channels.serial import SerialDispatcher
 from clinicbot.db.engine import session_scope
 from clinicbot.pii import mask_phone
+from clinicbot.whatsapp import inbox
+from clinicbot.whatsapp.db_thread import run_db
+from clinicbot.whatsapp.events import InboundEvent
+from clinicbot.whatsapp.ordering import SerialDispatcher
+from clinicbot.whatsapp.outbox import last_sent_was_menu
+from clinicbot.whatsapp.rasa_output import WhatsAppOutput
 
 logger = logging.getLogger(__name__)
 
@@ -39,24 +42,32 @@ RECOVERY_MIN_AGE = timedelta(seconds=60)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-class InboundPipeline:
+class TurnRunner:
+    """Runs one channel's stored messages through Rasa (``on_new_message``).
+
+    ``wake`` is the delivery worker's: called after answers are enqueued.
+    """
+
     def __init__(
         self,
         channel: str,
         output_class: type[WhatsAppOutput],
-        runtime: ChannelRuntime,
         on_new_message: OnNewMessage,
+        *,
+        engine: Engine,
+        wake: Callable[[], None],
     ) -> None:
         self.channel = channel
         self._output_class = output_class
-        self._runtime = runtime
         self._on_new_message = on_new_message
-        self.dispatcher = SerialDispatcher()
+        self._engine = engine
+        self._wake = wake
+        self._in_order = SerialDispatcher()
         self._recovery: asyncio.Task[None] | None = None
 
     async def accept(self, event: InboundEvent) -> bool:
         """Store ``event`` and schedule its turn; False when it was a redelivery."""
-        stored = await run_db(inbox.store_inbound, self.channel, event, self._runtime.engine)
+        stored = await run_db(inbox.store_inbound, self.channel, event, self._engine)
         if stored is None:
             logger.info("%s duplicate delivery of %s ignored", self.channel, event.message_id)
             return False
@@ -83,7 +94,7 @@ class InboundPipeline:
             self._recovery = None
 
     async def recover(self, min_age: timedelta = timedelta(0)) -> int:
-        rows = await run_db(inbox.pending, self.channel, self._runtime.engine, min_age=min_age)
+        rows = await run_db(inbox.pending, self.channel, self._engine, min_age=min_age)
         for stored in rows:
             self._submit(stored)
         if rows:
@@ -102,17 +113,17 @@ class InboundPipeline:
 
     def output(self, stored: inbox.StoredInbound | None = None) -> WhatsAppOutput:
         return self._output_class(
-            self._runtime.worker.wake,
-            engine=self._runtime.engine,
+            self._wake,
+            engine=self._engine,
             in_reply_to=stored.external_id if stored else None,
             received_at=stored.created_at if stored else None,
         )
 
     def _submit(self, stored: inbox.StoredInbound) -> None:
-        self.dispatcher.submit(stored.phone, lambda: self._process(stored))
+        self._in_order.submit(stored.phone, lambda: self._process(stored))
 
     async def _process(self, stored: inbox.StoredInbound) -> None:
-        engine = self._runtime.engine
+        engine = self._engine
         if not await run_db(inbox.claim, stored, engine):
             return
         status = "failed"
@@ -148,5 +159,5 @@ class InboundPipeline:
         )
 
     def _menu_offered(self, phone: str) -> bool:
-        with session_scope(self._runtime.engine) as session:
+        with session_scope(self._engine) as session:
             return last_sent_was_menu(session, phone, self.channel)

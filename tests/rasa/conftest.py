@@ -1,4 +1,5 @@
-"""Channel tests run on SQLite and PostgreSQL, with the data layer's throwaway databases."""
+"""The event broker's tests run on SQLite and PostgreSQL, with the data layer's throwaway
+databases."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from clinicbot.rasa_stores import ConfiguredLockStore, DatabaseUrlTrackerStore
+from clinicbot.rasa.stores import ConfiguredLockStore, DatabaseUrlTrackerStore
 from clinicbot.settings import get_settings
 from tests.db.conftest import BACKENDS, Databases
 from tests.support.services import require_postgres, require_redis

@@ -1,6 +1,6 @@
 """A connector under test: its blueprint in a real Sanic server, the sandbox fakes on another,
 the outbox on a throwaway database. Rasa is replaced by a small echo bot (the end-to-end tests
-run the real one)."""
+run the real one). Also the inbound event a provider's parsing hands on, for the core's tests."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from sanic import Sanic
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from clinicbot.channels.runtime import ChannelRuntime
 from clinicbot.sandbox.server import BackgroundServer, create_sandbox_app
-from clinicbot.settings import read_settings
+from clinicbot.settings import Settings, read_settings
+from clinicbot.whatsapp.delivery import DeliveryWorker
+from clinicbot.whatsapp.events import InboundEvent, InboundKind
 
 
 class EchoBot:
@@ -44,7 +45,7 @@ class ConnectorHarness:
     def __init__(
         self,
         engine: Engine,
-        make_channel: Callable[[ChannelRuntime], InputChannel],
+        make_channel: Callable[[Settings, DeliveryWorker], InputChannel],
         **settings: Any,
     ) -> None:
         sandbox_app = create_sandbox_app(name=f"sandbox-{uuid.uuid4().hex[:8]}")
@@ -58,8 +59,8 @@ class ConnectorHarness:
             **settings,
         )
         self.engine = engine
-        self.runtime = ChannelRuntime(self.settings, engine)
-        self.channel = make_channel(self.runtime)
+        self.worker = DeliveryWorker.from_settings(self.settings, engine)
+        self.channel = make_channel(self.settings, self.worker)
         self.bot = EchoBot()
         app = Sanic(f"connector-{uuid.uuid4().hex[:8]}")
         prefix = f"/webhooks/{self.channel.name()}"
@@ -103,3 +104,15 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def text_event(message_id: str, phone: str = "5531988887777", text: str = "oi") -> InboundEvent:
+    """A patient's text as a provider's parsing would hand it on."""
+    return InboundEvent(
+        InboundKind.MESSAGE,
+        reason="text",
+        phone=phone,
+        message_id=message_id,
+        text=text,
+        data={"chat_id": phone},
+    )

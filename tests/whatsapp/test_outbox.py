@@ -1,4 +1,5 @@
-"""The outbox on both backends: enqueue, per-phone order, retries, statuses, exactly once."""
+"""The outbox and its delivery worker on both backends: enqueue, per-phone order, retries,
+statuses, exactly once."""
 
 from __future__ import annotations
 
@@ -12,17 +13,11 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from clinicbot.channels.outbox import (
-    DeliveryFailed,
-    OutboxWorker,
-    OutgoingMessage,
-    apply_status,
-    enqueue_text,
-    last_sent_was_menu,
-)
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Conversation, ConversationMessage, OutboxMessage
 from clinicbot.db.types import utcnow
+from clinicbot.whatsapp.delivery import DeliveryFailed, DeliveryWorker, OutgoingMessage
+from clinicbot.whatsapp.outbox import apply_status, enqueue_text, last_sent_was_menu
 
 PHONE = "5531988887777"
 OTHER = "5531977776666"
@@ -58,7 +53,7 @@ def log_rows(engine: Engine) -> list[ConversationMessage]:
         return list(session.execute(query).scalars())
 
 
-def drain(worker: OutboxWorker) -> int:
+def drain(worker: DeliveryWorker) -> int:
     async def run() -> int:
         total = 0
         while (sent := await worker.run_once()) > 0:
@@ -102,7 +97,7 @@ def test_delivers_in_order_per_phone(engine: Engine) -> None:
         enqueue(engine, PHONE, text)
     enqueue(engine, OTHER, "outro")
     sender = RecordingSender()
-    assert drain(OutboxWorker({"zapi": sender}, engine=engine)) == 4
+    assert drain(DeliveryWorker({"zapi": sender}, engine=engine)) == 4
     assert [m.text for m in sender.sent if m.phone == PHONE] == ["um", "dois", "três"]
     assert all(row.status == "sent" and row.external_message_id for row in rows(engine))
     assert {log.status for log in log_rows(engine)} == {"sent"}
@@ -113,7 +108,7 @@ def test_a_failing_head_holds_back_the_phones_later_messages(engine: Engine) -> 
     enqueue(engine, PHONE, "segunda")
     enqueue(engine, OTHER, "outro")
     sender = RecordingSender([DeliveryFailed("HTTP 500", retryable=True)])
-    worker = OutboxWorker({"zapi": sender}, engine=engine, retry_max_seconds=0.0)
+    worker = DeliveryWorker({"zapi": sender}, engine=engine, retry_max_seconds=0.0)
     asyncio.run(worker.run_once())
     first, second, other = rows(engine)
     assert (first.status, first.attempts, first.last_error) == ("pending", 1, "HTTP 500")
@@ -125,7 +120,7 @@ def test_a_failing_head_holds_back_the_phones_later_messages(engine: Engine) -> 
 def test_gives_up_after_max_attempts(engine: Engine) -> None:
     enqueue(engine, PHONE, "oi")
     failures = [DeliveryFailed("timeout", retryable=True) for _ in range(5)]
-    worker = OutboxWorker(
+    worker = DeliveryWorker(
         {"zapi": RecordingSender(failures)}, engine=engine, max_attempts=3, retry_max_seconds=0.0
     )
     drain(worker)
@@ -137,7 +132,7 @@ def test_gives_up_after_max_attempts(engine: Engine) -> None:
 def test_permanent_error_fails_at_once(engine: Engine) -> None:
     enqueue(engine, PHONE, "oi")
     sender = RecordingSender([DeliveryFailed("HTTP 400 invalid phone", retryable=False)])
-    drain(OutboxWorker({"zapi": sender}, engine=engine))
+    drain(DeliveryWorker({"zapi": sender}, engine=engine))
     [row] = rows(engine)
     assert (row.status, row.attempts) == ("failed", 1)
 
@@ -145,7 +140,7 @@ def test_permanent_error_fails_at_once(engine: Engine) -> None:
 def test_backoff_waits_before_the_next_attempt(engine: Engine) -> None:
     enqueue(engine, PHONE, "oi")
     sender = RecordingSender([DeliveryFailed("HTTP 502", retryable=True)])
-    worker = OutboxWorker({"zapi": sender}, engine=engine, retry_max_seconds=30.0)
+    worker = DeliveryWorker({"zapi": sender}, engine=engine, retry_max_seconds=30.0)
     asyncio.run(worker.run_once())
     assert asyncio.run(worker.run_once()) == 0  # not due yet
     [row] = rows(engine)
@@ -159,13 +154,13 @@ def test_an_abandoned_claim_is_taken_over(engine: Engine) -> None:
             update(OutboxMessage).values(status="sending", claimed_until=utcnow() - timedelta(1))
         )
     sender = RecordingSender()
-    drain(OutboxWorker({"zapi": sender}, engine=engine))
+    drain(DeliveryWorker({"zapi": sender}, engine=engine))
     assert [m.text for m in sender.sent] == ["oi"]
 
 
 def test_statuses_only_move_forward(engine: Engine) -> None:
     enqueue(engine, PHONE, "oi")
-    drain(OutboxWorker({"zapi": RecordingSender()}, engine=engine))
+    drain(DeliveryWorker({"zapi": RecordingSender()}, engine=engine))
     [row] = rows(engine)
     ids = [row.external_message_id]
     with session_scope(engine) as session:
@@ -180,7 +175,7 @@ def test_statuses_only_move_forward(engine: Engine) -> None:
 
 def test_failed_delivery_callback_marks_a_sent_message(engine: Engine) -> None:
     enqueue(engine, PHONE, "oi")
-    drain(OutboxWorker({"zapi": RecordingSender()}, engine=engine))
+    drain(DeliveryWorker({"zapi": RecordingSender()}, engine=engine))
     with session_scope(engine) as session:
         apply_status(session, "zapi", [rows(engine)[0].external_message_id], "failed", "no phone")
     [row] = rows(engine)
@@ -189,7 +184,7 @@ def test_failed_delivery_callback_marks_a_sent_message(engine: Engine) -> None:
 
 WORKER_SCRIPT = """
 import asyncio, os, sys
-from clinicbot.channels.outbox import OutboxWorker
+from clinicbot.whatsapp.delivery import DeliveryWorker
 from clinicbot.db.engine import make_engine
 
 class FileSender:
@@ -200,7 +195,7 @@ class FileSender:
         return f"ext-{message.id}-{os.getpid()}"
 
 async def main():
-    worker = OutboxWorker({"zapi": FileSender()}, engine=make_engine(sys.argv[1]), batch_size=5)
+    worker = DeliveryWorker({"zapi": FileSender()}, engine=make_engine(sys.argv[1]), batch_size=5)
     idle = 0
     while idle < 3:
         idle = 0 if await worker.run_once() else idle + 1

@@ -1,6 +1,9 @@
-"""Meta's WhatsApp Cloud API: async client, errors and webhook helpers (signature, payloads)."""
+"""WhatsApp through Meta's Cloud API.
 
-from clinicbot.meta.client import MetaClient
-from clinicbot.meta.errors import MetaError
-
-__all__ = ["MetaClient", "MetaError"]
+- :mod:`.connector`: the Rasa input channel ``MetaInput`` (handshake, signed webhook) and its
+  output channel; :mod:`.signature`: the ``X-Hub-Signature-256`` check;
+- :mod:`.parsing`: webhook body → :class:`~clinicbot.whatsapp.events.InboundEvent` s;
+- :mod:`.sender`: outbox row → Graph API call, a template outside the 24-hour window
+  (:mod:`.service_window`); :mod:`.client`, :mod:`.errors`: the async HTTP client and its error;
+- :mod:`.payloads`: builders of the webhook payloads Meta posts (sandbox, tests).
+"""

@@ -1,4 +1,8 @@
-"""Async client for the Cloud API messages endpoint: text, interactive list, template."""
+"""Async client for the Cloud API messages endpoint: text, interactive list, template.
+
+In the path of a message: the last stop on the way out, called by
+:class:`~clinicbot.whatsapp.meta.sender.MetaSender`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from clinicbot.meta.errors import MetaError
 from clinicbot.pii import mask_phone
 from clinicbot.settings import Settings, get_settings
+from clinicbot.whatsapp.meta.errors import MetaError
 
 logger = logging.getLogger(__name__)
 

@@ -3,15 +3,24 @@
 Envelope: ``{"object": "whatsapp_business_account", "entry": [{"changes": [{"field":
 "messages", "value": {metadata, contacts, messages?, statuses?, errors?}}]}]}``; one body may
 carry several messages and statuses (third_party_apis.md §3).
+
+In the path of a message: called by :class:`~clinicbot.whatsapp.meta.connector.MetaInput` once
+the signature is checked; each event then goes to the connector's ``handle_event``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from clinicbot.channels.inbound import InboundEvent, InboundKind, StatusUpdate, epoch_to_datetime
-from clinicbot.channels.zapi_inbound import MalformedPayload, tapped_text
 from clinicbot.phones import normalize_phone
+from clinicbot.whatsapp.events import (
+    InboundEvent,
+    InboundKind,
+    MalformedPayload,
+    StatusUpdate,
+    epoch_to_datetime,
+    tapped_text,
+)
 
 MEDIA_KINDS = ("image", "audio", "video", "document", "sticker", "location", "contacts")
 CAPTIONED_KINDS = ("image", "video", "document")

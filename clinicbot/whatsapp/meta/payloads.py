@@ -1,4 +1,5 @@
-"""Builders of Cloud API webhook payloads (the ``entry[].changes[].value`` envelope).
+"""Builders of Cloud API webhook payloads (the ``entry[].changes[].value`` envelope), shaped
+like the ones Meta posts.
 
 Tests and the sandbox use them: ``envelope(phone_number_id, messages=[text_message(...)])``.
 """

@@ -1,5 +1,10 @@
 """Delivers outbox rows through the Cloud API, respecting the 24-hour customer-service window.
 
+In the path of a message: the delivery worker (:mod:`clinicbot.whatsapp.delivery`) hands each
+``meta`` row to :class:`MetaSender`, which checks the window
+(:mod:`clinicbot.whatsapp.meta.service_window`) and calls
+:class:`~clinicbot.whatsapp.meta.client.MetaClient`.
+
 Inside the window: text, or an interactive list for menus. Outside it (a reminder to someone who
 has not written for a day): the configured template with the text as its one body parameter;
 without a template the row fails at once (retrying cannot open the window).
@@ -11,11 +16,13 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from clinicbot.channels.dbthread import run_db
-from clinicbot.channels.outbox import DeliveryFailed, OutgoingMessage
-from clinicbot.channels.window import in_service_window
 from clinicbot.db.engine import session_scope
-from clinicbot.meta import MetaClient, MetaError
+from clinicbot.settings import Settings
+from clinicbot.whatsapp.db_thread import run_db
+from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
+from clinicbot.whatsapp.meta.client import MetaClient
+from clinicbot.whatsapp.meta.errors import MetaError
+from clinicbot.whatsapp.meta.service_window import in_service_window
 
 MAX_LIST_ROWS = 10
 LIST_BUTTON = "Ver opções"
@@ -40,6 +47,18 @@ class MetaSender:
         self._engine = engine
         self._template_name = template_name
         self._template_language = template_language
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> MetaSender:
+        return cls(
+            MetaClient.from_settings(settings),
+            settings.meta_template_name,
+            settings.meta_template_language,
+            engine,
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
 
     async def send(self, message: OutgoingMessage) -> str:
         try:

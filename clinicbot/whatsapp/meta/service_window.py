@@ -1,6 +1,8 @@
-"""WhatsApp's 24-hour customer-service window, per phone, from the last inbound message.
+"""The Cloud API's 24-hour customer-service window, per phone, from the last inbound message.
 
-Inside the window the Cloud API accepts any message; outside it only approved templates.
+Inside the window the Cloud API accepts any message; outside it only approved templates, so
+:class:`~clinicbot.whatsapp.meta.sender.MetaSender` asks here before each delivery. (Z-API
+sends through a WhatsApp Web session and has no such window.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Z-API (z-api.io) WhatsApp gateway: async client, message models and webhook payload builders."""
+"""WhatsApp through the Z-API (z-api.io) gateway.
 
-from clinicbot.zapi.client import ZapiClient
-from clinicbot.zapi.errors import ZapiError
-from clinicbot.zapi.messages import ZapiButton, ZapiOption
-
-__all__ = ["ZapiButton", "ZapiClient", "ZapiError", "ZapiOption"]
+- :mod:`.connector`: the Rasa input channel ``ZapiInput`` (webhook, authentication) and its
+  output channel;
+- :mod:`.parsing`: webhook payload → :class:`~clinicbot.whatsapp.events.InboundEvent`;
+- :mod:`.sender`: outbox row → Z-API call; :mod:`.client`, :mod:`.errors`, :mod:`.messages`:
+  the async HTTP client, its error and the interactive message parts;
+- :mod:`.payloads`: builders of the webhook payloads Z-API posts (sandbox simulator, tests).
+"""

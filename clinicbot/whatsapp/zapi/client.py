@@ -1,4 +1,9 @@
-"""Async client for the Z-API endpoints the assistant uses (send text, option list, button list)."""
+"""Async client for the Z-API endpoints the assistant uses (send text, option list, button list).
+
+In the path of a message: the last stop on the way out, called by
+:class:`~clinicbot.whatsapp.zapi.sender.ZapiSender`; the clinic service's health check uses it
+too (``/status``).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ import aiohttp
 
 from clinicbot.pii import mask_phone
 from clinicbot.settings import Settings, get_settings
-from clinicbot.zapi.errors import ZapiError
-from clinicbot.zapi.messages import ZapiButton, ZapiOption
+from clinicbot.whatsapp.zapi.errors import ZapiError
+from clinicbot.whatsapp.zapi.messages import ZapiButton, ZapiOption
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,12 @@
-"""Rasa channel connector for WhatsApp through Z-API.
+"""Rasa channel connector for WhatsApp through Z-API (``credentials.yml`` names ``ZapiInput``).
 
-Webhook: ``POST /webhooks/zapi/webhook`` (or ``…/webhook/<ZAPI_WEBHOOK_SECRET>``). Every request
-is authenticated (the ``z-api-token`` header equal to the instance token, and/or the secret path
-segment; then the ``instanceId``), parsed, and stored before it is acknowledged; the Rasa turn
-runs afterwards (:mod:`clinicbot.channels.pipeline`) and the answers go through the outbox.
-Rasa's stock connectors hold the HTTP request open for the whole turn, and gateways retry slow
-webhooks.
+In the path of a message: the first stop on the way in. Webhook: ``POST /webhooks/zapi/webhook``
+(or ``…/webhook/<ZAPI_WEBHOOK_SECRET>``). Every request is authenticated (the ``z-api-token``
+header equal to the instance token, and/or the secret path segment; then the ``instanceId``),
+parsed (:mod:`clinicbot.whatsapp.zapi.parsing`), and stored before it is acknowledged; the Rasa
+turn runs afterwards (:mod:`clinicbot.whatsapp.turns`) and the answers go through the outbox to
+:class:`~clinicbot.whatsapp.zapi.sender.ZapiSender`. Rasa's stock connectors hold the HTTP
+request open for the whole turn, and gateways retry slow webhooks.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from clinicbot.channels.base import StoredWebhookChannel
-from clinicbot.channels.inbound import InboundEvent, InboundKind
-from clinicbot.channels.output import ZapiOutput
-from clinicbot.channels.pipeline import InboundPipeline, OnNewMessage
-from clinicbot.channels.runtime import ChannelRuntime
-from clinicbot.channels.zapi_inbound import MalformedPayload, parse_callback
-from clinicbot.settings import get_settings
+from clinicbot.settings import Settings, get_settings
+from clinicbot.whatsapp.connector import WhatsAppInput
+from clinicbot.whatsapp.delivery import DeliveryWorker, Sender
+from clinicbot.whatsapp.events import InboundEvent, InboundKind, MalformedPayload
+from clinicbot.whatsapp.rasa_output import WhatsAppOutput
+from clinicbot.whatsapp.turns import OnNewMessage, TurnRunner
+from clinicbot.whatsapp.zapi.parsing import parse_callback
+from clinicbot.whatsapp.zapi.sender import ZapiSender
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,11 @@ def _same(given: str | None, expected: str) -> bool:
     return bool(expected) and given is not None and hmac.compare_digest(given, expected)
 
 
-class ZapiInput(StoredWebhookChannel):
+class ZapiOutput(WhatsAppOutput):
+    channel = "zapi"
+
+
+class ZapiInput(WhatsAppInput):
     """Receives Z-API webhooks: messages, delivery/status and connection callbacks."""
 
     output_class = ZapiOutput
@@ -52,6 +58,7 @@ class ZapiInput(StoredWebhookChannel):
             instance_id=credentials.get("instance_id") or settings.zapi_instance_id,
             instance_token=credentials.get("instance_token") or settings.zapi_instance_token,
             webhook_secret=credentials.get("webhook_secret") or settings.zapi_webhook_secret,
+            settings=settings,
         )
 
     def __init__(
@@ -59,16 +66,21 @@ class ZapiInput(StoredWebhookChannel):
         instance_id: str,
         instance_token: str,
         webhook_secret: str = "",
-        runtime: ChannelRuntime | None = None,
+        *,
+        settings: Settings | None = None,
+        worker: DeliveryWorker | None = None,
     ) -> None:
-        super().__init__(runtime)
+        super().__init__(settings, worker)
         self.instance_id = instance_id
         self.instance_token = instance_token
         self.webhook_secret = webhook_secret
         self.connection: dict[str, Any] = {"state": "unknown", "since": None}
 
+    def make_sender(self) -> Sender:
+        return ZapiSender.from_settings(self.settings)
+
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook, pipeline = self.webhook_blueprint(on_new_message)
+        webhook, turns = self.webhook_blueprint(on_new_message)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -76,11 +88,11 @@ class ZapiInput(StoredWebhookChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            return await self._receive(request, pipeline, path_secret=None)
+            return await self._receive(request, turns, path_secret=None)
 
         @webhook.route("/webhook/<secret>", methods=["POST"])
         async def receive_with_secret(request: Request, secret: str) -> HTTPResponse:
-            return await self._receive(request, pipeline, path_secret=secret)
+            return await self._receive(request, turns, path_secret=secret)
 
         return webhook
 
@@ -100,7 +112,7 @@ class ZapiInput(StoredWebhookChannel):
         return None
 
     async def _receive(
-        self, request: Request, pipeline: InboundPipeline, path_secret: str | None
+        self, request: Request, turns: TurnRunner, path_secret: str | None
     ) -> HTTPResponse:
         problem = self._auth_problem(request, path_secret)
         if problem:
@@ -119,10 +131,10 @@ class ZapiInput(StoredWebhookChannel):
                 "zapi webhook rejected: unknown instanceId %r", payload.get("instanceId")
             )
             return response.json({"error": "unknown instance"}, status=403)
-        return response.json({"status": await self._handle(event, pipeline)})
+        return response.json({"status": await self._handle(event, turns)})
 
-    async def _handle(self, event: InboundEvent, pipeline: InboundPipeline) -> str:
-        outcome = await self.handle_event(event, pipeline)
+    async def _handle(self, event: InboundEvent, turns: TurnRunner) -> str:
+        outcome = await self.handle_event(event, turns)
         if outcome is not None:
             return outcome
         if event.kind is InboundKind.CONNECTION:

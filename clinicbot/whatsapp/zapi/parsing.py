@@ -1,5 +1,8 @@
 """Turn a Z-API webhook payload into an :class:`InboundEvent` (pure functions, no I/O).
 
+In the path of a message: called by :class:`~clinicbot.whatsapp.zapi.connector.ZapiInput` once
+the webhook is authenticated; the event then goes to the connector's ``handle_event``.
+
 Shapes: ``shared/reference/third_party_apis.md`` §2.4. Types are compared case-insensitively
 (the docs spell ``ReceivedCallBack`` and ``ReceivedCallback``), ``momment`` may be ms or s.
 """
@@ -10,8 +13,15 @@ import hashlib
 import time
 from typing import Any
 
-from clinicbot.channels.inbound import InboundEvent, InboundKind, StatusUpdate, epoch_to_datetime
 from clinicbot.phones import normalize_phone
+from clinicbot.whatsapp.events import (
+    InboundEvent,
+    InboundKind,
+    MalformedPayload,
+    StatusUpdate,
+    epoch_to_datetime,
+    tapped_text,
+)
 
 MEDIA_KINDS = ("image", "audio", "video", "document", "sticker", "location", "contact")
 CAPTIONED_KINDS = ("image", "video", "document")
@@ -19,10 +29,6 @@ IGNORED_FLAGS = ("fromMe", "isGroup", "isNewsletter", "broadcast", "notification
 # Button/list replies sometimes arrive without messageId; redeliveries land in the same bucket.
 SYNTHETIC_BUCKET_SECONDS = 10
 ZAPI_STATUSES = {"SENT": "sent", "RECEIVED": "delivered", "READ": "read", "PLAYED": "read"}
-
-
-class MalformedPayload(ValueError):
-    """The body is not a Z-API callback we can read."""
 
 
 def parse_callback(payload: Any) -> InboundEvent:
@@ -135,13 +141,3 @@ def _message_text(payload: dict[str, Any]) -> tuple[str | None, str | None]:
         if isinstance(media, dict) and str(media.get("caption") or "").strip():
             return str(media["caption"]).strip(), None
     return None, None
-
-
-def tapped_text(option_id: Any, label: Any) -> tuple[str | None, str | None]:
-    """A tapped option: its id when that is a Rasa intent payload (``/intent``), else its label."""
-    option = option_id if isinstance(option_id, str) and option_id else None
-    if option is not None and option.startswith("/"):
-        return option, option
-    if isinstance(label, str) and label.strip():
-        return label.strip(), option or ""
-    return option, option

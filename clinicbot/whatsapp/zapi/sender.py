@@ -1,11 +1,19 @@
-"""Delivers outbox rows through Z-API: ``send-text``, or ``send-option-list`` for menus."""
+"""Delivers outbox rows through Z-API: ``send-text``, or ``send-option-list`` for menus.
+
+In the path of a message: the delivery worker (:mod:`clinicbot.whatsapp.delivery`) hands each
+``zapi`` row to :class:`ZapiSender`, which calls
+:class:`~clinicbot.whatsapp.zapi.client.ZapiClient`.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from clinicbot.channels.outbox import DeliveryFailed, OutgoingMessage
-from clinicbot.zapi import ZapiClient, ZapiError, ZapiOption
+from clinicbot.settings import Settings
+from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
+from clinicbot.whatsapp.zapi.client import ZapiClient
+from clinicbot.whatsapp.zapi.errors import ZapiError
+from clinicbot.whatsapp.zapi.messages import ZapiOption
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +30,13 @@ class ZapiSender:
             raise ValueError(f"ZAPI_DELAY_TYPING must be 0 (off) or 1-15 s, got {delay_typing}")
         self._client = client
         self._delay_typing = delay_typing or None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ZapiSender:
+        return cls(ZapiClient.from_settings(settings), settings.zapi_delay_typing)
+
+    async def close(self) -> None:
+        await self._client.close()
 
     async def send(self, message: OutgoingMessage) -> str:
         try:

@@ -11,18 +11,20 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from clinicbot.channels.meta import MetaInput
-from clinicbot.channels.outbox import enqueue_text
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import OutboxMessage
-from clinicbot.meta.signature import sign
-from clinicbot.meta.webhooks import envelope, list_reply, status, text_message
 from clinicbot.settings import (
     SANDBOX_META_APP_SECRET,
     SANDBOX_META_PHONE_NUMBER_ID,
     SANDBOX_META_VERIFY_TOKEN,
+    Settings,
 )
-from tests.channels.harness import ConnectorHarness, wait_for, wait_settled
+from clinicbot.whatsapp.delivery import DeliveryWorker
+from clinicbot.whatsapp.meta.connector import MetaInput
+from clinicbot.whatsapp.meta.payloads import envelope, list_reply, status, text_message
+from clinicbot.whatsapp.meta.signature import sign
+from clinicbot.whatsapp.outbox import enqueue_text
+from tests.whatsapp.harness import ConnectorHarness, wait_for, wait_settled
 
 PHONE = "5531988887777"
 
@@ -32,12 +34,13 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def make_meta(runtime: Any) -> MetaInput:
+def make_meta(settings: Settings, worker: DeliveryWorker) -> MetaInput:
     return MetaInput(
         SANDBOX_META_APP_SECRET,
         SANDBOX_META_VERIFY_TOKEN,
         SANDBOX_META_PHONE_NUMBER_ID,
-        runtime=runtime,
+        settings=settings,
+        worker=worker,
     )
 
 
@@ -129,7 +132,7 @@ def test_outside_the_window_a_proactive_message_goes_as_the_template(
     reminder = "Lembrete: sua consulta é amanhã às 08:30. Responda SIM para confirmar."
     with session_scope(engine) as session:
         enqueue_text(session, PHONE, reminder, channel="meta", dedupe_key="reminder:1:24h")
-    meta.runtime.worker.wake()
+    meta.worker.wake()
     [template] = sent(meta, 1)
     assert template.kind == "template"
     assert template.body["template"]["name"] == "aviso_clinica"
@@ -146,7 +149,7 @@ def test_without_a_template_a_proactive_message_fails_at_once(engine: Engine) ->
     try:
         with session_scope(engine) as session:
             enqueue_text(session, PHONE, "Lembrete", channel="meta")
-        harness.runtime.worker.wake()
+        harness.worker.wake()
         wait_for(lambda: outbox(engine) == [("failed", None)])
         assert harness.fakes.meta.messages == []
     finally:

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from clinicbot.channels.inbound import InboundKind, StatusUpdate
-from clinicbot.channels.meta_inbound import parse_webhook
-from clinicbot.channels.zapi_inbound import MalformedPayload
-from clinicbot.meta.signature import is_valid, sign
+from clinicbot.whatsapp.events import InboundKind, MalformedPayload, StatusUpdate
+from clinicbot.whatsapp.meta.parsing import parse_webhook
+from clinicbot.whatsapp.meta.signature import is_valid, sign
 
-PAYLOADS = Path(__file__).parents[1] / "channels" / "payloads" / "meta"
+PAYLOADS = Path(__file__).parent / "payloads"
 PNID = "100000000000001"
 MESSAGE, UNSUPPORTED, STATUS, _, IGNORED = InboundKind
 

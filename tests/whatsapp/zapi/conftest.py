@@ -13,7 +13,7 @@ from sanic import Sanic
 
 from clinicbot.sandbox.server import BackgroundServer
 from clinicbot.sandbox.zapi_fake import FakeZapi, create_zapi_blueprint
-from clinicbot.zapi import ZapiClient
+from clinicbot.whatsapp.zapi.client import ZapiClient
 
 T = TypeVar("T")
 INSTANCE_ID = "TESTINSTANCE0001"

@@ -9,7 +9,9 @@ from collections.abc import Awaitable
 import pytest
 
 from clinicbot.settings import read_settings
-from clinicbot.zapi import ZapiButton, ZapiClient, ZapiError, ZapiOption
+from clinicbot.whatsapp.zapi.client import ZapiClient
+from clinicbot.whatsapp.zapi.errors import ZapiError
+from clinicbot.whatsapp.zapi.messages import ZapiButton, ZapiOption
 
 PHONE = "5531988887777"
 

@@ -12,18 +12,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from clinicbot.channels import inbox
-from clinicbot.channels.inbound import InboundEvent, InboundKind
-from clinicbot.channels.pipeline import ONLY_TEXT_REPLY
-from clinicbot.channels.zapi import ZapiInput
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, OutboxMessage
 from clinicbot.sandbox.zapi_fake import Outage
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
-from clinicbot.zapi.callbacks import received_callback, text_content
-from tests.channels.harness import ConnectorHarness, wait_for, wait_settled
+from clinicbot.whatsapp import inbox
+from clinicbot.whatsapp.events import InboundEvent, InboundKind
+from clinicbot.whatsapp.turns import ONLY_TEXT_REPLY
+from clinicbot.whatsapp.zapi.connector import ZapiInput
+from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
+from tests.whatsapp.harness import ConnectorHarness, wait_for, wait_settled
 
-PAYLOADS = Path(__file__).parent / "payloads" / "zapi"
+PAYLOADS = Path(__file__).parent / "payloads"
 PHONE = "5531988887777"
 TOKEN = {"z-api-token": SANDBOX_ZAPI_INSTANCE_TOKEN}
 
@@ -34,8 +34,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def make_zapi(secret: str = "") -> Any:
-    return lambda runtime: ZapiInput(
-        SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN, secret, runtime=runtime
+    return lambda settings, worker: ZapiInput(
+        SANDBOX_ZAPI_INSTANCE_ID,
+        SANDBOX_ZAPI_INSTANCE_TOKEN,
+        secret,
+        settings=settings,
+        worker=worker,
     )
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from clinicbot.channels.inbound import InboundKind, StatusUpdate, epoch_to_datetime
-from clinicbot.channels.zapi_inbound import MalformedPayload, parse_callback
+from clinicbot.whatsapp.events import InboundKind, MalformedPayload, StatusUpdate, epoch_to_datetime
+from clinicbot.whatsapp.zapi.parsing import parse_callback
 
-PAYLOADS = Path(__file__).parent / "payloads" / "zapi"
+PAYLOADS = Path(__file__).parent / "payloads"
 MESSAGE, UNSUPPORTED, STATUS, CONNECTION, IGNORED = InboundKind
 REF = "3EB0A1B2C3D4E5F6A7B8"
 
