@@ -48,7 +48,7 @@ import requests
 from bench.report import Stamp, command_line, header_lines, percentile
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
 from clinicbot.stack import MODEL_PATH, Ports, Stack
-from clinicbot.zapi.callbacks import received_callback, text_content
+from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 
 REPORT_PATH = Path(__file__).with_name("webhook_report.md")
 # FAQ turns and a greeting: no form state, no GestãoDS call, one answer each.

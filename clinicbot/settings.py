@@ -71,7 +71,7 @@ class Settings:
     availability_poll_minutes: int = 15
     # Conversation messages older than this are deleted (whole monthly partitions on PostgreSQL).
     message_retention_months: int = 12
-    # WhatsApp channels (clinicbot/channels, clinicbot/meta).
+    # WhatsApp channels (clinicbot/whatsapp).
     zapi_webhook_secret: str = ""
     zapi_delay_typing: int = 0
     outbox_max_attempts: int = 8

@@ -139,7 +139,13 @@ class Stack:
         services.append(
             Service(
                 "actions",
-                [sys.executable, "-m", "clinicbot.action_server", "--port", str(ports.actions)],
+                [
+                    sys.executable,
+                    "-m",
+                    "clinicbot.rasa.action_server",
+                    "--port",
+                    str(ports.actions),
+                ],
                 f"http://127.0.0.1:{ports.actions}/health",
             )
         )

@@ -185,7 +185,7 @@ class ConversationMessage(Base):
     status = Column(String(16), nullable=False, default="received", server_default="received")
     created_at = _created_at()  # the partition key on PostgreSQL
     # Inbound: when a process claimed it for its Rasa turn, and what the channel connector needs
-    # to replay it after a restart (clinicbot/channels/inbox.py, migration 0004).
+    # to replay it after a restart (clinicbot/whatsapp/inbox.py, migration 0004).
     claimed_at = Column(UTCDateTime)
     channel_data = Column(JSONType)
 
@@ -207,7 +207,7 @@ class ConversationMessageKey(Base):
 
 
 class OutboxMessage(Base):
-    """A WhatsApp message to deliver (clinicbot/channels/outbox.py), then its delivery status.
+    """A WhatsApp message to deliver (clinicbot/whatsapp/outbox.py), then its delivery status.
 
     ``log_message_id``/``log_created_at`` point at its ``conversation_messages`` row (no foreign
     key: that table is partitioned on PostgreSQL); ``in_reply_to`` is the inbound message's

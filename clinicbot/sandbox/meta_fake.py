@@ -20,7 +20,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from clinicbot.meta.webhooks import new_wamid
+from clinicbot.whatsapp.meta.payloads import new_wamid
 
 _TO = re.compile(r"^\d{10,15}$")
 _KINDS = ("text", "interactive", "template")

@@ -40,8 +40,8 @@ from sanic.exceptions import InvalidUsage
 from sanic.response import HTTPResponse, json
 
 from clinicbot.pii import mask_phone
-from clinicbot.zapi.callbacks import new_message_id
-from clinicbot.zapi.errors import CLIENT_TOKEN_NOT_CONFIGURED
+from clinicbot.whatsapp.zapi.errors import CLIENT_TOKEN_NOT_CONFIGURED
+from clinicbot.whatsapp.zapi.payloads import new_message_id
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from clinicbot.channels.outbox import enqueue_text
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment, Notification, WaitingList
 from clinicbot.db.types import utcnow
@@ -39,6 +38,7 @@ from clinicbot.pii import mask_phone, mask_text
 from clinicbot.services import templates
 from clinicbot.services.ptbr import clock, long_day, short_day
 from clinicbot.settings import Settings, get_settings
+from clinicbot.whatsapp.outbox import enqueue_text
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import make_engine
 from clinicbot.settings import Settings
-from clinicbot.zapi import ZapiClient, ZapiError
+from clinicbot.whatsapp.zapi.client import ZapiClient
+from clinicbot.whatsapp.zapi.errors import ZapiError
 
 CHECK_TIMEOUT = 3.0  # seconds per component; the whole check runs them concurrently
 

@@ -29,7 +29,7 @@ from sanic.response import html as html_response
 from clinicbot.pii import mask_phone
 from clinicbot.services.clinic import load_clinic
 from clinicbot.settings import Settings
-from clinicbot.zapi.callbacks import (
+from clinicbot.whatsapp.zapi.payloads import (
     button_reply_content,
     list_reply_content,
     received_callback,

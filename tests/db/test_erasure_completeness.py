@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Base, WaitingList
-from clinicbot.rasa_stores import DatabaseUrlTrackerStore
+from clinicbot.rasa.stores import DatabaseUrlTrackerStore
 from clinicbot.services import erasure
 from clinicbot.settings import get_settings
 

@@ -11,7 +11,7 @@ import requests
 
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID
 from clinicbot.stack import Stack
-from clinicbot.zapi.callbacks import received_callback, text_content
+from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 from tests.e2e.conftest import active_appointments
 from tests.support.whatsapp import menu_lines
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from clinicbot.meta.signature import sign
 from clinicbot.settings import PROJECT_ROOT, SANDBOX_META_APP_SECRET, SANDBOX_STAFF_TOKEN
 from clinicbot.stack import MODEL_PATH, Ports, Stack
+from clinicbot.whatsapp.meta.signature import sign
 from tests.support.stack import SANDBOX_ONLY_ENV, free_port
 from tests.support.whatsapp import Turns, WhatsAppPatient
 

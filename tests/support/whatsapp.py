@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
-from clinicbot.zapi.callbacks import received_callback, text_content
+from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 
 TURN_DEADLINE = 60.0  # generous: a slow CI machine is not a failure
 POLL_SECONDS = 0.05

@@ -1,0 +1,67 @@
+"""``python -m clinicbot.rasa.action_server``: the custom actions, reachable by rasa alone.
+
+``rasa run actions`` binds 0.0.0.0 and answers anyone: a stranger could run
+``action_cancelar_consulta`` with forged slots. This runs rasa_sdk's own app on
+``ACTION_SERVER_HOST`` (loopback unless told otherwise) and refuses, with 401, every request
+that does not carry the shared secret rasa's ``action_endpoint`` sends as ``?token=``
+(``ACTION_SERVER_TOKEN``; :class:`clinicbot.stack.Stack` generates one per run and writes it
+into rasa's endpoints). ``/health`` stays open for the process supervisor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+
+from rasa_sdk.endpoint import create_app
+from rasa_sdk.plugin import plugin_manager
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+
+from clinicbot.production import UnsafeConfiguration, require_safe_environment
+from clinicbot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+OPEN_PATHS = frozenset({"/health"})
+
+
+def create_action_app(token: str, package: str = "actions") -> Sanic:
+    """rasa_sdk's app for ``package``, refusing requests without ``token``."""
+    app = create_app(package, cors_origins=None)
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+
+    @app.middleware("request")
+    async def require_token(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        supplied = request.args.get("token", "")
+        if token and hmac.compare_digest(supplied.encode(), token.encode()):
+            return None
+        logger.warning("action server: refused %s %s (bad token)", request.method, request.path)
+        return json({"error": "unauthorized"}, status=401)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(description="Custom actions for rasa (token required)")
+    parser.add_argument("--host", default=settings.action_server_host)
+    parser.add_argument("--port", type=int, default=5055)
+    parser.add_argument("--actions", default="actions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    require_safe_environment()
+    if not settings.action_server_token:
+        raise UnsafeConfiguration(
+            "ACTION_SERVER_TOKEN is not set: the action server answers only rasa, which sends "
+            "that token (make run generates one)"
+        )
+    app = create_action_app(settings.action_server_token, args.actions)
+    app.run(host=args.host, port=args.port, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Rasa event broker that writes NLU results into the message log (``conversation_messages``).
+
+Configured in ``endpoints.yml`` (``event_broker: type: clinicbot.rasa.event_broker.
+MessageLogBroker``). Rasa publishes a turn's events when it saves the tracker, after the answers
+were enqueued; for each ``user`` event from a WhatsApp channel the broker stores the intent and
+its confidence on the inbound message, on the answers to it, and as the conversation's
+``last_intent``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from asyncio import AbstractEventLoop
+from typing import Any
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from clinicbot.db.engine import session_scope
+from clinicbot.db.models import (
+    Conversation,
+    ConversationMessage,
+    ConversationMessageKey,
+    OutboxMessage,
+)
+from clinicbot.whatsapp.db_thread import run_db
+
+logger = logging.getLogger(__name__)
+
+LOGGED_CHANNELS = ("zapi", "meta")
+_LOG = ConversationMessage.__table__
+_OUTBOX = OutboxMessage.__table__
+
+
+def record_intent(
+    channel: str,
+    external_id: str,
+    intent: str | None,
+    confidence: float | None,
+    engine: Engine | None = None,
+) -> bool:
+    """Store ``intent``/``confidence`` for the message ``external_id`` and its answers."""
+    values = {"intent": (intent or "")[:64] or None, "confidence": confidence}
+    with session_scope(engine) as session:
+        key = session.get(ConversationMessageKey, (channel, external_id))
+        if key is None:
+            return False
+        session.execute(
+            update(_LOG)
+            .where(_LOG.c.id == key.message_id, _LOG.c.created_at == key.created_at)
+            .values(**values)
+        )
+        answers = session.execute(
+            select(_OUTBOX.c.log_message_id, _OUTBOX.c.log_created_at).where(
+                _OUTBOX.c.in_reply_to == external_id, _OUTBOX.c.channel == channel
+            )
+        ).all()
+        for log_id, created_at in answers:
+            session.execute(
+                update(_LOG)
+                .where(_LOG.c.id == log_id, _LOG.c.created_at == created_at)
+                .values(**values)
+            )
+        conversation_id = session.execute(
+            select(_LOG.c.conversation_id).where(
+                _LOG.c.id == key.message_id, _LOG.c.created_at == key.created_at
+            )
+        ).scalar()
+        if conversation_id is not None and values["intent"]:
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(last_intent=values["intent"])
+            )
+    return True
+
+
+class MessageLogBroker(EventBroker):
+    """Writes in the background (the database thread); :meth:`close` waits for the writes."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    async def from_endpoint_config(
+        cls, broker_config: EndpointConfig, event_loop: AbstractEventLoop | None = None
+    ) -> MessageLogBroker:
+        return cls()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        if event.get("event") != "user" or event.get("input_channel") not in LOGGED_CHANNELS:
+            return
+        message_id = event.get("message_id")
+        if not message_id:
+            return
+        intent = (event.get("parse_data") or {}).get("intent") or {}
+        args = (
+            event["input_channel"],
+            str(message_id),
+            intent.get("name"),
+            intent.get("confidence"),
+        )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the server (scripts): write synchronously
+            record_intent(*args, engine=self._engine)
+            return
+        task = loop.create_task(self._record(*args))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _record(self, *args: Any) -> None:
+        try:
+            await run_db(record_intent, *args, engine=self._engine)
+        except Exception:
+            logger.exception("message log: could not store the intent")
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.wait(list(self._pending))

@@ -1,0 +1,144 @@
+"""Inbound messages, stored before the webhook is acknowledged and processed exactly once.
+
+In the path of a message: the turn runner (:mod:`clinicbot.whatsapp.turns`) stores each
+message here (:func:`store_inbound`) while the webhook waits, claims it (:func:`claim`) right
+before its Rasa turn and records the outcome (:func:`finish`) after.
+
+Lifecycle of an inbound ``conversation_messages`` row: ``received`` (stored, in the same
+transaction as its ``conversation_message_keys`` dedupe key, written by a trigger) →
+``processing`` (claimed by one process with a guarded UPDATE) → ``processed`` or ``failed``.
+A row left ``received`` (crash before its turn started) or ``processing`` for longer than
+:data:`STALE_CLAIM` (crash mid-turn) is picked up again by :func:`pending`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from clinicbot.db.engine import session_scope
+from clinicbot.db.models import ConversationMessage, ConversationMessageKey
+from clinicbot.db.types import utcnow
+from clinicbot.whatsapp.conversations import conversation_for
+from clinicbot.whatsapp.events import InboundEvent, InboundKind
+
+# Rasa holds a conversation's lock for at most 60 s: a turn claimed longer ago than this died.
+STALE_CLAIM = timedelta(minutes=2)
+# Messages older than this are not replayed: answering a day-old "oi" helps nobody.
+REPLAY_WINDOW = timedelta(hours=24)
+
+_MESSAGES = ConversationMessage.__table__
+
+
+@dataclass(frozen=True)
+class StoredInbound:
+    """An inbound message as stored: enough to run (or re-run) its turn."""
+
+    id: int
+    created_at: datetime
+    channel: str
+    phone: str
+    external_id: str
+    text: str
+    unsupported: bool
+    data: dict[str, Any]
+
+
+def store_inbound(
+    channel: str, event: InboundEvent, engine: Engine | None = None
+) -> StoredInbound | None:
+    """Store ``event`` with its dedupe key; ``None`` when that key was stored before."""
+    data = {**event.data, "unsupported": event.kind is InboundKind.UNSUPPORTED}
+    try:
+        with session_scope(engine) as session:
+            seen = session.get(ConversationMessageKey, (channel, event.message_id))
+            if seen is not None:
+                return None
+            message = ConversationMessage(
+                conversation_id=conversation_for(session, event.phone, channel),
+                phone=event.phone,
+                direction="in",
+                text=event.text or None,
+                channel=channel,
+                external_message_id=event.message_id,
+                status="received",
+                channel_data=data,
+            )
+            session.add(message)
+            session.flush()
+            return _stored(message)
+    except IntegrityError:  # the same key, stored concurrently by another request
+        return None
+
+
+def _stored(message: ConversationMessage) -> StoredInbound:
+    data = dict(message.channel_data or {})
+    return StoredInbound(
+        id=int(message.id),
+        created_at=message.created_at,
+        channel=message.channel,
+        phone=message.phone,
+        external_id=message.external_message_id or "",
+        text=message.text or "",
+        unsupported=bool(data.get("unsupported")),
+        data=data,
+    )
+
+
+def _row(message: StoredInbound) -> Any:
+    return and_(_MESSAGES.c.id == message.id, _MESSAGES.c.created_at == message.created_at)
+
+
+def claim(message: StoredInbound, engine: Engine | None = None) -> bool:
+    """Take ``message`` for processing; False when another process has it (or had it)."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        claimed = session.execute(
+            update(_MESSAGES)
+            .where(_row(message), _claimable(now))
+            .values(status="processing", claimed_at=now)
+        ).rowcount
+    return claimed == 1
+
+
+def finish(message: StoredInbound, status: str, engine: Engine | None = None) -> None:
+    """Record the turn's outcome: ``processed`` or ``failed``."""
+    with session_scope(engine) as session:
+        session.execute(update(_MESSAGES).where(_row(message)).values(status=status))
+
+
+def pending(
+    channel: str,
+    engine: Engine | None = None,
+    *,
+    min_age: timedelta = timedelta(0),
+    limit: int = 500,
+) -> list[StoredInbound]:
+    """Stored messages (at least ``min_age`` old) whose turn never ran or died, oldest first."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(ConversationMessage)
+            .where(
+                ConversationMessage.channel == channel,
+                ConversationMessage.direction == "in",
+                ConversationMessage.created_at >= now - REPLAY_WINDOW,
+                ConversationMessage.created_at <= now - min_age,
+                _claimable(now),
+            )
+            .order_by(ConversationMessage.created_at, ConversationMessage.id)
+            .limit(limit)
+        ).scalars()
+        return [_stored(row) for row in rows]
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        _MESSAGES.c.status == "received",
+        and_(_MESSAGES.c.status == "processing", _MESSAGES.c.claimed_at < now - STALE_CLAIM),
+    )

@@ -1,0 +1,87 @@
+"""Rasa output channel for WhatsApp: the assistant's answers go into the outbox.
+
+In the path of a message: the first stop on the way out. Rasa hands each answer of a turn to
+:class:`WhatsAppOutput`, which shapes it for WhatsApp (:mod:`clinicbot.whatsapp.formatting`),
+adds it to the outbox (:func:`clinicbot.whatsapp.outbox.enqueue_text`) and wakes the delivery
+worker. Nothing is sent from inside the Rasa turn: answers are durable and ordered per phone,
+so an outage of the gateway delays answers instead of losing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rasa.core.channels.channel import OutputChannel
+from sqlalchemy.engine import Engine
+
+from clinicbot.db.engine import session_scope
+from clinicbot.db.types import utcnow
+from clinicbot.whatsapp.db_thread import run_db
+from clinicbot.whatsapp.formatting import numbered_menu, split_message
+from clinicbot.whatsapp.outbox import enqueue_text
+
+
+class WhatsAppOutput(OutputChannel):
+    """Enqueues answers for one channel; ``in_reply_to``/``received_at`` link them to a message.
+
+    Each provider's connector module subclasses it with its ``channel`` name.
+    """
+
+    channel = "whatsapp"
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel
+
+    def __init__(
+        self,
+        wake: Callable[[], None],
+        *,
+        engine: Engine | None = None,
+        in_reply_to: str | None = None,
+        received_at: datetime | None = None,
+    ) -> None:
+        self._wake = wake
+        self._engine = engine
+        self._in_reply_to = in_reply_to
+        self._received_at = received_at
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._enqueue(recipient_id, split_message(text))
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """A numbered menu: a WhatsApp list where the channel can, its numbered text otherwise."""
+        options = [
+            {"id": str(button.get("payload") or index), "title": str(button.get("title", ""))}
+            for index, button in enumerate(buttons, 1)
+        ]
+        await self._enqueue(recipient_id, split_message(numbered_menu(text, buttons)), options)
+
+    async def _enqueue(
+        self, phone: str, parts: list[str], options: list[dict[str, Any]] | None = None
+    ) -> None:
+        if not parts:
+            return
+        latency_ms = None
+        if self._received_at is not None:
+            latency_ms = int((utcnow() - self._received_at).total_seconds() * 1000)
+
+        def write() -> None:
+            with session_scope(self._engine) as session:
+                for index, part in enumerate(parts, 1):
+                    enqueue_text(
+                        session,
+                        phone,
+                        part,
+                        channel=self.channel,
+                        options=options if index == len(parts) else None,
+                        in_reply_to=self._in_reply_to,
+                        latency_ms=latency_ms,
+                    )
+
+        await run_db(write)
+        self._wake()

@@ -1,0 +1,163 @@
+"""From a stored inbound message to a Rasa turn, exactly once, in arrival order per patient.
+
+In the path of a message: the last stop on the way in. The connector
+(:mod:`clinicbot.whatsapp.connector`) calls :meth:`TurnRunner.accept` inside the webhook
+request: the message is stored in the inbox (or recognised as a redelivery) before the webhook
+is acknowledged, and its turn runs afterwards in the background, after the patient's earlier
+ones (:mod:`clinicbot.whatsapp.ordering`), with a :class:`WhatsAppOutput` that puts the answers
+in the outbox. Messages stored but never processed (crash, restart) are picked up by
+:meth:`TurnRunner.recover`, at start and then every :data:`RECOVERY_INTERVAL` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy.engine import Engine
+
+from clinicbot.db.engine import session_scope
+from clinicbot.pii import mask_phone
+from clinicbot.whatsapp import inbox
+from clinicbot.whatsapp.db_thread import run_db
+from clinicbot.whatsapp.events import InboundEvent
+from clinicbot.whatsapp.ordering import SerialDispatcher
+from clinicbot.whatsapp.outbox import last_sent_was_menu
+from clinicbot.whatsapp.rasa_output import WhatsAppOutput
+
+logger = logging.getLogger(__name__)
+
+ONLY_TEXT_REPLY = (
+    "Por enquanto só consigo ler mensagens de texto 🙂 Pode me escrever o que precisa?"
+)
+RECOVERY_INTERVAL = 60.0
+# Periodic recovery leaves fresh messages to the request that stored them.
+RECOVERY_MIN_AGE = timedelta(seconds=60)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class TurnRunner:
+    """Runs one channel's stored messages through Rasa (``on_new_message``).
+
+    ``wake`` is the delivery worker's: called after answers are enqueued.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        output_class: type[WhatsAppOutput],
+        on_new_message: OnNewMessage,
+        *,
+        engine: Engine,
+        wake: Callable[[], None],
+    ) -> None:
+        self.channel = channel
+        self._output_class = output_class
+        self._on_new_message = on_new_message
+        self._engine = engine
+        self._wake = wake
+        self._in_order = SerialDispatcher()
+        self._recovery: asyncio.Task[None] | None = None
+
+    async def accept(self, event: InboundEvent) -> bool:
+        """Store ``event`` and schedule its turn; False when it was a redelivery."""
+        stored = await run_db(inbox.store_inbound, self.channel, event, self._engine)
+        if stored is None:
+            logger.info("%s duplicate delivery of %s ignored", self.channel, event.message_id)
+            return False
+        logger.info(
+            "%s %s from %s (%s)",
+            self.channel,
+            event.reason,
+            mask_phone(event.phone),
+            event.message_id,
+        )
+        self._submit(stored)
+        return True
+
+    def start(self) -> None:
+        """Replay what a previous run left behind, then keep checking in the background."""
+        if self._recovery is None:
+            self._recovery = asyncio.get_running_loop().create_task(self._recover_forever())
+
+    async def stop(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+            self._recovery = None
+
+    async def recover(self, min_age: timedelta = timedelta(0)) -> int:
+        rows = await run_db(inbox.pending, self.channel, self._engine, min_age=min_age)
+        for stored in rows:
+            self._submit(stored)
+        if rows:
+            logger.info("%s: replaying %d stored message(s)", self.channel, len(rows))
+        return len(rows)
+
+    async def _recover_forever(self) -> None:
+        min_age = timedelta(0)
+        while True:
+            try:
+                await self.recover(min_age)
+            except Exception:
+                logger.exception("%s: recovery pass failed", self.channel)
+            min_age = RECOVERY_MIN_AGE
+            await asyncio.sleep(RECOVERY_INTERVAL)
+
+    def output(self, stored: inbox.StoredInbound | None = None) -> WhatsAppOutput:
+        return self._output_class(
+            self._wake,
+            engine=self._engine,
+            in_reply_to=stored.external_id if stored else None,
+            received_at=stored.created_at if stored else None,
+        )
+
+    def _submit(self, stored: inbox.StoredInbound) -> None:
+        self._in_order.submit(stored.phone, lambda: self._process(stored))
+
+    async def _process(self, stored: inbox.StoredInbound) -> None:
+        engine = self._engine
+        if not await run_db(inbox.claim, stored, engine):
+            return
+        status = "failed"
+        try:
+            await self._run_turn(stored)
+            status = "processed"
+        finally:
+            await run_db(inbox.finish, stored, status, engine)
+
+    async def _run_turn(self, stored: inbox.StoredInbound) -> None:
+        output = self.output(stored)
+        if stored.unsupported:
+            logger.info("%s %s without caption: only text is read", self.channel, stored.data)
+            await output.send_text_message(stored.phone, ONLY_TEXT_REPLY)
+            return
+        metadata = {
+            "channel": self.channel,
+            "message_id": stored.external_id,
+            "options_offered": await run_db(self._menu_offered, stored.phone),
+        }
+        for key in ("reply_id", "reference_id", "edited"):
+            if key in stored.data:
+                metadata[key] = stored.data[key]
+        await self._on_new_message(
+            UserMessage(
+                text=stored.text,
+                output_channel=output,
+                sender_id=stored.phone,
+                input_channel=self.channel,
+                message_id=stored.external_id,
+                metadata=metadata,
+            )
+        )
+
+    def _menu_offered(self, phone: str) -> bool:
+        with session_scope(self._engine) as session:
+            return last_sent_was_menu(session, phone, self.channel)

@@ -1,0 +1,152 @@
+"""Rasa channel connector for WhatsApp through Z-API (``credentials.yml`` names ``ZapiInput``).
+
+In the path of a message: the first stop on the way in. Webhook: ``POST /webhooks/zapi/webhook``
+(or ``…/webhook/<ZAPI_WEBHOOK_SECRET>``). Every request is authenticated (the ``z-api-token``
+header equal to the instance token, and/or the secret path segment; then the ``instanceId``),
+parsed (:mod:`clinicbot.whatsapp.zapi.parsing`), and stored before it is acknowledged; the Rasa
+turn runs afterwards (:mod:`clinicbot.whatsapp.turns`) and the answers go through the outbox to
+:class:`~clinicbot.whatsapp.zapi.sender.ZapiSender`. Rasa's stock connectors hold the HTTP
+request open for the whole turn, and gateways retry slow webhooks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import datetime
+from typing import Any
+
+from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from clinicbot.settings import Settings, get_settings
+from clinicbot.whatsapp.connector import WhatsAppInput
+from clinicbot.whatsapp.delivery import DeliveryWorker, Sender
+from clinicbot.whatsapp.events import InboundEvent, InboundKind, MalformedPayload
+from clinicbot.whatsapp.rasa_output import WhatsAppOutput
+from clinicbot.whatsapp.turns import OnNewMessage, TurnRunner
+from clinicbot.whatsapp.zapi.parsing import parse_callback
+from clinicbot.whatsapp.zapi.sender import ZapiSender
+
+logger = logging.getLogger(__name__)
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return bool(expected) and given is not None and hmac.compare_digest(given, expected)
+
+
+class ZapiOutput(WhatsAppOutput):
+    channel = "zapi"
+
+
+class ZapiInput(WhatsAppInput):
+    """Receives Z-API webhooks: messages, delivery/status and connection callbacks."""
+
+    output_class = ZapiOutput
+
+    @classmethod
+    def name(cls) -> str:
+        return "zapi"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> ZapiInput:
+        settings = get_settings()
+        credentials = credentials or {}
+        return cls(
+            instance_id=credentials.get("instance_id") or settings.zapi_instance_id,
+            instance_token=credentials.get("instance_token") or settings.zapi_instance_token,
+            webhook_secret=credentials.get("webhook_secret") or settings.zapi_webhook_secret,
+            settings=settings,
+        )
+
+    def __init__(
+        self,
+        instance_id: str,
+        instance_token: str,
+        webhook_secret: str = "",
+        *,
+        settings: Settings | None = None,
+        worker: DeliveryWorker | None = None,
+    ) -> None:
+        super().__init__(settings, worker)
+        self.instance_id = instance_id
+        self.instance_token = instance_token
+        self.webhook_secret = webhook_secret
+        self.connection: dict[str, Any] = {"state": "unknown", "since": None}
+
+    def make_sender(self) -> Sender:
+        return ZapiSender.from_settings(self.settings)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook, turns = self.webhook_blueprint(on_new_message)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "connection": self.connection})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self._receive(request, turns, path_secret=None)
+
+        @webhook.route("/webhook/<secret>", methods=["POST"])
+        async def receive_with_secret(request: Request, secret: str) -> HTTPResponse:
+            return await self._receive(request, turns, path_secret=secret)
+
+        return webhook
+
+    def _auth_problem(self, request: Request, path_secret: str | None) -> str | None:
+        """Why the request is not from our Z-API instance, or None."""
+        header = request.headers.get("z-api-token")
+        if self.webhook_secret:
+            if not _same(path_secret, self.webhook_secret):
+                return "missing or wrong secret path segment"
+            if header is not None and not _same(header, self.instance_token):
+                return "wrong z-api-token header"
+            return None
+        if path_secret is not None:
+            return "secret path segment not configured"
+        if not _same(header, self.instance_token):
+            return "missing or wrong z-api-token header"
+        return None
+
+    async def _receive(
+        self, request: Request, turns: TurnRunner, path_secret: str | None
+    ) -> HTTPResponse:
+        problem = self._auth_problem(request, path_secret)
+        if problem:
+            logger.warning(
+                "zapi webhook from %s rejected: %s", request.remote_addr or request.ip, problem
+            )
+            return response.json({"error": "unauthorized"}, status=401)
+        try:
+            payload = request.json
+            event = parse_callback(payload)
+        except (InvalidUsage, MalformedPayload) as error:  # InvalidUsage: not JSON at all
+            logger.warning("zapi webhook rejected: malformed body (%s)", error)
+            return response.json({"error": "malformed payload"}, status=400)
+        if payload.get("instanceId") != self.instance_id:
+            logger.warning(
+                "zapi webhook rejected: unknown instanceId %r", payload.get("instanceId")
+            )
+            return response.json({"error": "unknown instance"}, status=403)
+        return response.json({"status": await self._handle(event, turns)})
+
+    async def _handle(self, event: InboundEvent, turns: TurnRunner) -> str:
+        outcome = await self.handle_event(event, turns)
+        if outcome is not None:
+            return outcome
+        if event.kind is InboundKind.CONNECTION:
+            self._record_connection(event)
+            return "recorded"
+        logger.info("zapi callback ignored: %s", event.reason)
+        return "ignored"
+
+    def _record_connection(self, event: InboundEvent) -> None:
+        since = event.moment.isoformat() if isinstance(event.moment, datetime) else None
+        self.connection = {"state": event.reason, "since": since}
+        if event.reason == "disconnected":
+            logger.warning("zapi instance disconnected: %s", event.data.get("error") or "no reason")
+        else:
+            logger.info("zapi instance connected")

@@ -1,0 +1,163 @@
+"""The Meta Cloud API connector over real HTTP, with the fake Graph API of the sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from clinicbot.db.engine import session_scope
+from clinicbot.db.models import OutboxMessage
+from clinicbot.settings import (
+    SANDBOX_META_APP_SECRET,
+    SANDBOX_META_PHONE_NUMBER_ID,
+    SANDBOX_META_VERIFY_TOKEN,
+    Settings,
+)
+from clinicbot.whatsapp.delivery import DeliveryWorker
+from clinicbot.whatsapp.meta.connector import MetaInput
+from clinicbot.whatsapp.meta.payloads import envelope, list_reply, status, text_message
+from clinicbot.whatsapp.meta.signature import sign
+from clinicbot.whatsapp.outbox import enqueue_text
+from tests.whatsapp.harness import ConnectorHarness, wait_for, wait_settled
+
+PHONE = "5531988887777"
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def make_meta(settings: Settings, worker: DeliveryWorker) -> MetaInput:
+    return MetaInput(
+        SANDBOX_META_APP_SECRET,
+        SANDBOX_META_VERIFY_TOKEN,
+        SANDBOX_META_PHONE_NUMBER_ID,
+        settings=settings,
+        worker=worker,
+    )
+
+
+@pytest.fixture
+def meta(engine: Engine) -> Iterator[ConnectorHarness]:
+    harness = ConnectorHarness(engine, make_meta, meta_template_name="aviso_clinica")
+    yield harness
+    harness.stop()
+
+
+def post_signed(harness: ConnectorHarness, payload: Any, secret: str = SANDBOX_META_APP_SECRET):
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, secret)}
+    return harness.post(data=body, headers=headers)
+
+
+def sent(harness: ConnectorHarness, count: int) -> list[Any]:
+    return wait_for(lambda: len(found := harness.fakes.meta.messages) >= count and found)
+
+
+def test_verification_handshake(meta: ConnectorHarness) -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": SANDBOX_META_VERIFY_TOKEN}
+    answer = requests.get(meta.url + "/webhook", params={**params, "hub.challenge": "1158201444"})
+    assert (answer.status_code, answer.text) == (200, "1158201444")
+    wrong = {**params, "hub.verify_token": "nope", "hub.challenge": "1"}
+    assert requests.get(meta.url + "/webhook", params=wrong).status_code == 403
+    other_mode = {**params, "hub.mode": "unsubscribe", "hub.challenge": "1"}
+    assert requests.get(meta.url + "/webhook", params=other_mode).status_code == 403
+
+
+def test_signature_is_required(meta: ConnectorHarness, caplog) -> None:
+    payload = envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[text_message(PHONE, "oi")])
+    assert meta.post(json=payload).status_code == 401
+    assert post_signed(meta, payload, secret="wrong").status_code == 401
+    assert "X-Hub-Signature-256" in caplog.text
+    body = b"{not json"
+    headers = {"X-Hub-Signature-256": sign(body, SANDBOX_META_APP_SECRET)}
+    assert meta.post(data=body, headers=headers).status_code == 400
+    assert meta.bot.messages == []
+
+
+def test_text_is_answered_once_through_the_graph_api(meta: ConnectorHarness) -> None:
+    payload = envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[text_message(PHONE, "oi")])
+    assert post_signed(meta, payload).json() == {"status": "ok", "events": ["accepted"]}
+    assert post_signed(meta, payload).json() == {"status": "ok", "events": ["duplicate"]}
+    [reply] = sent(meta, 1)
+    assert (reply.to, reply.kind, reply.body["text"]) == (PHONE, "text", {"body": "eco: oi"})
+    wait_settled(meta.engine)
+    assert len(meta.fakes.meta.messages) == 1 and len(meta.bot.messages) == 1
+
+
+def test_menus_are_interactive_lists_and_replies_come_back(meta: ConnectorHarness) -> None:
+    post_signed(
+        meta, envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[text_message(PHONE, "menu")])
+    )
+    [menu] = sent(meta, 1)
+    assert menu.kind == "interactive"
+    rows = menu.body["interactive"]["action"]["sections"][0]["rows"]
+    assert [row["title"] for row in rows] == ["terça, 01/12", "quarta"]
+    tapped = list_reply(PHONE, rows[1]["id"], rows[1]["title"], context_id=menu.wamid)
+    post_signed(meta, envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[tapped]))
+    sent(meta, 2)
+    last = meta.bot.messages[-1]
+    assert last.text == "quarta" and last.metadata["options_offered"] is True
+    assert last.metadata["reference_id"] == menu.wamid
+
+
+def test_statuses_update_the_outbox(meta: ConnectorHarness, engine: Engine) -> None:
+    post_signed(meta, envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[text_message(PHONE, "oi")]))
+    [reply] = sent(meta, 1)
+    wait_for(lambda: outbox(engine) == [("sent", reply.wamid)])
+    for state in ("delivered", "read"):
+        update = envelope(
+            SANDBOX_META_PHONE_NUMBER_ID, statuses=[status(reply.wamid, PHONE, state)]
+        )
+        assert post_signed(meta, update).json() == {"status": "ok", "events": ["recorded"]}
+        assert outbox(engine) == [(state, reply.wamid)]
+
+
+def outbox(engine: Engine) -> list[tuple[str, str | None]]:
+    with session_scope(engine) as session:
+        query = select(OutboxMessage.status, OutboxMessage.external_message_id)
+        return [tuple(row) for row in session.execute(query.order_by(OutboxMessage.id))]
+
+
+def test_outside_the_window_a_proactive_message_goes_as_the_template(
+    meta: ConnectorHarness, engine: Engine
+) -> None:
+    reminder = "Lembrete: sua consulta é amanhã às 08:30. Responda SIM para confirmar."
+    with session_scope(engine) as session:
+        enqueue_text(session, PHONE, reminder, channel="meta", dedupe_key="reminder:1:24h")
+    meta.worker.wake()
+    [template] = sent(meta, 1)
+    assert template.kind == "template"
+    assert template.body["template"]["name"] == "aviso_clinica"
+    assert template.body["template"]["language"] == {"code": "pt_BR"}
+    parameters = template.body["template"]["components"][0]["parameters"]
+    assert parameters == [{"type": "text", "text": reminder}]
+
+    post_signed(meta, envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[text_message(PHONE, "oi")]))
+    assert sent(meta, 2)[1].kind == "text"  # inside the window now
+
+
+def test_without_a_template_a_proactive_message_fails_at_once(engine: Engine) -> None:
+    harness = ConnectorHarness(engine, make_meta)
+    try:
+        with session_scope(engine) as session:
+            enqueue_text(session, PHONE, "Lembrete", channel="meta")
+        harness.worker.wake()
+        wait_for(lambda: outbox(engine) == [("failed", None)])
+        assert harness.fakes.meta.messages == []
+    finally:
+        harness.stop()
+
+
+def test_graph_api_errors_are_retried(meta: ConnectorHarness) -> None:
+    meta.fakes.meta.failures_left = 2
+    post_signed(meta, envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[text_message(PHONE, "oi")]))
+    [reply] = sent(meta, 1)
+    assert reply.body["text"]["body"] == "eco: oi"
