@@ -17,7 +17,7 @@ from actions.services import agenda
 from actions.waiting_list import waiting_list_service
 from clinicbot.db.engine import session_scope
 from clinicbot.gestaods.errors import GestaoDSError
-from clinicbot.services.notifications import NotificationService, pending_reply
+from clinicbot.services.notifications.replies import ReminderReplies, pending_reply
 from clinicbot.services.ptbr import clock, long_day
 from clinicbot.settings import get_settings
 
@@ -32,8 +32,8 @@ OFFER_REPLIES = {
 
 
 @lru_cache(maxsize=1)
-def notification_service() -> NotificationService:
-    return NotificationService()
+def reminder_replies() -> ReminderReplies:
+    return ReminderReplies()
 
 
 def _when(starts_at: datetime | None) -> dict[str, str]:
@@ -57,7 +57,7 @@ class ActionResponderLembreteOuOferta(Action):
             slots.intent(tracker) == "afirmar"
             or slots.text(tracker).strip().lower().rstrip("!. ") in AFFIRM
         )
-        with session_scope(notification_service().engine) as session:
+        with session_scope(reminder_replies().engine) as session:
             pending = pending_reply(session, phone)
         if pending is None:
             dispatcher.utter_message(response="utter_como_ajudar")
@@ -74,7 +74,7 @@ class ActionResponderLembreteOuOferta(Action):
 
     @staticmethod
     def _reminder(dispatcher: CollectingDispatcher, phone: str, yes: bool) -> None:
-        answer = notification_service().answer_reminder(agenda(), phone, confirmed=yes)
+        answer = reminder_replies().answer(agenda(), phone, confirmed=yes)
         if answer.status == "confirmed":
             dispatcher.utter_message(
                 response="utter_lembrete_confirmado", **_when(answer.starts_at)

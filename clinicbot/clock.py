@@ -14,9 +14,13 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+# What services take to tell the time (:func:`now` in production, a frozen clock in tests).
+Clock = Callable[[], datetime]
 
 _lock = threading.Lock()
 # (path, mtime_ns) of the clock file last read, and the offset it gave (fake - real, in seconds).

@@ -60,7 +60,7 @@ class Settings:
     rasa_port: int
     rasa_api_token: str
     staff_token: str
-    # Notifications and waiting list (clinicbot/services/notifications.py, waiting_list.py).
+    # Notifications and waiting list (clinicbot/services/notifications/, waiting_list.py).
     reminder_hours_before: tuple[float, ...] = (24.0, 2.0)
     quiet_hours_start: time = time(21)
     quiet_hours_end: time = time(8)

@@ -16,7 +16,10 @@ from clinicbot.gestaods.errors import GestaoDSError, GestaoDSUnavailable, SlotUn
 from clinicbot.gestaods.models import Appointment, Patient
 from clinicbot.pii import mask_cpf, mask_phone
 from clinicbot.services.choices import Option
-from clinicbot.services.notifications import cancel_for_appointment, schedule_for_appointment
+from clinicbot.services.notifications.scheduling import (
+    cancel_for_appointment,
+    schedule_for_appointment,
+)
 from clinicbot.services.ptbr import clock, day_and_time, short_day
 from clinicbot.services.waiting_list import Slot, WaitingListService
 from clinicbot.settings import get_settings

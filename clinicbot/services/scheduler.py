@@ -16,14 +16,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sanic import Sanic
 from sqlalchemy.engine import Engine
 
+from clinicbot.clock import Clock
 from clinicbot.db.engine import make_engine, session_scope
 from clinicbot.db.partitions import drop_partitions_older_than, ensure_partitions
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError
-from clinicbot.services.notifications import Clock, NotificationPolicy, NotificationService
+from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
+from clinicbot.services.notifications.dispatch import NotificationDispatcher
+from clinicbot.services.notifications.policy import NotificationPolicy
 from clinicbot.services.templates import seed_default_templates
-from clinicbot.services.waiting_list import WaitingListService
+from clinicbot.services.waiting_list import OFFER_MESSAGES, WaitingListService
 from clinicbot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,7 +48,9 @@ class Jobs:
         policy = NotificationPolicy.from_settings(settings)
         self.engine = engine
         self.retention_months = settings.message_retention_months
-        self.notifications = NotificationService(engine=engine, policy=policy, clock=clock)
+        self.notifications = NotificationDispatcher(
+            {**APPOINTMENT_MESSAGES, **OFFER_MESSAGES}, engine=engine, policy=policy, clock=clock
+        )
         self.waiting_list = WaitingListService(
             agenda=agenda, engine=engine, policy=policy, clock=clock
         )

@@ -8,25 +8,28 @@ included). "sim" books it in GestãoDS; "não", silence or leaving passes it to 
 
 A slot is on offer to at most one patient: the partial unique index
 ``ux_waiting_list_offered_slot`` (``offered_slot_key`` WHERE status = 'offered') makes a second
-concurrent offer fail, and every status change is a guarded ``UPDATE … WHERE status = …``
-(candidate rows are also locked with ``SKIP LOCKED`` on PostgreSQL). GestãoDS refuses a taken slot,
-so a slot is never booked twice either.
+concurrent offer fail, and every status change is a guarded UPDATE (:mod:`clinicbot.db.claims`).
+GestãoDS refuses a taken slot, so a slot is never booked twice either.
+
+An offer is a ``notifications`` row of kind ``waitlist_offer``, sent by the notification
+dispatcher with :func:`compose_offer` (:data:`OFFER_MESSAGES`), and answered like a reminder.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
 
+from clinicbot.clock import Clock
+from clinicbot.db.claims import claim_with, lock_candidates, write_transaction
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import PRIORITY_NORMAL, Appointment, Notification, WaitingList
 from clinicbot.db.types import utcnow
@@ -35,17 +38,17 @@ from clinicbot.gestaods.errors import SlotUnavailable
 from clinicbot.gestaods.models import Appointment as Booked
 from clinicbot.pii import mask_phone
 from clinicbot.services import templates
-from clinicbot.services.notifications import (
+from clinicbot.services.notifications.composing import Composer, Message, first_name
+from clinicbot.services.notifications.dispatch import send_notification
+from clinicbot.services.notifications.policy import NotificationPolicy
+from clinicbot.services.notifications.replies import (
     REPLY_LAPSED,
     REPLY_NO,
     REPLY_YES,
-    Clock,
-    NotificationPolicy,
     record_reply,
-    schedule_for_appointment,
-    send_notification,
-    utc_iso,
 )
+from clinicbot.services.notifications.scheduling import schedule_for_appointment, utc_iso
+from clinicbot.services.ptbr import clock, short_day
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +80,6 @@ def period_of(moment: datetime) -> str:
     if moment.hour < 12:
         return "morning"
     return "afternoon" if moment.hour < 18 else "evening"
-
-
-@contextmanager
-def _writing(engine: Engine | None) -> Iterator[Session]:
-    """A transaction that reads, then writes: on SQLite it takes the write lock up front (what
-    ``BEGIN IMMEDIATE`` does), so a concurrent writer waits instead of failing to upgrade a stale
-    read; PostgreSQL locks rows as it goes.
-    """
-    with session_scope(engine) as session:
-        if session.get_bind().dialect.name == "sqlite":
-            session.execute(text("UPDATE waiting_list SET id = id WHERE 1 = 0"))
-        yield session
 
 
 def _offer_key(entry_id: int, slot_key: str) -> str:
@@ -141,6 +132,34 @@ def _close_offer_question(
         record_reply(session, notification_id, reply, now)
 
 
+def compose_offer(
+    session: Session, notification: Notification, now: datetime, policy: NotificationPolicy
+) -> Message | None:
+    """The offer of a freed slot, while the entry still holds it; None once it does not."""
+    entry = (
+        session.get(WaitingList, notification.waiting_list_id)
+        if notification.waiting_list_id
+        else None
+    )
+    slot_key = (notification.payload or {}).get("slot_key")
+    if entry is None or entry.status != "offered" or entry.offered_slot_key != slot_key:
+        return None
+    # The hold starts when the patient can read the offer, not when it was queued overnight.
+    entry.offer_expires_at = now + policy.offer_hold
+    local_start = entry.offered_slot_starts_at.astimezone(policy.tz)
+    values: dict[str, object] = {
+        "nome": first_name(entry.patient_name),
+        "dia": short_day(local_start.date()),
+        "hora": clock(local_start),
+        "minutos": int(policy.offer_hold.total_seconds() // 60),
+    }
+    return Message(templates.WAITLIST_OFFER, values, awaiting_reply=True)
+
+
+# What the notification dispatcher needs to send the offers queued for later (quiet hours).
+OFFER_MESSAGES: Mapping[str, Composer] = {"waitlist_offer": compose_offer}
+
+
 @dataclass(frozen=True)
 class JoinResult:
     entry_id: int
@@ -183,7 +202,7 @@ class WaitingListService:
         now = self.clock()
         date_from = date_from or self.policy.local_date(now)
         date_to = max(date_to or date_from + timedelta(days=DEFAULT_RANGE_DAYS), date_from)
-        with _writing(self.engine) as session:
+        with write_transaction(self.engine, WaitingList) as session:
             entry = self._active_entry(session, phone)
             already = entry is not None
             if entry is None:
@@ -209,7 +228,7 @@ class WaitingListService:
         """Take the patient off the list; a slot on offer to them goes to the next patient."""
         now = self.clock()
         freed: Slot | None = None
-        with _writing(self.engine) as session:
+        with write_transaction(self.engine, WaitingList) as session:
             entry = self._active_entry(session, phone)
             if entry is None:
                 return False
@@ -243,11 +262,11 @@ class WaitingListService:
         try:
             booked = self.agenda.book(cpf=cpf, starts_at=slot.starts_at)
         except SlotUnavailable:
-            with _writing(self.engine) as session:
+            with write_transaction(self.engine, WaitingList) as session:
                 session.execute(_clear_offer(entry_id, slot.key, "waiting", now))
                 _close_offer_question(session, entry_id, slot.key, REPLY_YES, now)
             return OfferAnswer("slot_taken", slot.starts_at)
-        with _writing(self.engine) as session:
+        with write_transaction(self.engine, WaitingList) as session:
             appointment = _store_appointment(session, phone, cpf, name, booked, slot)
             session.execute(
                 update(WaitingList)
@@ -273,7 +292,7 @@ class WaitingListService:
     def decline_offer(self, phone: str) -> OfferAnswer:
         """ "não": the patient keeps their place; the slot goes to the next patient."""
         now = self.clock()
-        with _writing(self.engine) as session:
+        with write_transaction(self.engine, WaitingList) as session:
             entry = self._offered_entry(session, phone)
             if entry is None:
                 return OfferAnswer("none")
@@ -297,7 +316,7 @@ class WaitingListService:
         if slot.starts_at - expires_at < OFFER_MIN_LEAD:
             return None
         try:
-            with _writing(self.engine) as session:
+            with write_transaction(self.engine, WaitingList) as session:
                 return self._offer(session, slot, now, send_at, expires_at)
         except IntegrityError:  # another worker offered the same slot at the same moment
             logger.info("slot %s is already on offer", slot.key)
@@ -307,15 +326,13 @@ class WaitingListService:
         """Lapse unanswered offers (passing their slots on) and lists whose dates have passed."""
         now = self.clock()
         lapsed: list[Slot] = []
-        with _writing(self.engine) as session:
+        with write_transaction(self.engine, WaitingList) as session:
             query = select(WaitingList).where(
                 WaitingList.status == "offered", WaitingList.offer_expires_at <= now
             )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            for entry in session.execute(query).scalars().all():
+            for entry in session.execute(lock_candidates(session, query)).scalars().all():
                 slot = _slot_of(entry)
-                if session.execute(_clear_offer(entry.id, slot.key, "waiting", now)).rowcount:
+                if claim_with(session, _clear_offer(entry.id, slot.key, "waiting", now)):
                     _close_offer_question(session, entry.id, slot.key, REPLY_LAPSED, now)
                     lapsed.append(slot)
             session.execute(
@@ -372,7 +389,8 @@ class WaitingListService:
                 )
             ).first():
                 continue  # offered this slot before (declined or let it lapse)
-            claimed = session.execute(
+            claimed = claim_with(
+                session,
                 update(WaitingList)
                 .where(WaitingList.id == entry.id, WaitingList.status == "waiting")
                 .values(
@@ -383,8 +401,8 @@ class WaitingListService:
                     offer_expires_at=expires_at,
                     updated_at=now,
                 )
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if not claimed:
                 continue
             notification = Notification(
@@ -400,7 +418,8 @@ class WaitingListService:
             session.flush()  # a concurrent offer of the same slot fails here (unique index)
             session.refresh(entry)
             if send_at <= now:
-                send_notification(session, notification, now, self.policy)
+                message = compose_offer(session, notification, now, self.policy)
+                send_notification(session, notification, message, now)
             logger.info("slot %s offered to entry %s", slot.key, entry.id)
             return entry.id
         return None
@@ -422,9 +441,7 @@ class WaitingListService:
             query = query.where(
                 or_(WaitingList.specialty.is_(None), WaitingList.specialty == slot.specialty)
             )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return list(session.execute(query).scalars())
+        return list(session.execute(lock_candidates(session, query)).scalars())
 
     @staticmethod
     def _offers_of(session: Session, key: str) -> list[WaitingList]:

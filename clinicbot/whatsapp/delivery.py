@@ -7,9 +7,9 @@ starts it with the server. It delivers every channel's rows, including those oth
 enqueued (reminders and waiting-list offers from the clinic service):
 
 - per phone in enqueue order: only the oldest unfinished row of a phone is ever eligible;
-- exactly once across processes: a row is claimed (``pending`` → ``sending``) with
-  ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL and a guarded UPDATE everywhere; a claim
-  whose process died expires after :data:`LEASE` and the row is retried;
+- exactly once across processes: a row is claimed (``pending`` → ``sending``) as
+  :mod:`clinicbot.db.claims` does; a claim whose process died expires after :data:`LEASE` and
+  the row is retried;
 - retries with exponential backoff when the error is transient (5xx, timeout, Z-API's
   intermittent "client-token is not configured"), ``failed`` after ``max_attempts``.
 """
@@ -30,6 +30,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
+from clinicbot.db.claims import claim_with, lock_candidates
 from clinicbot.db.engine import get_engine, session_scope
 from clinicbot.db.models import OutboxMessage
 from clinicbot.db.types import utcnow
@@ -190,20 +191,20 @@ class DeliveryWorker:
                 .order_by(OutboxMessage.id)
                 .limit(self._batch_size)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True, of=OutboxMessage)
+            candidates = lock_candidates(session, candidates, of=OutboxMessage)
             claimed = []
             for row in session.execute(candidates).scalars().all():
-                taken = session.execute(
+                taken = claim_with(
+                    session,
                     update(_OUTBOX)
                     .where(_OUTBOX.c.id == row.id, _OUTBOX.c.status == "pending")
                     .values(
                         status="sending",
                         claimed_until=now + LEASE,
                         attempts=_OUTBOX.c.attempts + 1,
-                    )
-                ).rowcount
-                if taken == 1:
+                    ),
+                )
+                if taken:
                     claimed.append(
                         OutgoingMessage(
                             row.id, row.channel, row.phone, row.text, row.options, row.attempts + 1

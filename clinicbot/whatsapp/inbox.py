@@ -6,7 +6,7 @@ before its Rasa turn and records the outcome (:func:`finish`) after.
 
 Lifecycle of an inbound ``conversation_messages`` row: ``received`` (stored, in the same
 transaction as its ``conversation_message_keys`` dedupe key, written by a trigger) →
-``processing`` (claimed by one process with a guarded UPDATE) → ``processed`` or ``failed``.
+``processing`` (claimed by one process, :mod:`clinicbot.db.claims`) → ``processed`` or ``failed``.
 A row left ``received`` (crash before its turn started) or ``processing`` for longer than
 :data:`STALE_CLAIM` (crash mid-turn) is picked up again by :func:`pending`.
 """
@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from clinicbot.db.claims import claim_with
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, ConversationMessageKey
 from clinicbot.db.types import utcnow
@@ -98,12 +99,12 @@ def claim(message: StoredInbound, engine: Engine | None = None) -> bool:
     """Take ``message`` for processing; False when another process has it (or had it)."""
     now = utcnow()
     with session_scope(engine) as session:
-        claimed = session.execute(
+        return claim_with(
+            session,
             update(_MESSAGES)
             .where(_row(message), _claimable(now))
-            .values(status="processing", claimed_at=now)
-        ).rowcount
-    return claimed == 1
+            .values(status="processing", claimed_at=now),
+        )
 
 
 def finish(message: StoredInbound, status: str, engine: Engine | None = None) -> None:

@@ -18,8 +18,10 @@ from clinicbot.db.models import Base
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_app
 from clinicbot.sandbox.server import BackgroundServer
-from clinicbot.services.notifications import NotificationService
-from clinicbot.services.waiting_list import WaitingListService
+from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
+from clinicbot.services.notifications.dispatch import NotificationDispatcher
+from clinicbot.services.notifications.replies import ReminderReplies
+from clinicbot.services.waiting_list import OFFER_MESSAGES, WaitingListService
 from tests.db.conftest import BACKENDS, Databases
 from tests.services.notify_support import POLICY, START, TODAY, TOKEN, TZ, FrozenClock
 from tests.support.services import require_postgres
@@ -100,8 +102,16 @@ def agenda(
 
 
 @pytest.fixture
-def notifications(engine: Engine, clock: FrozenClock) -> NotificationService:
-    return NotificationService(engine=engine, policy=POLICY, clock=clock)
+def dispatcher(engine: Engine, clock: FrozenClock) -> NotificationDispatcher:
+    """The scheduler's dispatcher: appointment messages and waiting-list offers."""
+    return NotificationDispatcher(
+        {**APPOINTMENT_MESSAGES, **OFFER_MESSAGES}, engine=engine, policy=POLICY, clock=clock
+    )
+
+
+@pytest.fixture
+def reminder_replies(engine: Engine, clock: FrozenClock) -> ReminderReplies:
+    return ReminderReplies(engine=engine, clock=clock)
 
 
 @pytest.fixture

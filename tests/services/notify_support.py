@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
-from clinicbot.db.models import Appointment, OutboxMessage
+from clinicbot.db.models import Appointment, Notification, OutboxMessage
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
-from clinicbot.services.notifications import NotificationPolicy, schedule_for_appointment
+from clinicbot.services.notifications.policy import NotificationPolicy
+from clinicbot.services.notifications.scheduling import schedule_for_appointment
 
 TZ = ZoneInfo("America/Sao_Paulo")
 TOKEN = "notify-test-token"
@@ -46,6 +47,17 @@ def outbox(engine: Engine) -> list[OutboxMessage]:
     """Everything enqueued for delivery, oldest first."""
     with session_scope(engine) as session:
         return list(session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
+
+
+def scheduled(engine: Engine) -> list[tuple[str, datetime, str]]:
+    """Every notification as (kind, clinic time it is scheduled for, status), soonest first."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Notification.kind, Notification.scheduled_for, Notification.status).order_by(
+                Notification.scheduled_for
+            )
+        ).all()
+    return [(kind, when.astimezone(TZ), status) for kind, when, status in rows]
 
 
 def free_slot(fake: FakeGestaoDS, starts_at: datetime) -> None:
@@ -83,3 +95,25 @@ def book(
         session.add(appointment)
         schedule_for_appointment(session, appointment, now=clock(), policy=POLICY)
     return appointment
+
+
+def add_appointments(
+    engine: Engine, count: int, first_start: datetime, *, confirmation: bool = False
+) -> None:
+    """``count`` appointments 30 min apart, with their notifications scheduled at ``START``."""
+    cpf, phone, name = MARINA
+    with session_scope(engine) as session:
+        for index in range(count):
+            starts_at = first_start + timedelta(minutes=30 * index)
+            appointment = Appointment(
+                gestaods_id=f"ag-{index}",
+                phone=f"{phone[:-3]}{index:03d}",
+                cpf=cpf,
+                patient_name=name,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=30),
+            )
+            session.add(appointment)
+            schedule_for_appointment(
+                session, appointment, now=START, policy=POLICY, confirmation=confirmation
+            )

@@ -1,15 +1,12 @@
-"""Scheduled jobs: exactly once across instances, and running inside the clinic service."""
+"""Scheduled jobs: their bodies, and the scheduler running inside the clinic service."""
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 import uuid
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
@@ -18,70 +15,10 @@ from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
 from clinicbot.sandbox.server import BackgroundServer
-from clinicbot.services.notifications import NotificationService, schedule_for_appointment
 from clinicbot.services.scheduler import Jobs
 from clinicbot.settings import read_settings
 from clinicbot.web.app import create_app
-from tests.services.notify_support import MARINA, POLICY, START, FrozenClock, outbox
-
-PATIENTS = 60
-
-
-def add_appointments(
-    engine: Engine, count: int, first_start: datetime, *, confirmation: bool = False
-) -> None:
-    """``count`` appointments 30 min apart, with their notifications scheduled at ``START``."""
-    cpf, phone, name = MARINA
-    with session_scope(engine) as session:
-        for index in range(count):
-            starts_at = first_start + timedelta(minutes=30 * index)
-            appointment = Appointment(
-                gestaods_id=f"ag-{index}",
-                phone=f"{phone[:-3]}{index:03d}",
-                cpf=cpf,
-                patient_name=name,
-                starts_at=starts_at,
-                ends_at=starts_at + timedelta(minutes=30),
-            )
-            session.add(appointment)
-            schedule_for_appointment(
-                session, appointment, now=START, policy=POLICY, confirmation=confirmation
-            )
-
-
-def test_two_scheduler_instances_send_each_notification_exactly_once(
-    engine: Engine, second_engine: Engine, clock: FrozenClock
-) -> None:
-    add_appointments(engine, PATIENTS, START + timedelta(days=7), confirmation=True)
-    instances = [
-        NotificationService(engine=db, policy=POLICY, clock=clock) for db in (engine, second_engine)
-    ]
-    barrier = threading.Barrier(len(instances))
-    results: list[Counter[str]] = [Counter() for _ in instances]
-
-    def run(index: int) -> None:
-        barrier.wait()
-        for _ in range(4):  # small batches, so the two keep meeting on the same rows
-            results[index].update(instances[index].dispatch_due(limit=20))
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(instances))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    with session_scope(engine) as session:
-        due = session.execute(
-            select(Notification.status, Notification.attempts).where(
-                Notification.kind == "confirmation"
-            )
-        ).all()
-    messages = outbox(engine)
-    assert len(due) == PATIENTS
-    assert set(due) == {("sent", 1)}
-    assert len(messages) == PATIENTS
-    assert len({message.dedupe_key for message in messages}) == PATIENTS
-    assert sum(result["sent"] for result in results) == PATIENTS
+from tests.services.notify_support import MARINA, START, FrozenClock, add_appointments, outbox
 
 
 def test_the_jobs_lapse_offers_and_send_due_messages(

@@ -12,7 +12,8 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import PRIORITY_URGENT, Appointment, Notification, WaitingList
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
-from clinicbot.services.notifications import NotificationService, pending_reply
+from clinicbot.services.notifications.dispatch import NotificationDispatcher
+from clinicbot.services.notifications.replies import pending_reply
 from clinicbot.services.waiting_list import Slot, WaitingListService
 from tests.services.notify_support import (
     HELENA,
@@ -209,7 +210,7 @@ def test_an_offer_made_at_night_goes_out_and_is_held_from_the_morning(
     engine: Engine,
     agenda: GestaoDSClient,
     waiting_list: WaitingListService,
-    notifications: NotificationService,
+    dispatcher: NotificationDispatcher,
     clock: FrozenClock,
     fake: FakeGestaoDS,
 ) -> None:
@@ -219,7 +220,7 @@ def test_an_offer_made_at_night_goes_out_and_is_held_from_the_morning(
     assert outbox(engine) == []
     clock.set(datetime(2031, 3, 12, 8, tzinfo=TZ))
     assert waiting_list.expire_offers() == 0
-    assert notifications.dispatch_due() == {"sent": 1}
+    assert dispatcher.dispatch_due() == {"sent": 1}
     with session_scope(engine) as session:
         assert session.get(WaitingList, marina).offer_expires_at == clock() + timedelta(minutes=30)
 

@@ -20,7 +20,8 @@ from actions.waiting_list import (
 )
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
-from clinicbot.services.notifications import NotificationService
+from clinicbot.services.notifications.dispatch import NotificationDispatcher
+from clinicbot.services.notifications.replies import ReminderReplies
 from clinicbot.services.waiting_list import Slot, WaitingListService
 from tests.services.notify_support import JOAO, MARINA, TZ, FrozenClock, at, book
 
@@ -31,13 +32,13 @@ FREED = datetime.combine(date(2031, 3, 13), time(10), tzinfo=TZ)
 def _services(
     monkeypatch: pytest.MonkeyPatch,
     waiting_list: WaitingListService,
-    notifications: NotificationService,
+    reminder_replies: ReminderReplies,
     agenda: GestaoDSClient,
 ) -> None:
     """The actions' per-process services, bound to this test's database, agenda and clock."""
     for module in ("actions.waiting_list", "actions.reminders"):
         monkeypatch.setattr(f"{module}.waiting_list_service", lambda: waiting_list)
-    monkeypatch.setattr("actions.reminders.notification_service", lambda: notifications)
+    monkeypatch.setattr("actions.reminders.reminder_replies", lambda: reminder_replies)
     monkeypatch.setattr("actions.reminders.agenda", lambda: agenda)
 
 
@@ -111,7 +112,7 @@ def test_sim_to_an_offer_books_it(
 def test_nao_to_a_reminder_offers_reschedule_or_cancel(
     engine: Engine,
     agenda: GestaoDSClient,
-    notifications: NotificationService,
+    dispatcher: NotificationDispatcher,
     clock: FrozenClock,
     fake: FakeGestaoDS,
 ) -> None:
@@ -120,7 +121,7 @@ def test_nao_to_a_reminder_offers_reschedule_or_cancel(
 
     book(engine, agenda, fake, clock, at(2, 10))
     clock.set(at(1, 10))
-    notifications.dispatch_due()
+    dispatcher.dispatch_due()
     [message], _ = run(ActionResponderLembreteOuOferta(), intent="negar", text="não")
     assert message["response"] == "utter_lembrete_remarcar_ou_cancelar"
     assert (message["dia"], message["hora"]) == ("quarta-feira, 12/03", "10:00")
