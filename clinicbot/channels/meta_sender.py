@@ -16,9 +16,9 @@ from clinicbot.channels.outbox import DeliveryFailed, OutgoingMessage
 from clinicbot.channels.window import in_service_window
 from clinicbot.db.engine import session_scope
 from clinicbot.meta import MetaClient, MetaError
+from clinicbot.services.templates import LIST_BUTTON
 
 MAX_LIST_ROWS = 10
-LIST_BUTTON = "Ver opções"
 
 
 def _row(index: int, option: dict[str, Any]) -> dict[str, str]:

@@ -26,12 +26,10 @@ from clinicbot.channels.runtime import ChannelRuntime
 from clinicbot.channels.serial import SerialDispatcher
 from clinicbot.db.engine import session_scope
 from clinicbot.pii import mask_phone
+from clinicbot.services.templates import ONLY_TEXT_REPLY
 
 logger = logging.getLogger(__name__)
 
-ONLY_TEXT_REPLY = (
-    "Por enquanto só consigo ler mensagens de texto 🙂 Pode me escrever o que precisa?"
-)
 RECOVERY_INTERVAL = 60.0
 # Periodic recovery leaves fresh messages to the request that stored them.
 RECOVERY_MIN_AGE = timedelta(seconds=60)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from clinicbot.channels.outbox import DeliveryFailed, OutgoingMessage
+from clinicbot.services.templates import LIST_BUTTON, LIST_TITLE
 from clinicbot.zapi import ZapiClient, ZapiError, ZapiOption
 
 logger = logging.getLogger(__name__)
 
 MAX_LIST_OPTIONS = 10  # WhatsApp's limit for rows in one list message
-LIST_TITLE = "Opções"
-LIST_BUTTON = "Ver opções"
 
 
 class ZapiSender:

@@ -14,11 +14,11 @@ from sqlalchemy.engine import Engine
 
 from clinicbot.channels import inbox
 from clinicbot.channels.inbound import InboundEvent, InboundKind
-from clinicbot.channels.pipeline import ONLY_TEXT_REPLY
 from clinicbot.channels.zapi import ZapiInput
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, OutboxMessage
 from clinicbot.sandbox.zapi_fake import Outage
+from clinicbot.services.templates import ONLY_TEXT_REPLY
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
 from clinicbot.zapi.callbacks import received_callback, text_content
 from tests.channels.harness import ConnectorHarness, wait_for, wait_settled
