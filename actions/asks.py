@@ -11,10 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
+from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.gestaods.models import Appointment
-from clinicbot.services.ptbr import day_and_time, long_day
+from clinicbot.services.ptbr import long_day
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +38,7 @@ class ActionAskDiaEscolhido(Action):
         if not options:
             dispatcher.utter_message(response="utter_sem_vagas")
             return slots.stop_form()
-        dispatcher.utter_message(
-            text="Estes são os próximos dias com horários livres. Qual fica melhor para você?",
-            buttons=slots.menu(options),
-        )
+        dispatcher.utter_message(response="utter_escolha_o_dia", buttons=slots.menu(options))
         return [SlotSet("opcoes", options)]
 
 
@@ -59,17 +57,16 @@ class ActionAskHorarioEscolhido(Action):
                 options = booking_service().time_options(day)
                 if options:
                     dispatcher.utter_message(
-                        text=f"Em {long_day(day)} não tenho horário {PERIOD_WORDS[period]}."
+                        response="utter_sem_horario_no_periodo",
+                        dia=long_day(day),
+                        periodo=PERIOD_WORDS[period],
                     )
         except GestaoDSError:
             logger.exception("available times lookup failed")
             dispatcher.utter_message(response="utter_agenda_indisponivel")
             return slots.stop_form()
         if not options:
-            dispatcher.utter_message(
-                text=f"Os horários de {long_day(day)} acabaram de ser preenchidos 😕 "
-                "Vamos escolher outro dia."
-            )
+            dispatcher.utter_message(response="utter_horarios_preenchidos", dia=long_day(day))
             asked = await ActionAskDiaEscolhido().run(dispatcher, tracker, domain)
             return [
                 SlotSet("dia_escolhido", None),
@@ -77,8 +74,7 @@ class ActionAskHorarioEscolhido(Action):
                 *asked,
             ]
         dispatcher.utter_message(
-            text=f"Para {long_day(day)}, tenho estes horários. Qual você prefere?",
-            buttons=slots.menu(options),
+            response="utter_escolha_o_horario", dia=long_day(day), buttons=slots.menu(options)
         )
         return [SlotSet("opcoes", options)]
 
@@ -111,9 +107,12 @@ class ActionAskAgendamentoEscolhido(Action):
             dispatcher.utter_message(response="utter_sem_agendamentos")
             return [*slots.stop_form(), *slots.reset_journey()]
         options = booking_service().appointment_options(appointments)
-        verb = "remarcar" if tracker.active_loop.get("name") == "reagendamento_form" else "cancelar"
+        rescheduling = tracker.active_loop.get("name") == "reagendamento_form"
         dispatcher.utter_message(
-            text=f"Encontrei estas consultas. Qual você quer {verb}?", buttons=slots.menu(options)
+            response="utter_escolha_a_consulta_a_remarcar"
+            if rescheduling
+            else "utter_escolha_a_consulta_a_cancelar",
+            buttons=slots.menu(options),
         )
         return [SlotSet("agendamentos", options)]
 
@@ -128,14 +127,15 @@ class ActionAskConfirmacao(Action):
         form = tracker.active_loop.get("name")
         chosen = _chosen_appointment_label(tracker)
         if form == "cancelamento_form":
-            question = f"Confirma o cancelamento da consulta de {chosen}?"
+            dispatcher.utter_message(response="utter_confirma_cancelamento", consulta=chosen)
+            return []
+        new_time = day_and_hour(datetime.fromisoformat(tracker.get_slot("horario_escolhido")))
+        if form == "reagendamento_form":
+            dispatcher.utter_message(
+                response="utter_confirma_remarcacao", consulta=chosen, **new_time
+            )
         else:
-            new_time = day_and_time(datetime.fromisoformat(tracker.get_slot("horario_escolhido")))
-            if form == "reagendamento_form":
-                question = f"Posso remarcar sua consulta de {chosen} para {new_time}?"
-            else:
-                question = f"Posso confirmar sua consulta para {new_time}?"
-        dispatcher.utter_message(text=f"{question} Responda *sim* ou *não*.")
+            dispatcher.utter_message(response="utter_confirma_agendamento", **new_time)
         return []
 
 

@@ -41,10 +41,8 @@ class ActionTransferirAtendente(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         request_human(tracker.sender_id, reason=f"pediu atendente ({slots.intent(tracker)})")
-        hours = load_clinic().human_hours
         dispatcher.utter_message(
-            text="Certo! Já avisei a recepção 🙋‍♀️ Uma pessoa vai continuar o atendimento por aqui "
-            f"({hours}). Enquanto isso, fico em silêncio para não atrapalhar."
+            response="utter_atendente_avisado", horario_recepcao=load_clinic().human_hours
         )
         return [*slots.stop_form(), *slots.reset_journey(), ConversationPaused()]
 

@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from clinicbot.services.clinic import faq_answer, load_clinic
+from clinicbot.services.clinic import faq_reply, load_clinic
 
 
 class ActionResponderFaq(Action):
@@ -19,9 +19,9 @@ class ActionResponderFaq(Action):
     ) -> list[dict[str, Any]]:
         intent = tracker.latest_message.get("intent", {}).get("name", "")
         insurer = next(tracker.get_latest_entity_values("convenio"), None)
-        answer = faq_answer(intent, load_clinic(), asked_insurer=insurer)
-        if answer:
-            dispatcher.utter_message(text=answer)
+        reply = faq_reply(intent, load_clinic(), asked_insurer=insurer)
+        if reply:
+            dispatcher.utter_message(response=reply.response, **reply.variables)
         else:
             dispatcher.utter_message(response="utter_como_ajudar")
         return []

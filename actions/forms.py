@@ -91,8 +91,9 @@ class JourneyFormValidator(FormValidationAction, ABC):
                 next_week = wanted + timedelta(weeks=1)
                 if service.is_available_day(next_week):
                     dispatcher.utter_message(
-                        text=f"Hoje não tenho mais horários livres 😕 "
-                        f"A próxima {WEEKDAYS[wanted.weekday()]} é dia {next_week:%d/%m}."
+                        response="utter_hoje_sem_horarios",
+                        dia_semana=WEEKDAYS[wanted.weekday()],
+                        data=f"{next_week:%d/%m}",
                     )
                     wanted, available = next_week, True
         except GestaoDSError:
@@ -100,8 +101,10 @@ class JourneyFormValidator(FormValidationAction, ABC):
             available = False
         if not available:
             dispatcher.utter_message(
-                text=f"Em {long_day(wanted)} não tenho horários livres 😕"
-                + (" Escolha um dos dias da lista, por favor." if keep_options else "")
+                response="utter_dia_sem_horarios_escolha_da_lista"
+                if keep_options
+                else "utter_dia_sem_horarios",
+                dia=long_day(wanted),
             )
             return {"dia_escolhido": None, "horario_escolhido": None, "confirmacao": None}
         changed: Slots = {"dia_escolhido": wanted.isoformat(), "horario_escolhido": None}

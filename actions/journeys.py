@@ -12,9 +12,9 @@ from rasa_sdk.types import DomainDict
 
 from actions import slots
 from actions.asks import ActionAskHorarioEscolhido, upcoming_or_apology
+from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
-from clinicbot.services.ptbr import day_and_time
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +78,11 @@ class ActionAgendarConsulta(Action):
             logger.exception("booking failed")
             dispatcher.utter_message(response="utter_agenda_indisponivel")
             return slots.reset_journey()
-        first_name = _first_name(tracker)
-        greeting = f"Prontinho, {first_name}! ✅" if first_name else "Prontinho! ✅"
-        dispatcher.utter_message(
-            text=f"{greeting} Sua consulta está marcada para {day_and_time(appointment.starts_at)}."
-            "\nChegue uns 15 minutinhos antes e traga um documento com foto. Até lá!"
-        )
+        when = day_and_hour(appointment.starts_at)
+        if first_name := _first_name(tracker):
+            dispatcher.utter_message(response="utter_consulta_marcada", nome=first_name, **when)
+        else:
+            dispatcher.utter_message(response="utter_consulta_marcada_sem_nome", **when)
         return [*slots.reset_journey(), SlotSet("paciente_cadastrado", True)]
 
 
@@ -98,7 +97,7 @@ class ActionReagendarConsulta(Action):
         chosen = tracker.get_slot("horario_escolhido")
         appointment_id = tracker.get_slot("agendamento_escolhido")
         if confirmed is False:
-            dispatcher.utter_message(text="Tudo bem, mantive sua consulta como estava 👍")
+            dispatcher.utter_message(response="utter_consulta_mantida")
             return slots.reset_journey()
         if not (confirmed and chosen and appointment_id):
             return slots.reset_journey()
@@ -116,7 +115,7 @@ class ActionReagendarConsulta(Action):
             dispatcher.utter_message(response="utter_agenda_indisponivel")
             return slots.reset_journey()
         dispatcher.utter_message(
-            text=f"Prontinho! ✅ Sua consulta foi remarcada para {day_and_time(moved.starts_at)}."
+            response="utter_consulta_remarcada", **day_and_hour(moved.starts_at)
         )
         return slots.reset_journey()
 
@@ -131,7 +130,7 @@ class ActionCancelarConsulta(Action):
         confirmed = tracker.get_slot("confirmacao")
         appointment_id = tracker.get_slot("agendamento_escolhido")
         if confirmed is False:
-            dispatcher.utter_message(text="Certo, sua consulta continua marcada 👍")
+            dispatcher.utter_message(response="utter_consulta_continua_marcada")
             return slots.reset_journey()
         if not (confirmed and appointment_id):
             return slots.reset_journey()
@@ -142,9 +141,7 @@ class ActionCancelarConsulta(Action):
             logger.exception("cancel failed")
             dispatcher.utter_message(response="utter_agenda_indisponivel")
             return slots.reset_journey()
-        dispatcher.utter_message(
-            text="Consulta cancelada ✅ Se quiser marcar outra data, é só me chamar."
-        )
+        dispatcher.utter_message(response="utter_consulta_cancelada")
         return slots.reset_journey()
 
 
@@ -162,7 +159,8 @@ class ActionListarAgendamentos(Action):
             dispatcher.utter_message(response="utter_sem_agendamentos")
             return []
         options = booking_service().appointment_options(appointments)
-        lines = [f"• {option['label']}" for option in options]
-        title = "Sua próxima consulta:" if len(lines) == 1 else "Suas próximas consultas:"
-        dispatcher.utter_message(text="\n".join([title, *lines]))
+        dispatcher.utter_message(
+            response="utter_proxima_consulta" if len(options) == 1 else "utter_proximas_consultas",
+            consultas="\n".join(f"• {option['label']}" for option in options),
+        )
         return []

@@ -1,4 +1,8 @@
-"""The clinic's facts (``clinic.yml``) and the FAQ answers built from them."""
+"""The clinic's facts (``clinic.yml``) and the FAQ answers built from them.
+
+The answers' wording is in ``domain.yml`` (``utter_faq_…``); this module picks the response and
+fills its variables with the facts.
+"""
 
 from __future__ import annotations
 
@@ -37,24 +41,43 @@ def _bullets(items: list[str]) -> str:
     return "\n".join(f"• {item}" for item in items)
 
 
-def faq_answer(intent: str, clinic: Clinic, asked_insurer: str | None = None) -> str | None:
+@dataclass(frozen=True)
+class FaqReply:
+    """The ``utter_faq_…`` response of ``domain.yml`` that answers an FAQ, and its variables."""
+
+    response: str
+    variables: dict[str, str]
+
+
+def faq_reply(intent: str, clinic: Clinic, asked_insurer: str | None = None) -> FaqReply | None:
     """The answer to an FAQ intent, or None when ``intent`` is not an FAQ."""
     if intent == "horario_funcionamento":
-        return f"Nosso horário de atendimento:\n{_bullets(clinic.opening_hours)}"
+        return FaqReply(
+            "utter_faq_horario_funcionamento", {"horarios": _bullets(clinic.opening_hours)}
+        )
     if intent == "localizacao":
-        return f"Estamos na {clinic.address}.\n{clinic.directions}\nMapa: {clinic.maps_url}"
+        return FaqReply(
+            "utter_faq_localizacao",
+            {"endereco": clinic.address, "como_chegar": clinic.directions, "mapa": clinic.maps_url},
+        )
     if intent == "convenios":
+        insurers = _bullets(clinic.insurers)
         if asked_insurer:
             accepted = {name.lower(): name for name in clinic.insurers}
             if asked_insurer.lower() in accepted:
-                return f"Sim, atendemos {accepted[asked_insurer.lower()]} 😊"
-            return (
-                f"Infelizmente não atendemos {asked_insurer}. Atendemos:\n"
-                f"{_bullets(clinic.insurers)}\ne também consultas particulares."
+                return FaqReply(
+                    "utter_faq_convenio_aceito", {"convenio": accepted[asked_insurer.lower()]}
+                )
+            return FaqReply(
+                "utter_faq_convenio_recusado", {"convenio": asked_insurer, "convenios": insurers}
             )
-        return f"Atendemos estes convênios:\n{_bullets(clinic.insurers)}\ne consultas particulares."
+        return FaqReply("utter_faq_convenios", {"convenios": insurers})
     if intent == "valores":
-        return f"{_bullets(clinic.prices)}\nPagamento: {clinic.payment}"
+        return FaqReply(
+            "utter_faq_valores", {"valores": _bullets(clinic.prices), "pagamento": clinic.payment}
+        )
     if intent == "especialidades":
-        return f"Atendemos estas especialidades:\n{_bullets(clinic.specialties)}"
+        return FaqReply(
+            "utter_faq_especialidades", {"especialidades": _bullets(clinic.specialties)}
+        )
     return None

@@ -1,11 +1,17 @@
-"""Texts of the proactive messages (reminders, offers…), editable in ``message_templates``.
+"""Every text the patient reads that is not a reply inside a Rasa turn.
 
-Every key has a pt-BR default below; :func:`seed_default_templates` copies the missing ones into
-the table at start (never overwriting what the clinic edited), and :func:`render` falls back to the
-default when a row is missing or inactive, so a message always goes out.
+The rule: what the assistant says *in* a conversation turn is a response of ``domain.yml``
+(``utter_…``, uttered by key with named variables); what is sent *outside* a turn lives here:
 
-Placeholders: ``{nome}`` (first name), ``{dia}`` (``sexta-feira, 28/11``), ``{hora}`` (``10:00``),
-``{minutos}`` (how long an offer is held). An unknown placeholder is left as written.
+* proactive messages (reminders, confirmations, cancellations, waiting-list offers): a key each,
+  editable in ``message_templates``. Every key has a pt-BR default below;
+  :func:`seed_default_templates` copies the missing ones into the table at start (never
+  overwriting what the clinic edited), and :func:`render` falls back to the default when a row is
+  missing or inactive, so a message always goes out. Placeholders: ``{nome}`` (first name),
+  ``{dia}`` (``sexta-feira, 28/11``), ``{hora}`` (``10:00``), ``{minutos}`` (how long an offer is
+  held). An unknown placeholder is left as written.
+* the channel's own texts (the reply to a message it cannot read, the label of WhatsApp's option
+  lists) and the notice staff get when they hand a patient back: fixed constants for now.
 """
 
 from __future__ import annotations
@@ -52,6 +58,17 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Seguro a vaga para você por {minutos} minutos."
     ),
 }
+
+# Fixed texts (not in message_templates yet).
+# The reply to an audio, image or sticker without caption; the channel sends it without Rasa.
+ONLY_TEXT_REPLY = (
+    "Por enquanto só consigo ler mensagens de texto 🙂 Pode me escrever o que precisa?"
+)
+# WhatsApp option lists (numbered menus): the list's title and the button that opens it.
+LIST_TITLE = "Opções"
+LIST_BUTTON = "Ver opções"
+# What staff may tell the patient when they hand the conversation back to the assistant.
+BACK_TO_BOT = "A recepção encerrou o atendimento por aqui 😊 Se precisar de algo, é só me chamar."
 
 
 class _KeepUnknown(dict):

@@ -16,6 +16,7 @@ from clinicbot.phones import normalize_phone
 from clinicbot.pii import mask_phone
 from clinicbot.services.erasure import erase_patient
 from clinicbot.services.handoff import OPEN_STATUSES, close_handoff
+from clinicbot.services.templates import BACK_TO_BOT
 from clinicbot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,6 @@ logger = logging.getLogger(__name__)
 # The listen marks where the assistant takes over again: without it the messages the patient
 # sent to the staff meanwhile would read, to the policies, as one unanswered turn.
 RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
-BACK_TO_BOT = "A recepção encerrou o atendimento por aqui 😊 Se precisar de algo, é só me chamar."
 
 
 def staff_blueprint() -> Blueprint:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
 from clinicbot.pii import mask_phone
+from clinicbot.services.templates import ONLY_TEXT_REPLY
 from clinicbot.whatsapp import inbox
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.events import InboundEvent
@@ -32,9 +33,6 @@ from clinicbot.whatsapp.rasa_output import WhatsAppOutput
 
 logger = logging.getLogger(__name__)
 
-ONLY_TEXT_REPLY = (
-    "Por enquanto só consigo ler mensagens de texto 🙂 Pode me escrever o que precisa?"
-)
 RECOVERY_INTERVAL = 60.0
 # Periodic recovery leaves fresh messages to the request that stored them.
 RECOVERY_MIN_AGE = timedelta(seconds=60)

@@ -1,4 +1,11 @@
-from clinicbot.services.clinic import faq_answer, load_clinic
+from clinicbot.services.clinic import Clinic, faq_reply, load_clinic
+from tests.actions.harness import rendered
+
+
+def faq_answer(intent: str, clinic: Clinic, asked_insurer: str | None = None) -> str | None:
+    """The FAQ answer as the patient reads it (its ``domain.yml`` response, filled)."""
+    reply = faq_reply(intent, clinic, asked_insurer)
+    return None if reply is None else rendered({"response": reply.response, **reply.variables})
 
 
 def test_every_faq_intent_is_answered_from_clinic_settings():
@@ -18,4 +25,4 @@ def test_asked_insurer_gets_a_yes_or_the_list():
 
 
 def test_non_faq_intent_has_no_answer():
-    assert faq_answer("agendar_consulta", load_clinic()) is None
+    assert faq_reply("agendar_consulta", load_clinic()) is None

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
+from clinicbot.services.templates import LIST_BUTTON
 from clinicbot.settings import Settings
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
@@ -25,7 +26,6 @@ from clinicbot.whatsapp.meta.errors import MetaError
 from clinicbot.whatsapp.meta.service_window import in_service_window
 
 MAX_LIST_ROWS = 10
-LIST_BUTTON = "Ver opções"
 
 
 def _row(index: int, option: dict[str, Any]) -> dict[str, str]:

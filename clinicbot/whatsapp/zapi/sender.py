@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from clinicbot.services.templates import LIST_BUTTON, LIST_TITLE
 from clinicbot.settings import Settings
 from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
 from clinicbot.whatsapp.zapi.client import ZapiClient
@@ -18,8 +19,6 @@ from clinicbot.whatsapp.zapi.messages import ZapiOption
 logger = logging.getLogger(__name__)
 
 MAX_LIST_OPTIONS = 10  # WhatsApp's limit for rows in one list message
-LIST_TITLE = "Opções"
-LIST_BUTTON = "Ver opções"
 
 
 class ZapiSender:

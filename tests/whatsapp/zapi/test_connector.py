@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, OutboxMessage
 from clinicbot.sandbox.zapi_fake import Outage
+from clinicbot.services.templates import ONLY_TEXT_REPLY
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
 from clinicbot.whatsapp import inbox
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
-from clinicbot.whatsapp.turns import ONLY_TEXT_REPLY
 from clinicbot.whatsapp.zapi.connector import ZapiInput
 from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 from tests.whatsapp.harness import ConnectorHarness, wait_for, wait_settled
