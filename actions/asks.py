@@ -14,11 +14,9 @@ from actions import slots
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.gestaods.models import Appointment
-from clinicbot.services.ptbr import day_and_time, long_day
+from clinicbot.ptbr.formatting import PERIOD_PHRASES, day_and_time, long_day
 
 logger = logging.getLogger(__name__)
-
-PERIOD_WORDS = {"manha": "de manhã", "tarde": "à tarde", "noite": "à noite"}
 
 
 class ActionAskDiaEscolhido(Action):
@@ -59,7 +57,7 @@ class ActionAskHorarioEscolhido(Action):
                 options = booking_service().time_options(day)
                 if options:
                     dispatcher.utter_message(
-                        text=f"Em {long_day(day)} não tenho horário {PERIOD_WORDS[period]}."
+                        text=f"Em {long_day(day)} não tenho horário {PERIOD_PHRASES[period]}."
                     )
         except GestaoDSError:
             logger.exception("available times lookup failed")

@@ -10,14 +10,15 @@ from typing import Any
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from validate_docbr import CPF
 
 from actions import slots
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
+from clinicbot.ptbr.formatting import long_day
+from clinicbot.ptbr.words import WEEKDAY_NAMES
 from clinicbot.services.choices import Option, pick_option
 from clinicbot.services.patients import parse_birth_date, parse_email, parse_full_name
-from clinicbot.services.ptbr import WEEKDAYS, long_day
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ class JourneyFormValidator(FormValidationAction, ABC):
     def validate_cpf(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        digits = slots.cpf_digits(tracker) or "".join(ch for ch in str(value or "") if ch.isdigit())
-        if len(digits) != 11 or not CPF().validate(digits):
+        digits = slots.cpf_digits(tracker) or cpf_digits(str(value or ""))
+        if not is_valid_cpf(digits):
             dispatcher.utter_message(response="utter_cpf_invalido")
             return {"cpf": None}
         try:
@@ -92,7 +93,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
                 if service.is_available_day(next_week):
                     dispatcher.utter_message(
                         text=f"Hoje não tenho mais horários livres 😕 "
-                        f"A próxima {WEEKDAYS[wanted.weekday()]} é dia {next_week:%d/%m}."
+                        f"A próxima {WEEKDAY_NAMES[wanted.weekday()]} é dia {next_week:%d/%m}."
                     )
                     wanted, available = next_week, True
         except GestaoDSError:

@@ -14,7 +14,7 @@ from actions import slots
 from actions.asks import ActionAskHorarioEscolhido, upcoming_or_apology
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
-from clinicbot.services.ptbr import day_and_time
+from clinicbot.ptbr.formatting import day_and_time
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from actions.services import agenda
 from actions.waiting_list import waiting_list_service
 from clinicbot.db.engine import session_scope
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.ptbr.formatting import clock, long_day
 from clinicbot.services.notifications import NotificationService, pending_reply
-from clinicbot.services.ptbr import clock, long_day
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)

@@ -49,7 +49,7 @@ from rasa.utils.log_utils import configure_structlog
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from clinicbot.nlu.text import normalized_form
+from clinicbot.ptbr.text import normalized_form
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPORT_PATH = PROJECT_ROOT / "bench" / "nlu_report.md"
@@ -260,7 +260,7 @@ def render_report(runs: list[Run], meta: dict[str, Any]) -> str:
         "call per held-out message, in-process, after one warm-up parse.",
         "",
         "Read the project's figures with one caveat: its concept lexicon "
-        "(`clinicbot/nlu/concepts.py`) and part of the training data were written while reading "
+        "(`clinicbot/ptbr/concepts.py`) and part of the training data were written while reading "
         "this benchmark's errors, so cross-validation flatters it somewhat. The held-out set "
         "`tests/nlu/test_data.yml` (`rasa test nlu` in `make test`) was never used for tuning.",
         "",

@@ -11,7 +11,7 @@ from typing import Any
 
 from clinicbot.channels.inbound import InboundEvent, InboundKind, StatusUpdate, epoch_to_datetime
 from clinicbot.channels.zapi_inbound import MalformedPayload, tapped_text
-from clinicbot.phones import normalize_phone
+from clinicbot.ptbr.phones import normalize_phone
 
 MEDIA_KINDS = ("image", "audio", "video", "document", "sticker", "location", "contacts")
 CAPTIONED_KINDS = ("image", "video", "document")

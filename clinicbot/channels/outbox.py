@@ -35,8 +35,8 @@ from clinicbot.channels.inbound import STATUS_RANK
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, OutboxMessage
 from clinicbot.db.types import utcnow
-from clinicbot.phones import normalize_phone
 from clinicbot.pii import mask_phone
+from clinicbot.ptbr.phones import normalize_phone
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from clinicbot.channels.inbound import InboundEvent, InboundKind, StatusUpdate, epoch_to_datetime
-from clinicbot.phones import normalize_phone
+from clinicbot.ptbr.phones import normalize_phone
 
 MEDIA_KINDS = ("image", "audio", "video", "document", "sticker", "location", "contact")
 CAPTIONED_KINDS = ("image", "video", "document")

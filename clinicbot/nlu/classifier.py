@@ -26,9 +26,9 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
-from clinicbot.nlu.concepts import concept_cues, is_symbols_only
 from clinicbot.nlu.pattern_featurizer import PATTERN_KEY
-from clinicbot.nlu.text import expand_abbreviation, fold_accents
+from clinicbot.ptbr.concepts import concept_cues, is_symbols_only
+from clinicbot.ptbr.text import expand_abbreviation, fold_accents
 
 logger = logging.getLogger(__name__)
 

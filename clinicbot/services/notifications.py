@@ -36,8 +36,8 @@ from clinicbot.db.models import Appointment, Notification, WaitingList
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.pii import mask_phone, mask_text
+from clinicbot.ptbr.formatting import clock, long_day, short_day
 from clinicbot.services import templates
-from clinicbot.services.ptbr import clock, long_day, short_day
 from clinicbot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
