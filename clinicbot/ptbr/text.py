@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# Emoji presentation selector: "❤️" is "❤" followed by it.
+EMOJI_VARIANT = "\ufe0f"
+
 # Informal WhatsApp spellings mapped to the standard (accent-free) word they stand for.
 ABBREVIATIONS: dict[str, str] = {
     "vc": "voce",
