@@ -40,7 +40,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
     def validate_cpf(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        digits = slots.cpf_digits(tracker) or cpf_digits(str(value or ""))
+        digits = slots.latest_cpf(tracker) or cpf_digits(str(value or ""))
         if not is_valid_cpf(digits):
             dispatcher.utter_message(response="utter_cpf_invalido")
             return {"cpf": None}

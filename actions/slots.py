@@ -55,8 +55,8 @@ def names_bare_weekday(tracker: Tracker) -> bool:
     )
 
 
-def cpf_digits(tracker: Tracker) -> str | None:
-    """The CPF in the last message: the NLU entity, else a CPF-shaped number in the text."""
+def latest_cpf(tracker: Tracker) -> str | None:
+    """The CPF digits in the last message: the NLU entity, else a CPF-shaped number in the text."""
     for value in tracker.get_latest_entity_values("cpf"):
         digits = cpf.cpf_digits(str(value))
         if len(digits) == cpf.CPF_LENGTH:
