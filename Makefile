@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 RASA := $(BIN)/rasa
 MODEL := models/clinicbot.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data clinicbot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data clinicbot/nlu clinicbot/ptbr -name '*.yml' -o -name '*.py' 2>/dev/null)
 
 # Optional local overrides (see .env.example).
 -include .env

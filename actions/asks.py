@@ -15,11 +15,9 @@ from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.gestaods.models import Appointment
-from clinicbot.services.ptbr import long_day
+from clinicbot.ptbr.formatting import PERIOD_PHRASES, long_day
 
 logger = logging.getLogger(__name__)
-
-PERIOD_WORDS = {"manha": "de manhã", "tarde": "à tarde", "noite": "à noite"}
 
 
 class ActionAskDiaEscolhido(Action):
@@ -59,7 +57,7 @@ class ActionAskHorarioEscolhido(Action):
                     dispatcher.utter_message(
                         response="utter_sem_horario_no_periodo",
                         dia=long_day(day),
-                        periodo=PERIOD_WORDS[period],
+                        periodo=PERIOD_PHRASES[period],
                     )
         except GestaoDSError:
             logger.exception("available times lookup failed")

@@ -10,14 +10,16 @@ from typing import Any
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from validate_docbr import CPF
 
 from actions import slots
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
+from clinicbot.ptbr.formatting import long_day
+from clinicbot.ptbr.replies import declines_to_say, says_no, says_yes
+from clinicbot.ptbr.words import WEEKDAY_NAMES
 from clinicbot.services.choices import Option, pick_option
 from clinicbot.services.patients import parse_birth_date, parse_email, parse_full_name
-from clinicbot.services.ptbr import WEEKDAYS, long_day
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -25,9 +27,6 @@ logger = logging.getLogger(__name__)
 REGISTRATION_SLOTS = ("paciente_nome", "paciente_nascimento", "paciente_email")
 # Steps at which a date in the message means "this day instead" (a preference or a correction).
 DAY_CHANGE_STEPS = (None, "dia_escolhido", "horario_escolhido", "confirmacao")
-AFFIRM = {"sim", "s", "ok", "pode", "claro", "confirmo", "isso", "certo", "pode ser", "bora"}
-DENY = {"nao", "não", "n", "nop", "negativo"}
-NO_REASON = {"prefiro nao dizer", "prefiro não dizer", "nao quero dizer", "não quero dizer"}
 Slots = dict[str, Any]
 
 
@@ -41,8 +40,8 @@ class JourneyFormValidator(FormValidationAction, ABC):
     def validate_cpf(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        digits = slots.cpf_digits(tracker) or "".join(ch for ch in str(value or "") if ch.isdigit())
-        if len(digits) != 11 or not CPF().validate(digits):
+        digits = slots.latest_cpf(tracker) or cpf_digits(str(value or ""))
+        if not is_valid_cpf(digits):
             dispatcher.utter_message(response="utter_cpf_invalido")
             return {"cpf": None}
         try:
@@ -92,7 +91,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
                 if service.is_available_day(next_week):
                     dispatcher.utter_message(
                         response="utter_hoje_sem_horarios",
-                        dia_semana=WEEKDAYS[wanted.weekday()],
+                        dia_semana=WEEKDAY_NAMES[wanted.weekday()],
                         data=f"{next_week:%d/%m}",
                     )
                     wanted, available = next_week, True
@@ -139,17 +138,17 @@ class JourneyFormValidator(FormValidationAction, ABC):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         reason = " ".join(str(value or "").split())
-        if reason.lower().rstrip(".!") in NO_REASON or not reason:
+        if declines_to_say(reason) or not reason:
             reason = "Não informado"
         return {"motivo_cancelamento": reason[:200]}
 
     def validate_confirmacao(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        typed = slots.text(tracker).strip().lower().rstrip("!. ")
-        if slots.intent(tracker) == "afirmar" or typed in AFFIRM:
+        typed = slots.text(tracker)
+        if slots.intent(tracker) == "afirmar" or says_yes(typed):
             return {"confirmacao": True}
-        if slots.intent(tracker) == "negar" or typed in DENY:
+        if slots.intent(tracker) == "negar" or says_no(typed):
             return {"confirmacao": False}
         dispatcher.utter_message(response="utter_confirmacao_invalida")
         return {"confirmacao": None}

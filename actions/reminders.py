@@ -12,13 +12,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.forms import AFFIRM
 from actions.services import agenda
 from actions.waiting_list import waiting_list_service
 from clinicbot.db.engine import session_scope
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.ptbr.formatting import clock, long_day
+from clinicbot.ptbr.replies import says_yes
 from clinicbot.services.notifications.replies import ReminderReplies, pending_reply
-from clinicbot.services.ptbr import clock, long_day
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -53,10 +53,7 @@ class ActionResponderLembreteOuOferta(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         phone = tracker.sender_id
-        yes = (
-            slots.intent(tracker) == "afirmar"
-            or slots.text(tracker).strip().lower().rstrip("!. ") in AFFIRM
-        )
+        yes = slots.intent(tracker) == "afirmar" or says_yes(slots.text(tracker))
         with session_scope(reminder_replies().engine) as session:
             pending = pending_reply(session, phone)
         if pending is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from clinicbot.services.ptbr import clock, long_day
+from clinicbot.ptbr.formatting import clock, long_day
 
 
 def day_and_hour(moment: datetime) -> dict[str, str]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 
-from clinicbot.nlu import dates
+from clinicbot.ptbr import cpf, dates
 from clinicbot.services.choices import Option
 
 JOURNEY_SLOTS = (
@@ -22,7 +21,6 @@ JOURNEY_SLOTS = (
     "agendamento_escolhido",
     "motivo_cancelamento",
 )
-_CPF_IN_TEXT = re.compile(r"\d{3}\D?\d{3}\D?\d{3}\D?\d{2}")
 
 
 def entities(tracker: Tracker) -> list[dict[str, Any]]:
@@ -57,14 +55,13 @@ def names_bare_weekday(tracker: Tracker) -> bool:
     )
 
 
-def cpf_digits(tracker: Tracker) -> str | None:
-    """The CPF in the last message: the NLU entity, else a CPF-shaped number in the text."""
+def latest_cpf(tracker: Tracker) -> str | None:
+    """The CPF digits in the last message: the NLU entity, else a CPF-shaped number in the text."""
     for value in tracker.get_latest_entity_values("cpf"):
-        digits = re.sub(r"\D", "", str(value))
-        if len(digits) == 11:
+        digits = cpf.cpf_digits(str(value))
+        if len(digits) == cpf.CPF_LENGTH:
             return digits
-    match = _CPF_IN_TEXT.search(text(tracker))
-    return re.sub(r"\D", "", match.group()) if match else None
+    return cpf.find_cpf(text(tracker))
 
 
 def menu(options: list[Option]) -> list[dict[str, str]]:

@@ -12,13 +12,12 @@ from rasa_sdk.types import DomainDict
 
 from actions.forms import JourneyFormValidator
 from actions.services import waiting_list_service
-from clinicbot.services.ptbr import short_day
+from clinicbot.ptbr.formatting import PERIOD_PHRASES, short_day
 
 FORM = "lista_espera_form"
 JOIN_INTENT = "lista_espera"
 # The contract's ``periodo`` values → the waiting list's preferred periods.
 PERIODS = {"manha": "morning", "tarde": "afternoon", "noite": "evening"}
-PERIOD_WORDS = {"morning": "de manhã", "afternoon": "à tarde", "evening": "à noite"}
 
 
 def _join_request_entities(tracker: Tracker) -> list[dict[str, Any]]:
@@ -51,8 +50,7 @@ def _preferences(tracker: Tracker) -> tuple[date | None, str]:
 def _preference_text(day: date | None, period: str) -> str:
     """`` para sexta, 28/11 de manhã`` (empty when any slot will do)."""
     parts = [f"para {short_day(day)}"] if day else []
-    if period in PERIOD_WORDS:
-        parts.append(PERIOD_WORDS[period])
+    parts += [PERIOD_PHRASES[said] for said, preferred in PERIODS.items() if preferred == period]
     return f" {' '.join(parts)}" if parts else ""
 
 

@@ -50,7 +50,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from bench.report import Stamp, command_line, header_lines, percentile
-from clinicbot.nlu.text import normalized_form
+from clinicbot.ptbr.text import normalized_form
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPORT_PATH = PROJECT_ROOT / "bench" / "nlu_report.md"
@@ -273,7 +273,7 @@ def render_report(runs: list[Run], meta: dict[str, Any]) -> str:
         + ". Latency is one `MessageProcessor.parse_message` call per held-out message, "
         "in-process, after one warm-up parse.",
         "",
-        "Caveat: the project's concept lexicon (`clinicbot/nlu/concepts.py`) and part of the "
+        "Caveat: the project's concept lexicon (`clinicbot/ptbr/concepts.py`) and part of the "
         "training data were written while reading this benchmark's errors, so cross-validation "
         "can be optimistic for `project`; the held-out check is `tests/nlu/test_data.yml` "
         "(`make rasa-test`), which this benchmark does not read.",

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 
-_DIGITS = re.compile(r"\D")
-_CPF_IN_TEXT = re.compile(r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b")
+from clinicbot.ptbr.cpf import CPF_LENGTH, WRITTEN_CPF, cpf_digits
+
+_CPF_IN_TEXT = re.compile(rf"\b{WRITTEN_CPF}\b")
 _PHONE_IN_TEXT = re.compile(r"\b\d{12,13}\b")
 
 
 def mask_cpf(cpf: str | None) -> str:
     """``39053344705`` → ``***.***.*47-05``: enough to tell two patients apart in a log."""
-    digits = _DIGITS.sub("", cpf or "")
-    if len(digits) != 11:
+    digits = cpf_digits(cpf or "")
+    if len(digits) != CPF_LENGTH:
         return "***"
     return f"***.***.*{digits[7:9]}-{digits[9:]}"
 

@@ -39,6 +39,7 @@ from clinicbot.gestaods.models import ApiCallRecord, Appointment, Patient
 from clinicbot.gestaods.redis_cache import RedisTTLCache
 from clinicbot.gestaods.transport import ApiResponse, Transport
 from clinicbot.pii import mask_cpf
+from clinicbot.ptbr.cpf import CPF_LENGTH, cpf_digits
 from clinicbot.settings import Settings, get_settings
 
 logger = logging.getLogger("clinicbot.gestaods")
@@ -50,8 +51,8 @@ DEFAULT_SLOT_MINUTES = 30
 
 def normalize_cpf(cpf: str) -> str:
     """Digits only; raises :class:`ValidationError` unless exactly 11 remain."""
-    digits = "".join(char for char in cpf or "" if char.isdigit())
-    if len(digits) != 11:
+    digits = cpf_digits(cpf or "")
+    if len(digits) != CPF_LENGTH:
         detail = [{"loc": ["cpf"], "msg": "CPF must have 11 digits", "type": "value_error"}]
         raise ValidationError("CPF must have 11 digits", detail=detail, status=None)
     return digits

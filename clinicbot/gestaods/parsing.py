@@ -13,7 +13,6 @@ function here accepts all the variants seen in working clients:
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,17 +20,13 @@ from zoneinfo import ZoneInfo
 from clinicbot.gestaods import models
 from clinicbot.gestaods.dates import parse_date, parse_datetime, parse_time
 from clinicbot.gestaods.models import Appointment, Patient
+from clinicbot.ptbr.cpf import cpf_digits
+from clinicbot.ptbr.text import fold_accents
 
 _ID_KEYS = ("agendamento", "token", "id")
 _NOT_FOUND_WORDS = ("nao encontrad", "not found", "inexistente", "nao existe")
 _CONFLICT_WORDS = ("indisponivel", "ocupado", "conflito", "ja agendado", "passad")
 _LIST_KEYS = ("data", "agendamentos", "items", "results")
-
-
-def _plain(text: str) -> str:
-    """Lower case without accents: "Horário indisponível" → "horario indisponivel"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
 
 
 def unwrap(body: Any) -> Any:
@@ -62,19 +57,19 @@ def effective_status(http_status: int, body: Any) -> int:
 
 
 def says_not_found(status: int, body: Any) -> bool:
-    return status == 404 or any(word in _plain(message_of(body)) for word in _NOT_FOUND_WORDS)
+    return status == 404 or any(word in fold_accents(message_of(body)) for word in _NOT_FOUND_WORDS)
 
 
 def says_conflict(status: int, body: Any) -> bool:
-    return status == 409 or any(word in _plain(message_of(body)) for word in _CONFLICT_WORDS)
+    return status == 409 or any(word in fold_accents(message_of(body)) for word in _CONFLICT_WORDS)
 
 
 def says_invalid_token(status: int, body: Any) -> bool:
-    return status in (401, 403) or (status == 400 and "token" in _plain(message_of(body)))
+    return status in (401, 403) or (status == 400 and "token" in fold_accents(message_of(body)))
 
 
 def says_already_registered(status: int, body: Any) -> bool:
-    text = _plain(message_of(body))
+    text = fold_accents(message_of(body))
     return status == 409 or "ja cadastrad" in text or "ja existe" in text
 
 
@@ -121,7 +116,7 @@ def parse_patient(body: Any) -> Patient | None:
     except ValueError:
         birth_date = None
     return Patient(
-        cpf="".join(ch for ch in cpf or "" if ch.isdigit()),
+        cpf=cpf_digits(cpf or ""),
         name=name or "",
         id=_text(_first(data, "id", "codigo", "paciente_id")),
         email=_text(data.get("email")),
@@ -132,7 +127,7 @@ def parse_patient(body: Any) -> Patient | None:
 
 def mentions(body: Any, word: str) -> bool:
     """Whether the body's message contains ``word`` (accent- and case-insensitive)."""
-    return word in _plain(message_of(body))
+    return word in fold_accents(message_of(body))
 
 
 def parse_appointment_id(body: Any, ignore: tuple[str, ...] = ()) -> str | None:
@@ -199,7 +194,7 @@ def appointment_status(item: dict[str, Any]) -> str:
     for key, status in flags:
         if item.get(key) is True:
             return status
-    text = _plain(str(item.get("status") or item.get("situacao") or ""))
+    text = fold_accents(str(item.get("status") or item.get("situacao") or ""))
     for key, status in flags:
         if text.startswith(key[:6]):
             return status

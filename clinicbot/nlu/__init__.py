@@ -8,6 +8,7 @@ Rasa graph components (referenced from ``config.yml`` by module path):
 - :class:`clinicbot.nlu.extractor.ClinicEntityExtractor`: CRF corrected by a date/time/name grammar;
 - :class:`clinicbot.nlu.normalizer.EntityNormalizer`: normalised entity values.
 
-Plain helpers usable outside Rasa (e.g. by the action server): :mod:`clinicbot.nlu.dates`,
-:mod:`clinicbot.nlu.options`, :mod:`clinicbot.nlu.spans`, :mod:`clinicbot.nlu.text`.
+Their grammars: :mod:`clinicbot.nlu.options` (option numbers, weekday/ordinal homonyms) and
+:mod:`clinicbot.nlu.spans` (date, time, period and name spans). The Portuguese words, dates and
+CPF helpers they share with the services and actions are in :mod:`clinicbot.ptbr`.
 """

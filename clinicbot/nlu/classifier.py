@@ -26,16 +26,14 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
-from clinicbot.nlu.concepts import concept_cues, is_symbols_only
 from clinicbot.nlu.pattern_featurizer import PATTERN_KEY
-from clinicbot.nlu.text import expand_abbreviation, fold_accents
+from clinicbot.ptbr.concepts import concept_cues, is_symbols_only
+from clinicbot.ptbr.text import EMOJI_VARIANT, expand_abbreviation, fold_accents
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "intent_model.skops"
 LABELS_FILE = "intent_labels.json"
-# Emoji presentation selector: "❤️" is "❤" followed by it.
-_EMOJI_VARIANT = "\ufe0f"
 
 # Types skops does not trust by default that the persisted pipeline holds; loading refuses
 # any other untrusted type.
@@ -75,9 +73,7 @@ def cue_tokens(message: Message) -> list[str]:
     words = [
         word
         for token in tokens
-        for word in fold_accents(expand_abbreviation(token.text))
-        .replace(_EMOJI_VARIANT, "")
-        .split()
+        for word in fold_accents(expand_abbreviation(token.text)).replace(EMOJI_VARIANT, "").split()
     ]
     cues = concept_cues(words)
     for token in tokens:

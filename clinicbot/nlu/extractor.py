@@ -16,10 +16,10 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from clinicbot.nlu.lexicon import WEEKDAY_ORDINAL_HOMONYMS
 from clinicbot.nlu.options import OPTION
 from clinicbot.nlu.spans import Span, find_datetime_spans, find_name_spans
-from clinicbot.nlu.text import fold_accents
+from clinicbot.ptbr.text import fold_accents
+from clinicbot.ptbr.words import WEEKDAY_ORDINAL_HOMONYMS
 
 GRAMMAR_ENTITIES = frozenset({"data", "hora", "periodo"})
 NAME = "nome"

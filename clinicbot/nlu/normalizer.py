@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any
@@ -24,39 +23,30 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from validate_docbr import CPF
 
-from clinicbot.nlu.dates import (
-    clinic_now,
-    parse_date_expression,
-    parse_period,
-    parse_time_expression,
-)
-from clinicbot.nlu.lexicon import NAME_PARTICLES
+from clinicbot.clock import now
 from clinicbot.nlu.options import DATE, OPTION, parse_option_number, weekday_or_option
-from clinicbot.nlu.text import fold_accents
+from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
+from clinicbot.ptbr.dates import parse_date_expression, parse_period, parse_time_expression
+from clinicbot.ptbr.names import title_case_name
+from clinicbot.ptbr.text import fold_accents
+from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 SYNONYMS_FILE = "canonical_values.json"
-_CPF = CPF()
 
 Clock = Callable[[], datetime]
 
 
-def title_case_name(name: str) -> str:
-    """Capitalise each word but the particles: "ana DE souza" -> "Ana de Souza"."""
-    words = name.split()
-    return " ".join(
-        word.lower() if index and word.lower() in NAME_PARTICLES else word.capitalize()
-        for index, word in enumerate(words)
-    )
+def clinic_now() -> datetime:
+    """The current time in the clinic's time zone (``CLINIC_TZ``)."""
+    return now().astimezone(get_settings().clinic_tz)
 
 
 def cpf_value(text: str) -> dict[str, Any]:
     """Digits only, plus whether the check digits are right."""
-    digits = re.sub(r"\D", "", text)
-    return {ENTITY_ATTRIBUTE_VALUE: digits, "valid": len(digits) == 11 and _CPF.validate(digits)}
+    return {ENTITY_ATTRIBUTE_VALUE: cpf_digits(text), "valid": is_valid_cpf(text)}
 
 
 def _bare_hour(surface: str, following: str) -> time | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from clinicbot.nlu.dates import prepare
-from clinicbot.nlu.lexicon import CARDINALS, ORDINALS, WEEKDAY_ORDINAL_HOMONYMS, alternation
+from clinicbot.ptbr.text import matching_form
+from clinicbot.ptbr.words import CARDINALS, ORDINALS, WEEKDAY_ORDINAL_HOMONYMS, alternation
 
 DATE = "data"
 OPTION = "numero_opcao"
@@ -28,7 +28,7 @@ _OPTION_AFTER = re.compile(r"^\s*(?:opcao|opcoes|op|alternativa|horario|da\s+lis
 
 def parse_option_number(text: str) -> int | None:
     """The option number in ``text``: a digit ("2", "2ª"), an ordinal or a cardinal word."""
-    expression = prepare(text)
+    expression = matching_form(text)
     for pattern, lookup in ((_DIGIT, None), (_ORDINAL, ORDINALS), (_CARDINAL, CARDINALS)):
         if match := pattern.search(expression):
             word = match.group(1)
@@ -47,12 +47,12 @@ def weekday_or_option(
     just offered options, a date when it has not; when the caller does not know
     (``options_offered`` is None) the function returns None and the extractor's label stands.
     """
-    span = prepare(message_text[start:end])
+    span = matching_form(message_text[start:end])
     homonym = _HOMONYM.search(span)
     if homonym is None:
         return None
-    before = f"{prepare(message_text[:start])} {span[: homonym.start()]}"
-    after = f"{span[homonym.end() :]} {prepare(message_text[end:])}"
+    before = f"{matching_form(message_text[:start])} {span[: homonym.start()]}"
+    after = f"{span[homonym.end() :]} {matching_form(message_text[end:])}"
     if _OPTION_AFTER.search(after):
         return OPTION
     if _WEEKDAY_BEFORE.search(before) or _WEEKDAY_AFTER.search(after):

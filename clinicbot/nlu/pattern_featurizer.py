@@ -15,14 +15,15 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from clinicbot.nlu.lexicon import CARDINALS, MONTHS, ORDINALS, WEEKDAYS
-from clinicbot.nlu.text import expand_abbreviation, fold_accents
+from clinicbot.ptbr.cpf import WRITTEN_CPF
+from clinicbot.ptbr.text import expand_abbreviation, fold_accents
+from clinicbot.ptbr.words import CARDINALS, FULL_WEEKDAY_NAMES, MONTHS, ORDINALS, WEEKDAYS
 
 # Rasa's CRFEntityExtractor turns every key of a token's "pattern" dict into a feature.
 PATTERN_KEY = "pattern"
 
 _REGEX_CUES: dict[str, re.Pattern[str]] = {
-    "cpf": re.compile(r"^\d{3}\.?\d{3}\.?\d{3}-?\d{2}$"),
+    "cpf": re.compile(rf"^{WRITTEN_CPF}$"),
     "email": re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"),
     "clock": re.compile(r"^\d{1,2}(?:h|hs|hrs?|:\d{2}|h\d{2})(?:h|hs|min)?$"),
     "numeric_date": re.compile(r"^\d{1,2}/\d{1,2}(?:/\d{2,4})?$"),
@@ -30,7 +31,8 @@ _REGEX_CUES: dict[str, re.Pattern[str]] = {
 }
 _WORD_CUES: dict[str, frozenset[str]] = {
     "weekday": frozenset(WEEKDAYS)
-    | {"segunda-feira", "terca-feira", "quarta-feira", "quinta-feira", "sexta-feira", "feira"},
+    | {fold_accents(name) for name in FULL_WEEKDAY_NAMES}
+    | {"feira"},
     "month": frozenset(MONTHS),
     "ordinal": frozenset(ORDINALS),
     "cardinal": frozenset(CARDINALS),

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinicbot.nlu.lexicon import MONTHS, NAME_PARTICLES, WEEKDAYS, alternation
-from clinicbot.nlu.text import fold_accents
+from clinicbot.ptbr.names import NAME_PARTICLES
+from clinicbot.ptbr.text import fold_accents
+from clinicbot.ptbr.words import MONTHS, WEEKDAYS, alternation
 
 _MONTH = alternation(MONTHS)
 _YEAR = r"(?:/\d{2}|/\d{4})?"

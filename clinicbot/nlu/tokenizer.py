@@ -12,15 +12,16 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 from spacy.language import Language
 
-from clinicbot.nlu.text import ABBREVIATIONS, fold_accents
+from clinicbot.ptbr.cpf import WRITTEN_CPF
+from clinicbot.ptbr.text import ABBREVIATIONS, fold_accents
 
 # Surface forms spaCy would split but that are one entity value: a CPF ("390.533.447-05"),
 # a clock time ("14h30", "14:30") and a numeric date ("15/12", "15/12/2025").
 _KEEP_WHOLE = re.compile(
-    r"""^(?:
-        \d{3}\.?\d{3}\.?\d{3}-?\d{2}
-      | \d{1,2}[:h]\d{2}(?:h|hs|min)?
-      | \d{1,2}/\d{1,2}(?:/\d{2,4})?
+    rf"""^(?:
+        {WRITTEN_CPF}
+      | \d{{1,2}}[:h]\d{{2}}(?:h|hs|min)?
+      | \d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?
     )$""",
     re.VERBOSE | re.IGNORECASE,
 )

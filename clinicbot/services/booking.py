@@ -15,12 +15,12 @@ from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError, GestaoDSUnavailable, SlotUnavailable
 from clinicbot.gestaods.models import Appointment, Patient
 from clinicbot.pii import mask_cpf, mask_phone
+from clinicbot.ptbr.formatting import clock, day_and_time, short_day
 from clinicbot.services.choices import Option
 from clinicbot.services.notifications.scheduling import (
     cancel_for_appointment,
     schedule_for_appointment,
 )
-from clinicbot.services.ptbr import clock, day_and_time, short_day
 from clinicbot.services.waiting_list import Slot, WaitingListService
 from clinicbot.settings import get_settings
 

@@ -5,30 +5,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from clinicbot.ptbr.names import title_case_name
+from clinicbot.ptbr.text import fold_accents
+from clinicbot.ptbr.words import MONTHS
+
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b")
 _WRITTEN_DATE = re.compile(r"\b(\d{1,2})\s+de\s+([a-zç]+)\s+de\s+(\d{4})\b", re.IGNORECASE)
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("janeiro", "jan"),
-            ("fevereiro", "fev"),
-            ("marco", "março", "mar"),
-            ("abril", "abr"),
-            ("maio", "mai"),
-            ("junho", "jun"),
-            ("julho", "jul"),
-            ("agosto", "ago"),
-            ("setembro", "set"),
-            ("outubro", "out"),
-            ("novembro", "nov"),
-            ("dezembro", "dez"),
-        ],
-        start=1,
-    )
-    for name in names
-}
 
 
 def parse_full_name(text: str) -> str | None:
@@ -44,8 +27,7 @@ def parse_full_name(text: str) -> str | None:
     words = [word for word in name.split() if any(ch.isalpha() for ch in word)]
     if len(words) < 2 or any(ch.isdigit() for ch in name) or "@" in name:
         return None
-    small = {"da", "de", "do", "das", "dos", "e"}
-    return " ".join(w if w.lower() in small else w.capitalize() for w in name.lower().split())
+    return title_case_name(name)
 
 
 def parse_birth_date(text: str, today: date) -> date | None:
@@ -58,8 +40,8 @@ def parse_birth_date(text: str, today: date) -> date | None:
             if year < 100:
                 year += 1900 if year > today.year % 100 else 2000
             born = date(year, month, day)
-        elif written and written.group(2) in MONTHS:
-            born = date(int(written.group(3)), MONTHS[written.group(2)], int(written.group(1)))
+        elif written and (month_number := MONTHS.get(fold_accents(written.group(2)))):
+            born = date(int(written.group(3)), month_number, int(written.group(1)))
         else:
             return None
     except ValueError:

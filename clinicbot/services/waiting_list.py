@@ -37,6 +37,7 @@ from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import SlotUnavailable
 from clinicbot.gestaods.models import Appointment as Booked
 from clinicbot.pii import mask_phone
+from clinicbot.ptbr.formatting import clock, short_day
 from clinicbot.services import templates
 from clinicbot.services.notifications.composing import Composer, Message, first_name
 from clinicbot.services.notifications.dispatch import send_notification
@@ -48,7 +49,6 @@ from clinicbot.services.notifications.replies import (
     record_reply,
 )
 from clinicbot.services.notifications.scheduling import schedule_for_appointment, utc_iso
-from clinicbot.services.ptbr import clock, short_day
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationDashboard
-from clinicbot.phones import normalize_phone
 from clinicbot.pii import mask_phone
+from clinicbot.ptbr.phones import normalize_phone
 from clinicbot.services.erasure import erase_patient
 from clinicbot.services.handoff import OPEN_STATUSES, close_handoff
 from clinicbot.services.templates import BACK_TO_BOT

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from clinicbot.db.models import ConversationMessage, OutboxMessage
 from clinicbot.db.types import utcnow
-from clinicbot.phones import normalize_phone
+from clinicbot.ptbr.phones import normalize_phone
 from clinicbot.whatsapp.conversations import conversation_for
 
 # Delivery states in the order they happen; a late "sent" never undoes a "read".

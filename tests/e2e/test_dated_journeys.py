@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from clinicbot.gestaods.client import GestaoDSClient
-from clinicbot.services.ptbr import WEEKDAYS
+from clinicbot.ptbr.words import WEEKDAY_NAMES
 from tests.e2e.conftest import active_appointments
 from tests.support.whatsapp import WhatsAppPatient, menu_lines, option_labels
 
@@ -103,6 +103,6 @@ def test_preferred_day_and_period_go_straight_to_its_times(
     patient = patient_factory()
     assert "cpf" in patient.say("quero marcar consulta pra sexta de manhã").lower()
     answer = patient.say(registered_cpf)
-    assert f"{WEEKDAYS[4]}-feira, {friday:%d/%m}" in answer, answer
+    assert f"{WEEKDAY_NAMES[4]}-feira, {friday:%d/%m}" in answer, answer
     offered = option_labels(answer)
     assert offered and offered == [moment.strftime("%H:%M") for moment in morning][: len(offered)]

@@ -11,7 +11,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from clinicbot.nlu.normalizer import EntityNormalizer, cpf_value, title_case_name
+from clinicbot.nlu.normalizer import EntityNormalizer, cpf_value
 
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))  # a Wednesday
 CONFIG = EntityNormalizer.get_default_config()
@@ -68,10 +68,6 @@ def test_cpf_digits_and_validity() -> None:
     assert cpf_value("390.533.447-05") == {"value": "39053344705", "valid": True}
     assert cpf_value("390.533.447-06") == {"value": "39053344706", "valid": False}
     assert cpf_value("123") == {"value": "123", "valid": False}
-
-
-def test_name_is_title_cased_with_lower_case_particles() -> None:
-    assert title_case_name("joão PEDRO da silva") == "João Pedro da Silva"
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from clinicbot.nlu.text import fold_accents
 from clinicbot.nlu.tokenizer import PortugueseTokenizer
+from clinicbot.ptbr.text import fold_accents
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.loading import load_data
 
-from clinicbot.nlu.text import normalized_form
+from clinicbot.ptbr.text import normalized_form
 
 ROOT = Path(__file__).resolve().parents[2]
 

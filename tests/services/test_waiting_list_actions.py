@@ -91,18 +91,29 @@ def test_joining_asking_the_position_and_leaving(engine: Engine, fake: FakeGesta
     assert message["response"] == "utter_lista_espera_nao_estava"
 
 
+@pytest.mark.parametrize(
+    ("intent", "text"),
+    [
+        ("afirmar", "sim"),
+        # A whole-message yes of the concept lexicon counts whatever the classifier said.
+        ("nlu_fallback", "👍"),
+        ("nlu_fallback", "Pode!"),
+    ],
+)
 def test_sim_to_an_offer_books_it(
     engine: Engine,
     agenda: GestaoDSClient,
     waiting_list: WaitingListService,
     fake: FakeGestaoDS,
+    intent: str,
+    text: str,
 ) -> None:
     run(ActionEntrarListaEspera(), slots={"cpf": MARINA[0], "paciente_nome": MARINA[2]})
     [freed] = [a for a in agenda.patient_appointments(JOAO[0]) if a.is_active]
     agenda.cancel(freed.id, "imprevisto")
     assert waiting_list.offer_freed_slot(Slot(starts_at=freed.starts_at)) is not None
 
-    [message], _ = run(ActionResponderLembreteOuOferta(), intent="afirmar", text="sim")
+    [message], _ = run(ActionResponderLembreteOuOferta(), intent=intent, text=text)
 
     assert message["response"] == "utter_oferta_agendada"
     assert (message["dia"], message["hora"]) == ("quinta-feira, 13/03", "10:00")

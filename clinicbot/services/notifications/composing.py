@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinicbot.db.models import Appointment, Notification
+from clinicbot.ptbr.formatting import clock, long_day
 from clinicbot.services import templates
 from clinicbot.services.notifications.policy import (
     ACTIVE_APPOINTMENT,
@@ -23,7 +24,6 @@ from clinicbot.services.notifications.policy import (
     NotificationPolicy,
 )
 from clinicbot.services.notifications.scheduling import utc_iso
-from clinicbot.services.ptbr import clock, long_day
 
 NAME_FALLBACK = "tudo bem"  # "Oi, tudo bem! 😊 …" when the patient's name is unknown
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clinicbot.phones import normalize_phone
+from clinicbot.ptbr.phones import normalize_phone
 from clinicbot.whatsapp.events import (
     InboundEvent,
     InboundKind,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from clinicbot.db.models import ConversationMessage
 from clinicbot.db.types import utcnow
-from clinicbot.phones import normalize_phone
+from clinicbot.ptbr.phones import normalize_phone
 
 SERVICE_WINDOW = timedelta(hours=24)
 

@@ -13,7 +13,7 @@ import hashlib
 import time
 from typing import Any
 
-from clinicbot.phones import normalize_phone
+from clinicbot.ptbr.phones import normalize_phone
 from clinicbot.whatsapp.events import (
     InboundEvent,
     InboundKind,

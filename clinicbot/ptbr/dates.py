@@ -1,4 +1,4 @@
-"""Portuguese date, time and period expressions resolved against a clock.
+"""Reading Portuguese date, time and period expressions, relative to a given moment.
 
 dateparser (held at 1.2.0 by Rasa's pins) misreads the way patients write ("amanhã às 14h" ->
 the day after tomorrow at midnight) and finds nothing in "próxima segunda", "semana que vem",
@@ -23,10 +23,8 @@ from datetime import date, datetime, time, timedelta
 
 import dateparser
 
-from clinicbot import clock
-from clinicbot.nlu.lexicon import CARDINALS, MONTHS, WEEKDAYS, alternation
-from clinicbot.nlu.text import ABBREVIATIONS, fold_accents
-from clinicbot.settings import get_settings
+from clinicbot.ptbr.text import matching_form
+from clinicbot.ptbr.words import CARDINALS, MONTHS, WEEKDAYS, alternation
 
 PERIOD_START: dict[str, time] = {"manha": time(9), "tarde": time(14), "noite": time(19)}
 
@@ -83,21 +81,10 @@ _PERIODS = (
 _MINUTE_WORDS = {"meia": 30, "quinze": 15}
 
 
-def clinic_now() -> datetime:
-    """The current time in the clinic's time zone (``CLINIC_TZ``)."""
-    return clock.now().astimezone(get_settings().clinic_tz)
-
-
-def prepare(text: str) -> str:
-    """Fold accents, expand chat abbreviations ("hj", "amnh", "seg") and squeeze spaces."""
-    folded = re.sub(r"\w+", lambda m: ABBREVIATIONS.get(m.group(), m.group()), fold_accents(text))
-    return " ".join(folded.split())
-
-
 def parse_date_expression(text: str, now: datetime | date) -> date | None:
     """The calendar date meant by ``text`` relative to ``now``, or None if there is none."""
     today = now.date() if isinstance(now, datetime) else now
-    expression = prepare(text)
+    expression = matching_form(text)
     resolved = _resolve_by_rules(expression, today)
     if resolved is not None:
         return resolved
@@ -106,7 +93,7 @@ def parse_date_expression(text: str, now: datetime | date) -> date | None:
 
 def parse_time_expression(text: str) -> time | None:
     """The clock time in ``text`` ("às 14h", "14:30", "9 horas", "meio-dia"), or None."""
-    expression = prepare(text)
+    expression = matching_form(text)
     if match := _NOON.search(expression):
         return time(12, 30 if match.group(1) else 0)
     if _MIDNIGHT.search(expression):
@@ -119,7 +106,7 @@ def parse_time_expression(text: str) -> time | None:
 
 def parse_period(text: str) -> str | None:
     """``manha``, ``tarde`` or ``noite`` when ``text`` names a part of the day."""
-    expression = prepare(text)
+    expression = matching_form(text)
     for period, pattern in _PERIODS:
         if pattern.search(expression):
             return period
@@ -220,7 +207,7 @@ def _weekday(today: date, weekday: int, *, in_next_week: bool, today_ok: bool) -
 def names_bare_weekday(text: str) -> bool:
     """Whether ``text`` names a weekday alone ("terça", "sexta de manhã"), not "próxima terça",
     "terça que vem" or a calendar date: the day it means may move a week when today is full."""
-    expression = prepare(text)
+    expression = matching_form(text)
     if any(rule.search(expression) for rule in _RULES_BEFORE_WEEKDAYS):
         return False
     match = _WEEKDAY_EXPR.search(expression)

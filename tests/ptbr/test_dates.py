@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinicbot.nlu.dates import (
+from clinicbot.ptbr.dates import (
     names_bare_weekday,
     parse_date_expression,
     parse_datetime_expression,

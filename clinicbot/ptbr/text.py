@@ -1,9 +1,12 @@
-"""Text helpers shared by the NLU components: accent folding and chat abbreviations."""
+"""Accent folding and chat abbreviations: the forms Portuguese text is compared in."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+# Emoji presentation selector: "❤️" is "❤" followed by it.
+EMOJI_VARIANT = "\ufe0f"
 
 # Informal WhatsApp spellings mapped to the standard (accent-free) word they stand for.
 ABBREVIATIONS: dict[str, str] = {
@@ -76,6 +79,15 @@ def fold_accents(text: str) -> str:
 def expand_abbreviation(word: str) -> str:
     """The standard spelling of a chat abbreviation, or ``word`` itself."""
     return ABBREVIATIONS.get(word.lower(), word)
+
+
+def matching_form(text: str) -> str:
+    """Folded, abbreviation-expanded ``text`` with single spaces ("Amnh às 14h" -> "amanha as 14h").
+
+    Punctuation stays: the date and option grammars read "15/12" and "14:30".
+    """
+    folded = re.sub(r"\w+", lambda m: ABBREVIATIONS.get(m.group(), m.group()), fold_accents(text))
+    return " ".join(folded.split())
 
 
 # Words, and symbols such as emojis; punctuation is dropped.

@@ -1,16 +1,28 @@
-"""Portuguese calendar and number words, accent-folded like `text.fold_accents` output."""
+"""Portuguese calendar and number words.
+
+The lookup tables are keyed by accent-folded words, as :func:`clinicbot.ptbr.text.fold_accents`
+writes them ("terca", "marco"), and map to numbers.
+"""
 
 from __future__ import annotations
 
-WEEKDAYS: dict[str, int] = {
-    "segunda": 0,
-    "terca": 1,
-    "quarta": 2,
-    "quinta": 3,
-    "sexta": 4,
-    "sabado": 5,
-    "domingo": 6,
-}
+from clinicbot.ptbr.text import fold_accents
+
+# As patients read them, in ``date.weekday()`` order (Monday first).
+WEEKDAY_NAMES: tuple[str, ...] = (
+    "segunda",
+    "terça",
+    "quarta",
+    "quinta",
+    "sexta",
+    "sábado",
+    "domingo",
+)
+# In full, Monday to Friday are "-feira" days ("segunda-feira"); "sábado" and "domingo" are not.
+FULL_WEEKDAY_NAMES: tuple[str, ...] = tuple(
+    f"{name}-feira" if index < 5 else name for index, name in enumerate(WEEKDAY_NAMES)
+)
+WEEKDAYS: dict[str, int] = {fold_accents(name): index for index, name in enumerate(WEEKDAY_NAMES)}
 
 MONTHS: dict[str, int] = {
     "janeiro": 1,
@@ -76,10 +88,6 @@ ORDINALS: dict[str, int] = {
 
 # Words that are both a weekday and an ordinal: "segunda" is Monday or "the second one".
 WEEKDAY_ORDINAL_HOMONYMS: frozenset[str] = frozenset(WEEKDAYS) & frozenset(ORDINALS)
-
-
-# Lower-case inside names: "Maria das Dores", "João da Silva".
-NAME_PARTICLES: frozenset[str] = frozenset({"da", "das", "de", "do", "dos", "e"})
 
 
 def alternation(words: dict[str, int] | frozenset[str]) -> str:
