@@ -80,7 +80,11 @@ class ActionAskHorarioEscolhido(Action):
 def upcoming_or_apology(
     dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> list[Appointment] | None:
-    """The patient's upcoming appointments; None (after apologising) when the agenda is down."""
+    """The patient's upcoming appointments; None when the sender is not verified as the
+    CPF's patient (the identity check already said why), or, after apologising, when the
+    agenda is down."""
+    if not tracker.get_slot("identidade_verificada"):
+        return None
     try:
         return booking_service().upcoming_appointments(tracker.get_slot("cpf"))
     except GestaoDSError:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -18,13 +19,17 @@ from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
 from clinicbot.ptbr.formatting import long_day
 from clinicbot.ptbr.replies import declines_to_say, says_no, says_yes
 from clinicbot.ptbr.words import WEEKDAY_NAMES
+from clinicbot.services import identity
 from clinicbot.services.choices import Option, pick_option
+from clinicbot.services.clinic import load_clinic
+from clinicbot.services.handoff import request_human
 from clinicbot.services.patients import parse_birth_date, parse_email, parse_full_name
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-REGISTRATION_SLOTS = ("paciente_nome", "paciente_nascimento", "paciente_email")
+REGISTRATION_SLOTS = ("paciente_nome", "paciente_email")
+BOOKING_FORM = "agendamento_form"
 # Steps at which a date in the message means "this day instead" (a preference or a correction).
 DAY_CHANGE_STEPS = (None, "dia_escolhido", "horario_escolhido", "confirmacao")
 Slots = dict[str, Any]
@@ -37,22 +42,97 @@ class JourneyFormValidator(FormValidationAction, ABC):
     def name(self) -> str:
         """``validate_<form name>``; abstract so that rasa_sdk does not register this base."""
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Validates; a sender out of identity checks for today is handed to the staff."""
+        events = await super().run(dispatcher, tracker, domain)
+        handed_over = any(
+            event.get("event") == "slot"
+            and event.get("name") == "verificacao_bloqueada"
+            and event.get("value")
+            for event in events
+        )
+        return [*events, ConversationPaused()] if handed_over else events
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """The birth date only while the sender is not verified; name and e-mail only to
+        register a patient."""
+        required = list(domain_slots)
+        if tracker.get_slot("identidade_verificada"):
+            required = [slot for slot in required if slot != "paciente_nascimento"]
+        if tracker.get_slot("paciente_cadastrado") is not False:
+            required = [slot for slot in required if slot not in REGISTRATION_SLOTS]
+        return required
+
     def validate_cpf(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        """Look the CPF up, telling the sender nothing about it: they are verified at once
+        when their WhatsApp number is the patient's, else asked the birth date."""
         digits = slots.latest_cpf(tracker) or cpf_digits(str(value or ""))
         if not is_valid_cpf(digits):
             dispatcher.utter_message(response="utter_cpf_invalido")
             return {"cpf": None}
+        if identity.blocked(tracker.sender_id):
+            return _hand_over(dispatcher, tracker)
         try:
             patient = booking_service().find_patient(digits)
         except GestaoDSError:
             logger.exception("patient lookup failed")
             dispatcher.utter_message(response="utter_agenda_indisponivel")
             return {"cpf": None}
-        if patient is None:
-            return {"cpf": digits, "paciente_cadastrado": False}
-        return {"cpf": digits, "paciente_cadastrado": True, "paciente_nome": patient.name}
+        verified = patient is not None and identity.sender_is_patient(tracker.sender_id, patient)
+        found: Slots = {
+            "cpf": digits,
+            "paciente_cadastrado": patient is not None,
+            "identidade_verificada": verified,
+            "verificacao_falhou": None,
+            "paciente_nascimento": None,
+        }
+        if verified:
+            found["paciente_nome"] = patient.name
+        return found
+
+    def validate_paciente_nascimento(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        """The identity check (and, for a new patient, registration data).
+
+        A registered CPF with another birth date goes on in the booking form exactly as a new
+        patient would, so that the sender cannot tell the CPF is registered; that booking
+        ends with the staff (``verificacao_falhou``). In the other forms any failure gets the
+        same answer, whether the CPF is registered or not.
+        """
+        born = parse_birth_date(str(value or ""), get_settings().clinic_today())
+        if born is None:
+            dispatcher.utter_message(response="utter_nascimento_invalido")
+            return {"paciente_nascimento": None}
+        told: Slots = {"paciente_nascimento": born.isoformat()}
+        try:
+            patient = booking_service().find_patient(tracker.get_slot("cpf"))
+        except GestaoDSError:
+            logger.exception("patient lookup failed")
+            dispatcher.utter_message(response="utter_agenda_indisponivel")
+            return {"paciente_nascimento": None}
+        booking = self.form_name() == BOOKING_FORM
+        if patient is not None and identity.birth_date_matches(patient, born):
+            return {**told, "identidade_verificada": True, "paciente_nome": patient.name}
+        if patient is None and booking:
+            return told  # a new patient: registration goes on
+        failures = identity.record_failure(tracker.sender_id)
+        if booking:
+            return {**told, "paciente_cadastrado": False, "verificacao_falhou": True}
+        if failures >= identity.MAX_FAILURES_PER_DAY:
+            return _hand_over(dispatcher, tracker)
+        dispatcher.utter_message(response="utter_dados_nao_conferem")
+        return {"cpf": None, "paciente_nascimento": None}
 
     def validate_dia_escolhido(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -159,21 +239,24 @@ def _listed_day(options: list[Option]) -> date | None:
     return datetime.fromisoformat(options[0]["value"]).date() if options else None
 
 
+def _hand_over(dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+    """Out of identity checks for today: the staff take over (the form stops, the bot
+    pauses; see :meth:`JourneyFormValidator.run`)."""
+    request_human(tracker.sender_id, reason="verificação de identidade não confirmada")
+    dispatcher.utter_message(
+        response="utter_verificacao_bloqueada", horario_recepcao=load_clinic().human_hours
+    )
+    return {
+        "cpf": None,
+        "paciente_nascimento": None,
+        "requested_slot": None,
+        "verificacao_bloqueada": True,
+    }
+
+
 class ValidateAgendamentoForm(JourneyFormValidator):
     def name(self) -> str:
         return "validate_agendamento_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        """Name, birth date and e-mail only to register a patient the agenda does not know."""
-        if tracker.get_slot("paciente_cadastrado") is False:
-            return domain_slots
-        return [slot for slot in domain_slots if slot not in REGISTRATION_SLOTS]
 
     def validate_paciente_nome(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -183,15 +266,6 @@ class ValidateAgendamentoForm(JourneyFormValidator):
         if name is None:
             dispatcher.utter_message(response="utter_nome_invalido")
         return {"paciente_nome": name}
-
-    def validate_paciente_nascimento(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Slots:
-        born = parse_birth_date(str(value or ""), get_settings().clinic_today())
-        if born is None:
-            dispatcher.utter_message(response="utter_nascimento_invalido")
-            return {"paciente_nascimento": None}
-        return {"paciente_nascimento": born.isoformat()}
 
     def validate_paciente_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -6,7 +6,7 @@ import logging
 from datetime import date, datetime
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -15,6 +15,8 @@ from actions.asks import ActionAskHorarioEscolhido, upcoming_or_apology
 from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
+from clinicbot.services.clinic import load_clinic
+from clinicbot.services.handoff import request_human
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class ActionAgendarConsulta(Action):
             return slots.reset_journey()
         if not (confirmed and chosen):
             return slots.reset_journey()  # the form stopped early and already said why
+        if tracker.get_slot("verificacao_falhou"):
+            return _staff_confirm_identity(dispatcher, tracker)
         new_patient = tracker.get_slot("paciente_cadastrado") is False
         service = booking_service()
         try:
@@ -83,7 +87,18 @@ class ActionAgendarConsulta(Action):
             dispatcher.utter_message(response="utter_consulta_marcada", nome=first_name, **when)
         else:
             dispatcher.utter_message(response="utter_consulta_marcada_sem_nome", **when)
-        return [*slots.reset_journey(), SlotSet("paciente_cadastrado", True)]
+        registered = [SlotSet("paciente_cadastrado", True), SlotSet("identidade_verificada", True)]
+        return [*slots.reset_journey(), *registered]
+
+
+def _staff_confirm_identity(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """A registered CPF whose birth date did not match: nothing is booked, staff confirm."""
+    request_human(tracker.sender_id, reason="agendamento com data de nascimento divergente")
+    dispatcher.utter_message(
+        response="utter_cadastro_nao_confirmado", horario_recepcao=load_clinic().human_hours
+    )
+    forget = [SlotSet(slot, None) for slot in ("cpf", "verificacao_falhou", "paciente_nome")]
+    return [*slots.reset_journey(), *forget, ConversationPaused()]
 
 
 class ActionReagendarConsulta(Action):

@@ -346,6 +346,19 @@ class ConversationDashboard(Base):
     closed_at = Column(UTCDateTime)
 
 
+class IdentityCheck(Base):
+    """Failed identity checks of one phone on one clinic day (capped: then staff take over)."""
+
+    __tablename__ = "identity_checks"
+    __table_args__ = (UniqueConstraint("phone", "day"),)
+
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(64), nullable=False)
+    day = Column(Date, nullable=False)
+    failures = Column(Integer, nullable=False, default=0, server_default="0")
+    updated_at = _updated_at()
+
+
 class PatientTransaction(Base):
     """A patient's way through the booking funnel; one timestamp per stage reached."""
 

@@ -30,3 +30,20 @@ def normalize_phone(raw: str) -> str:
     if not phonenumbers.is_possible_number(parsed):
         return digits
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+_BR_NATIONAL_LENGTHS = (10, 11)  # DDD (2) + 8 or 9 digits, as agendas register them
+
+
+def same_phone(whatsapp_id: str, registered: str | None) -> bool:
+    """Whether a WhatsApp sender is the phone an agenda registered, ninth digit or not.
+
+    Agendas keep numbers in national form ("31988887777", "(31) 8888-7777"); WhatsApp sends
+    E.164 digits with or without the ninth digit.
+    """
+    digits = "".join(ch for ch in registered or "" if ch.isdigit())
+    if not digits:
+        return False
+    if len(digits) in _BR_NATIONAL_LENGTHS:
+        digits = f"55{digits}"
+    return normalize_phone(whatsapp_id) == normalize_phone(digits)

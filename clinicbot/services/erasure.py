@@ -19,6 +19,7 @@ from clinicbot.db.models import (
     ConversationDashboard,
     ConversationMessage,
     ConversationMessageKey,
+    IdentityCheck,
     Notification,
     OutboxMessage,
     PatientTransaction,
@@ -37,6 +38,7 @@ PHONE_TABLES = (
     PatientTransaction,
     ABTestAssignment,
     Appointment,
+    IdentityCheck,
 )
 
 

@@ -13,7 +13,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ def sandbox_url(stack: Stack) -> str:
 
 
 _PHONE_SUFFIXES = itertools.count(1000)
+BIRTH_DATE = date(1990, 5, 17)
 
 
 @pytest.fixture
@@ -83,10 +84,23 @@ def agenda(sandbox_url: str) -> GestaoDSClient:
 
 
 @pytest.fixture
-def registered_cpf(agenda: GestaoDSClient) -> str:
-    """A patient of this test alone, known to the agenda, with no appointment yet."""
+def patient(patient_factory: Callable[[], WhatsAppPatient]) -> WhatsAppPatient:
+    """The phone of this test's registered patient (:func:`registered_cpf`)."""
+    return patient_factory()
+
+
+@pytest.fixture
+def registered_cpf(agenda: GestaoDSClient, patient: WhatsAppPatient) -> str:
+    """A patient of this test alone, known to the agenda with ``patient``'s phone (so the
+    assistant recognises them by it) and :data:`BIRTH_DATE`, with no appointment yet."""
     cpf = CPF().generate()
-    agenda.register_patient(name="Rita Teste Lopes", cpf=cpf, email="rita@example.org")
+    agenda.register_patient(
+        name="Rita Teste Lopes",
+        cpf=cpf,
+        email="rita@example.org",
+        phone=patient.phone.removeprefix("55"),
+        birth_date=BIRTH_DATE,
+    )
     return cpf
 
 

@@ -13,14 +13,13 @@ from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID
 from clinicbot.stack import Stack
 from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 from tests.e2e.conftest import active_appointments
-from tests.support.whatsapp import menu_lines
+from tests.support.whatsapp import WhatsAppPatient, menu_lines
 
 
 def test_booking_confirmation_delivered_three_times_books_once(
-    stack: Stack, sandbox_url: str, patient_factory, registered_cpf: str
+    stack: Stack, sandbox_url: str, patient: WhatsAppPatient, registered_cpf: str
 ) -> None:
     cpf = registered_cpf
-    patient = patient_factory()
     patient.say("quero marcar uma consulta")
     assert menu_lines(patient.say(cpf))
     patient.say("1")

@@ -48,13 +48,12 @@ def start_booking(patient: WhatsAppPatient, cpf: str) -> list[str]:
 def test_booking_the_first_offered_time_succeeds(
     now: datetime,
     clock: Callable[[datetime], None],
-    patient_factory: Callable[[], WhatsAppPatient],
+    patient: WhatsAppPatient,
     agenda: GestaoDSClient,
     registered_cpf: str,
     sandbox_url: str,
 ) -> None:
     clock(now)
-    patient = patient_factory()
     days = start_booking(patient, registered_cpf)
     first_day = datetime.strptime(f"{days[0].split(', ')[1]}/{now.year}", "%d/%m/%Y").date()
     assert first_day >= now.date()
@@ -73,12 +72,11 @@ def test_booking_the_first_offered_time_succeeds(
 def test_correction_while_times_are_listed_changes_the_day(
     now: datetime,
     clock: Callable[[datetime], None],
-    patient_factory: Callable[[], WhatsAppPatient],
+    patient: WhatsAppPatient,
     agenda: GestaoDSClient,
     registered_cpf: str,
 ) -> None:
     clock(now)
-    patient = patient_factory()
     start_booking(patient, registered_cpf)
     assert menu_lines(patient.say("1"))
     tuesday = named_weekday(agenda, now, weekday=1)
@@ -92,7 +90,7 @@ def test_correction_while_times_are_listed_changes_the_day(
 def test_preferred_day_and_period_go_straight_to_its_times(
     now: datetime,
     clock: Callable[[datetime], None],
-    patient_factory: Callable[[], WhatsAppPatient],
+    patient: WhatsAppPatient,
     agenda: GestaoDSClient,
     registered_cpf: str,
 ) -> None:
@@ -100,7 +98,6 @@ def test_preferred_day_and_period_go_straight_to_its_times(
     friday = named_weekday(agenda, now, weekday=4)
     free = bookable(agenda, friday, now)
     morning = [moment for moment in free if moment.hour < 12] or free
-    patient = patient_factory()
     assert "cpf" in patient.say("quero marcar consulta pra sexta de manhã").lower()
     answer = patient.say(registered_cpf)
     assert f"{WEEKDAY_NAMES[4]}-feira, {friday:%d/%m}" in answer, answer

@@ -10,13 +10,12 @@ from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.settings import SANDBOX_STAFF_TOKEN
 from clinicbot.stack import Stack
 from tests.e2e.conftest import AgendaPatient, active_appointments, sandbox_state
-from tests.support.whatsapp import menu_lines
+from tests.support.whatsapp import WhatsAppPatient, menu_lines
 
 
 def test_reschedule_moves_the_same_appointment(
-    stack: Stack, sandbox_url, patient_factory, patient_with_appointment: AgendaPatient
+    stack: Stack, sandbox_url, patient: WhatsAppPatient, patient_with_appointment: AgendaPatient
 ):
-    patient = patient_factory()
     assert "cpf" in patient.say("preciso remarcar minha consulta").lower()
     listed = patient.say(patient_with_appointment.cpf)
     assert len(menu_lines(listed)) == 1 and "remarcar" in listed
@@ -35,9 +34,8 @@ def test_reschedule_moves_the_same_appointment(
 
 
 def test_cancel_records_the_reason(
-    stack: Stack, sandbox_url, patient_factory, patient_with_appointment: AgendaPatient
+    stack: Stack, sandbox_url, patient: WhatsAppPatient, patient_with_appointment: AgendaPatient
 ):
-    patient = patient_factory()
     patient.say("quero cancelar minha consulta")
     assert "cancelar" in patient.say(patient_with_appointment.cpf)
     assert "motivo" in patient.say("1")
@@ -53,9 +51,8 @@ def test_cancel_records_the_reason(
 
 
 def test_declining_the_cancellation_keeps_the_appointment(
-    stack: Stack, sandbox_url, patient_factory, patient_with_appointment: AgendaPatient
+    stack: Stack, sandbox_url, patient: WhatsAppPatient, patient_with_appointment: AgendaPatient
 ):
-    patient = patient_factory()
     patient.say("desmarca minha consulta pfv")
     patient.say(patient_with_appointment.cpf)
     patient.say("1")
@@ -65,9 +62,8 @@ def test_declining_the_cancellation_keeps_the_appointment(
 
 
 def test_my_appointments_lists_date_and_time(
-    stack: Stack, patient_factory, patient_with_appointment: AgendaPatient
+    stack: Stack, patient: WhatsAppPatient, patient_with_appointment: AgendaPatient
 ):
-    patient = patient_factory()
     patient.say("quando é minha consulta?")
     answer = patient.say(patient_with_appointment.cpf)
     starts_at = patient_with_appointment.starts_at
@@ -75,10 +71,9 @@ def test_my_appointments_lists_date_and_time(
 
 
 def test_slot_taken_before_confirmation_gets_fresh_options_and_no_double_booking(
-    stack: Stack, sandbox_url, patient_factory, agenda: GestaoDSClient, registered_cpf: str
+    stack: Stack, sandbox_url, patient: WhatsAppPatient, agenda: GestaoDSClient, registered_cpf: str
 ):
     cpf = registered_cpf
-    patient = patient_factory()
     patient.say("quero marcar uma consulta")
     patient.say(cpf)
     times = menu_lines(patient.say("3"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -87,11 +88,17 @@ def test_full_booking_on_the_simulator_page(
     chat: ChatPage, agenda: GestaoDSClient, sandbox_url: str
 ) -> None:
     cpf = CPF().generate()
-    agenda.register_patient(name="Rita Navegador Souza", cpf=cpf, email="rita.nav@example.org")
+    agenda.register_patient(
+        name="Rita Navegador Souza",
+        cpf=cpf,
+        email="rita.nav@example.org",
+        birth_date=date(1990, 5, 17),
+    )
 
     assert "assistente" in chat.say("oi, bom dia").lower()
     assert "cpf" in chat.say("quero marcar uma consulta").lower()
-    days = chat.say(cpf)
+    assert "nascimento" in chat.say(cpf)  # another phone than the one registered
+    days = chat.say("17/05/1990")
     assert chat.page.locator(".list-button").count() >= 1, days
     times = chat.pick(1)
     assert chat.page.locator(".list-button").count() >= 2, times

@@ -9,12 +9,14 @@ from validate_docbr import CPF
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.stack import Stack
 from tests.e2e.conftest import AgendaPatient, sandbox_state
+from tests.support.whatsapp import WhatsAppPatient
 
 
 def test_freed_slot_is_offered_to_the_waiting_patient_who_takes_it(
     stack: Stack,
     sandbox_url,
     patient_factory,
+    patient: WhatsAppPatient,
     patient_with_appointment: AgendaPatient,
     agenda: GestaoDSClient,
 ):
@@ -25,7 +27,7 @@ def test_freed_slot_is_offered_to_the_waiting_patient_who_takes_it(
     assert "lista de espera" in waiting.say(waiting_cpf)
     assert "sua posição" in waiting.say("qual minha posição na lista de espera?").lower()
 
-    canceling = patient_factory()
+    canceling = patient  # writes from the phone the agenda has for the appointment's CPF
     canceling.say("quero cancelar minha consulta")
     canceling.say(patient_with_appointment.cpf)
     canceling.say("1")
