@@ -40,6 +40,7 @@ APPOINTMENTS = [
     Appointment(id="a1", starts_at=AT_TEN, professional="Dra. Ana"),
     Appointment(id="a2", starts_at=FRIDAY_AT_NINE),
 ]
+VERIFIED = {"cpf": "39053344705", "identidade_verificada": True}
 CHOSEN = {
     "agendamento_escolhido": "a1",
     "agendamentos": AgendaAnswers.appointment_options(APPOINTMENTS),
@@ -98,7 +99,7 @@ def test_a_day_filled_meanwhile_goes_back_to_the_days(agenda: AgendaAnswers) -> 
     ],
 )
 def test_asking_which_appointment(agenda: AgendaAnswers, form: str, question: str) -> None:
-    [message] = run(ActionAskAgendamentoEscolhido(), tracker(form=form))
+    [message] = run(ActionAskAgendamentoEscolhido(), tracker(form=form, slots=VERIFIED))
     assert rendered(message) == question
     assert [button["title"] for button in message["buttons"]] == [
         "terça-feira, 11/03, às 10:00 (Dra. Ana)",
@@ -180,15 +181,21 @@ def test_a_no_to_the_confirmation_changes_nothing(action: object, answer: str) -
 
 
 def test_listing_one_or_more_appointments(agenda: AgendaAnswers) -> None:
-    assert replies(ActionListarAgendamentos(), tracker(slots={"cpf": "39053344705"})) == [
+    assert replies(ActionListarAgendamentos(), tracker(slots=VERIFIED)) == [
         "Suas próximas consultas:\n"
         "• terça-feira, 11/03, às 10:00 (Dra. Ana)\n"
         "• sexta-feira, 14/03, às 09:00"
     ]
     agenda.appointments = APPOINTMENTS[1:]
-    assert replies(ActionListarAgendamentos(), tracker(slots={"cpf": "39053344705"})) == [
+    assert replies(ActionListarAgendamentos(), tracker(slots=VERIFIED)) == [
         "Sua próxima consulta:\n• sexta-feira, 14/03, às 09:00"
     ]
+
+
+@pytest.mark.parametrize("action", [ActionListarAgendamentos(), ActionAskAgendamentoEscolhido()])
+def test_nothing_is_listed_to_an_unverified_sender(agenda: AgendaAnswers, action: object) -> None:
+    unverified = {"cpf": "39053344705", "identidade_verificada": False}
+    assert replies(action, tracker(slots=unverified, form="cancelamento_form")) == []
 
 
 class TestAnotherDayNamed:
