@@ -42,9 +42,17 @@ PHONE_TABLES = (
 )
 
 
+# Tables that also name the patient by CPF: the same person may have written from another
+# phone (a relative's, an old number), and those rows are theirs too.
+CPF_TABLES = (WaitingList, PatientTransaction, Appointment)
+
+
 def erase_patient(session: Session, phone: str) -> dict[str, int]:
-    """Delete every row about ``phone``; returns the number of rows per table."""
+    """Delete every row about ``phone`` and about the CPFs it used; rows per table."""
     erased: dict[str, int] = {}
+    cpfs = _cpfs_of(session, phone)
+    if cpfs:
+        _erase_cpfs(session, cpfs, erased)
     message_ids = select(ConversationMessage.id).where(ConversationMessage.phone == phone)
     erased[ConversationMessageKey.__tablename__] = session.execute(
         delete(ConversationMessageKey)
@@ -55,9 +63,9 @@ def erase_patient(session: Session, phone: str) -> dict[str, int]:
         delete(ConversationMessage).where(ConversationMessage.phone == phone)
     ).rowcount
     for model in PHONE_TABLES:
-        erased[model.__tablename__] = session.execute(
-            delete(model).where(model.phone == phone)
-        ).rowcount
+        erased[model.__tablename__] = erased.get(model.__tablename__, 0) + (
+            session.execute(delete(model).where(model.phone == phone)).rowcount
+        )
     erased[Conversation.__tablename__] = session.execute(
         delete(Conversation).where(Conversation.phone == phone)
     ).rowcount
@@ -67,6 +75,35 @@ def erase_patient(session: Session, phone: str) -> dict[str, int]:
         ).rowcount
     logger.info("erased %s: %s", mask_phone(phone), erased)
     return erased
+
+
+def _cpfs_of(session: Session, phone: str) -> set[str]:
+    found: set[str] = set()
+    for model in CPF_TABLES:
+        found.update(
+            cpf
+            for cpf in session.execute(select(model.cpf).where(model.phone == phone)).scalars()
+            if cpf
+        )
+    return found
+
+
+def _erase_cpfs(session: Session, cpfs: set[str], erased: dict[str, int]) -> None:
+    """Rows under other phones that carry one of ``cpfs`` (and the notifications about them)."""
+    appointments = select(Appointment.id).where(Appointment.cpf.in_(cpfs))
+    entries = select(WaitingList.id).where(WaitingList.cpf.in_(cpfs))
+    erased[Notification.__tablename__] = session.execute(
+        delete(Notification)
+        .where(
+            Notification.appointment_id.in_(appointments)
+            | Notification.waiting_list_id.in_(entries)
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    for model in CPF_TABLES:
+        erased[model.__tablename__] = session.execute(
+            delete(model).where(model.cpf.in_(cpfs)).execution_options(synchronize_session=False)
+        ).rowcount
 
 
 def _has_rasa_events(session: Session) -> bool:

@@ -134,7 +134,7 @@ class TurnRunner:
     async def _run_turn(self, stored: inbox.StoredInbound) -> None:
         output = self.output(stored)
         if stored.unsupported:
-            logger.info("%s %s without caption: only text is read", self.channel, stored.data)
+            logger.info("%s message without text (%s): only text is read", self.channel, stored.id)
             await output.send_text_message(stored.phone, ONLY_TEXT_REPLY)
             return
         metadata = {

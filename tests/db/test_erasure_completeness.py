@@ -39,7 +39,7 @@ from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, Text, ins
 from sqlalchemy.engine import Connection, Engine
 
 from clinicbot.db.engine import session_scope
-from clinicbot.db.models import Base, WaitingList
+from clinicbot.db.models import Base, IdentityCheck
 from clinicbot.rasa.stores import DatabaseUrlTrackerStore
 from clinicbot.services import erasure
 from clinicbot.settings import get_settings
@@ -279,9 +279,9 @@ def test_erasure_leaves_nothing_about_the_patient_in_any_patient_table(schema: E
 def test_a_table_left_out_of_the_erasure_is_caught(
     schema: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    forgetful = tuple(model for model in erasure.PHONE_TABLES if model is not WaitingList)
+    forgetful = tuple(model for model in erasure.PHONE_TABLES if model is not IdentityCheck)
     monkeypatch.setattr(erasure, "PHONE_TABLES", forgetful)
-    assert leftovers_after_erasure(schema).keys() == {"waiting_list"}
+    assert leftovers_after_erasure(schema).keys() == {"identity_checks"}
 
 
 def test_a_new_table_with_a_phone_column_is_caught(schema: Engine) -> None:

@@ -75,3 +75,27 @@ def test_erasure_removes_the_patient_and_keeps_the_others(engine: Engine) -> Non
     finally:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE events"))
+
+
+def test_rows_with_the_same_cpf_under_another_phone_are_erased_too(engine: Engine) -> None:
+    relative = "5531966665555"  # the patient once wrote from a relative's phone
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS events (sender_id VARCHAR(255))"))
+    try:
+        add_everything_about(engine, ERASED, "39053344705")
+        add_everything_about(engine, relative, "39053344705")
+        add_everything_about(engine, KEPT, "52998224725")
+
+        with session_scope(engine) as session:
+            erase_patient(session, ERASED)
+
+        with session_scope(engine) as session:
+            for model in (models.Appointment, models.WaitingList):
+                cpfs = session.execute(select(model.cpf)).scalars().all()
+                assert cpfs == ["52998224725"], model.__tablename__
+            notified = session.execute(select(models.Notification.phone)).scalars().all()
+            assert notified == [KEPT]
+        assert all(count == 1 for count in rows_about(engine, KEPT).values())
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE events"))

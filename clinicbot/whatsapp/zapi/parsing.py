@@ -122,7 +122,8 @@ def _dedupe_key(payload: dict[str, Any], phone: str, content: str, seconds: floa
         return f"{message_id}:edit:{digest}"
     if message_id:
         return message_id
-    return f"syn:{phone}:{digest}:{int(seconds // SYNTHETIC_BUCKET_SECONDS)}"
+    sender = hashlib.sha1(phone.encode()).hexdigest()[:16]  # ids are logged: no raw phone
+    return f"syn:{sender}:{digest}:{int(seconds // SYNTHETIC_BUCKET_SECONDS)}"
 
 
 def _message_text(payload: dict[str, Any]) -> tuple[str | None, str | None]:

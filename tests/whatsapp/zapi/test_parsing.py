@@ -129,7 +129,7 @@ def test_reply_without_message_id_gets_a_synthetic_key_per_ten_seconds() -> None
     payload = load("button_reply_without_message_id")
     first = parse_callback(payload)
     assert first.text == "Sim" and first.data["reply_id"] == "confirm_yes"
-    assert first.message_id.startswith("syn:5531988887777:")
+    assert first.message_id.startswith("syn:") and "5531988887777" not in first.message_id
     redelivered = parse_callback({**payload, "momment": payload["momment"] + 3_000})
     assert redelivered.message_id == first.message_id
     later = parse_callback({**payload, "momment": payload["momment"] + 60_000})
