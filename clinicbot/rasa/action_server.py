@@ -6,15 +6,23 @@
 that does not carry the shared secret rasa's ``action_endpoint`` sends as ``?token=``
 (``ACTION_SERVER_TOKEN``; :class:`clinicbot.stack.Stack` generates one per run and writes it
 into rasa's endpoints). ``/health`` stays open for the process supervisor.
+
+The actions call GestãoDS and the database synchronously. rasa_sdk would await them on its one
+event loop, so one hung GestãoDS read would freeze every other patient's action (and
+``/health``): here each action runs in a worker thread instead, and ``ACTION_SERVER_WORKERS``
+processes (default 2) share the port.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
+from typing import Any
 
-from rasa_sdk.endpoint import create_app
+from rasa_sdk import endpoint
+from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic
 from sanic.request import Request
@@ -27,9 +35,19 @@ logger = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/health"})
 
 
+class ThreadedActionExecutor(ActionExecutor):
+    """Runs each action call in a worker thread, with an event loop of its own."""
+
+    async def run(self, action_call: dict[str, Any]) -> dict[str, Any] | None:
+        parent_run = super().run
+        return await asyncio.to_thread(lambda: asyncio.run(parent_run(action_call)))
+
+
 def create_action_app(token: str, package: str = "actions") -> Sanic:
     """rasa_sdk's app for ``package``, refusing requests without ``token``."""
-    app = create_app(package, cors_origins=None)
+    # rasa_sdk builds its executor inside create_app, from this module attribute.
+    endpoint.ActionExecutor = ThreadedActionExecutor  # type: ignore[misc]
+    app = endpoint.create_app(package, cors_origins=None)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
 
     @app.middleware("request")
@@ -60,7 +78,13 @@ def main(argv: list[str] | None = None) -> None:
             "that token (make run generates one)"
         )
     app = create_action_app(settings.action_server_token, args.actions)
-    app.run(host=args.host, port=args.port, access_log=False, motd=False)
+    app.run(
+        host=args.host,
+        port=args.port,
+        workers=settings.action_server_workers,
+        access_log=False,
+        motd=False,
+    )
 
 
 if __name__ == "__main__":
