@@ -25,6 +25,7 @@ from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.policy import NotificationPolicy
+from clinicbot.services.retention import purge_expired
 from clinicbot.services.templates import seed_default_templates
 from clinicbot.services.waiting_list import OFFER_MESSAGES, WaitingListService
 from clinicbot.settings import Settings
@@ -47,6 +48,7 @@ class Jobs:
     ) -> None:
         policy = NotificationPolicy.from_settings(settings)
         self.engine = engine
+        self.clock = clock
         self.retention_months = settings.message_retention_months
         self.notifications = NotificationDispatcher(
             {**APPOINTMENT_MESSAGES, **OFFER_MESSAGES}, engine=engine, policy=policy, clock=clock
@@ -71,6 +73,7 @@ class Jobs:
         created = ensure_partitions(self.engine, months_ahead=PARTITIONS_AHEAD)
         result = drop_partitions_older_than(self.engine, self.retention_months)
         logger.info("message log: partitions created %s; retention %s", created, result)
+        purge_expired(self.engine, self.retention_months, self.clock())
 
     def poll_availability(self) -> None:
         try:
