@@ -36,9 +36,10 @@ run: install train ## run the assistant (sandbox GestãoDS/Z-API and SQLite unle
 test: install lint validate train pytest rasa-test ## everything CI runs
 
 .PHONY: lint
-lint: install ## ruff
+lint: install ## ruff, then mypy (strict, over clinicbot/ and actions/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 .PHONY: format
 format: install ## ruff format + fixes

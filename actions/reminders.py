@@ -12,8 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.services import agenda
-from actions.waiting_list import waiting_list_service
+from actions.services import agenda, waiting_list_service
 from clinicbot.db.engine import session_scope
 from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.ptbr.formatting import clock, long_day

@@ -46,7 +46,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+# SQLAlchemy 1.4 ships no types: to mypy the declarative base (and so every column) is Any.
+Base: Any = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 APPOINTMENT_STATUSES = ("scheduled", "confirmed", "canceled", "completed", "no_show", "rescheduled")
 CONVERSATION_STATUSES = ("active", "handed_off", "closed", "expired")

@@ -214,7 +214,8 @@ def parse_appointment(item: Any, tz: ZoneInfo, default_id: str | None = None) ->
     if not appointment_id or isinstance(item.get("agendamento"), dict) or not start:
         return None
     end = _text(_first(item, "data_fim_agendamento", "data_fim", "fim"))
-    patient = item.get("paciente") if isinstance(item.get("paciente"), dict) else {}
+    patient_item = item.get("paciente")
+    patient: dict[str, Any] = patient_item if isinstance(patient_item, dict) else {}
     try:
         starts_at = parse_datetime(start, tz)
         ends_at = parse_datetime(end, tz) if end else None

@@ -38,7 +38,7 @@ class RedisTTLCache:
     """Same interface as :class:`clinicbot.gestaods.cache.TTLCache`; values are tuples of
     dates or datetimes (available days and times)."""
 
-    def __init__(self, client: redis.Redis, ttl: float, namespace: str = NAMESPACE) -> None:
+    def __init__(self, client: redis.Redis[bytes], ttl: float, namespace: str = NAMESPACE) -> None:
         self._redis = client
         self._ttl_ms = int(ttl * 1000)
         self._namespace = namespace

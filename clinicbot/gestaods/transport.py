@@ -146,15 +146,15 @@ class Transport:
             self._record(call, attempt, None, elapsed_ms(), "timeout")
             raise _Transient(f"GestãoDS {call.operation} timed out") from exc
         except requests.RequestException as exc:
-            error = f"connection error ({type(exc).__name__})"
-            self._record(call, attempt, None, elapsed_ms(), error)
-            raise _Transient(f"GestãoDS {call.operation}: {error}") from exc
+            reason = f"connection error ({type(exc).__name__})"
+            self._record(call, attempt, None, elapsed_ms(), reason)
+            raise _Transient(f"GestãoDS {call.operation}: {reason}") from exc
         try:
             body: Any = response.json()
         except ValueError:
             body = response.text
         status = effective_status(response.status_code, body)
-        error = None
+        error: str | None = None
         if status >= 400:
             error = mask_text(message_of(body) or f"HTTP {status}")[:200]
         self._record(call, attempt, status, elapsed_ms(), error)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import skops.io as sio
+from numpy.typing import NDArray
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -22,6 +23,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy import sparse
 from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
@@ -119,13 +121,13 @@ class IntentModel:
     chars: TfidfVectorizer
     classifier: CalibratedClassifierCV
     shapes: TfidfVectorizer | None = None
-    shape_idf: np.ndarray | None = None
-    word_idf: np.ndarray | None = None
-    char_idf: np.ndarray | None = None
-    sigmoid_a: np.ndarray | None = None
-    sigmoid_b: np.ndarray | None = None
+    shape_idf: NDArray[np.float64] | None = None
+    word_idf: NDArray[np.float64] | None = None
+    char_idf: NDArray[np.float64] | None = None
+    sigmoid_a: NDArray[np.float64] | None = None
+    sigmoid_b: NDArray[np.float64] | None = None
 
-    def fit(self, texts: list[str], shapes: list[str], label_ids: np.ndarray) -> None:
+    def fit(self, texts: list[str], shapes: list[str], label_ids: NDArray[np.int_]) -> None:
         blocks = [self.words.fit_transform(texts), self.chars.fit_transform(texts)]
         self.word_idf, self.char_idf = self.words.idf_, self.chars.idf_
         if self.shapes is not None:
@@ -140,14 +142,14 @@ class IntentModel:
     def features(self, texts: list[str], shapes: list[str]) -> sparse.csr_matrix:
         """The feature rows the SVM sees, equal to the fitted vectorizers' ``transform``."""
         blocks = [
-            _tfidf(self.words, self.word_idf, texts),
-            _tfidf(self.chars, self.char_idf, texts),
+            _tfidf(self.words, _fitted(self.word_idf), texts),
+            _tfidf(self.chars, _fitted(self.char_idf), texts),
         ]
         if self.shapes is not None:
             blocks.append(self._shape_block(shapes))
         return sparse.hstack(blocks, format="csr")
 
-    def predict_proba(self, texts: list[str], shapes: list[str]) -> np.ndarray:
+    def predict_proba(self, texts: list[str], shapes: list[str]) -> NDArray[np.float64]:
         """``classifier.predict_proba`` for many intents: one sigmoid per intent, normalised."""
         svm = self.classifier.calibrated_classifiers_[0].base_estimator
         decision = np.asarray(self.features(texts, shapes) @ svm.coef_.T) + svm.intercept_
@@ -162,7 +164,9 @@ class IntentModel:
         The vocabulary is a dozen cues, and sklearn's ``transform`` (and even its ``idf_``
         property) spends more time on checks than this takes; ``shape_idf`` holds the IDF.
         """
-        vocabulary, idf = self.shapes.vocabulary_, self.shape_idf
+        if self.shapes is None:
+            raise NotFittedError("the intent model has no shape features")
+        vocabulary, idf = self.shapes.vocabulary_, _fitted(self.shape_idf)
         data: list[float] = []
         indices: list[int] = []
         indptr = [0]
@@ -184,7 +188,16 @@ class IntentModel:
         )
 
 
-def _tfidf(vectorizer: TfidfVectorizer, idf: np.ndarray, texts: list[str]) -> sparse.csr_matrix:
+def _fitted(array: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    """An array that :meth:`IntentModel.fit` sets (``None`` only on a model never fitted)."""
+    if array is None:
+        raise NotFittedError("the intent model is not fitted")
+    return array
+
+
+def _tfidf(
+    vectorizer: TfidfVectorizer, idf: NDArray[np.float64], texts: list[str]
+) -> sparse.csr_matrix:
     """``vectorizer.transform(texts)`` of a fitted sublinear-TF vectorizer whose IDF is ``idf``."""
     counts = CountVectorizer.transform(vectorizer, texts).astype(np.float64)
     counts.data = (np.log(counts.data) + 1.0) * idf[counts.indices]

@@ -41,7 +41,9 @@ def _entity(span: Span, text: str) -> dict[str, Any]:
     }
 
 
-def _replace_overlapping(entities: list[dict[str, Any]], span: Span, text: str) -> list:
+def _replace_overlapping(
+    entities: list[dict[str, Any]], span: Span, text: str
+) -> list[dict[str, Any]]:
     return [e for e in entities if not _span(e).overlaps(span)] + [_entity(span, text)]
 
 

@@ -37,7 +37,7 @@ def parse_option_number(text: str) -> int | None:
 
 
 def weekday_or_option(
-    message_text: str, start: int, end: int, options_offered: bool | None
+    message_text: str, start: int, end: int | None, options_offered: bool | None
 ) -> str | None:
     """Decide whether the span ``message_text[start:end]`` is a date or an option number.
 

@@ -96,7 +96,8 @@ def find_name_spans(text: str) -> list[Span]:
     folded = _fold_keeping_offsets(text)
     spans = []
     for cue in _NAME_CUE.finditer(folded):
-        position, words = cue.end(), []
+        position = cue.end()
+        words: list[re.Match[str]] = []
         while match := _NAME_WORD.match(folded, position):
             word = match.group()
             if word in _NOT_NAMES or (not words and word in NAME_PARTICLES):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import spacy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 from spacy.language import Language
+from spacy.lookups import Table
+from spacy.pipeline import Lemmatizer
+from spacy.tokenizer import Tokenizer as SpacyTokenizer
 
 from clinicbot.ptbr.cpf import WRITTEN_CPF
 from clinicbot.ptbr.text import ABBREVIATIONS, fold_accents
@@ -36,17 +39,20 @@ def load_pipeline() -> Language:
     nlp = spacy.blank("pt")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.initialize()
-    default_match = nlp.tokenizer.token_match
+    # spaCy types Language.tokenizer as any callable; a blank pipeline has the rule-based one.
+    tokenizer: SpacyTokenizer = nlp.tokenizer
+    default_match = tokenizer.token_match
 
     def token_match(text: str) -> bool:
         return bool(_KEEP_WHOLE.match(text) or (default_match and default_match(text)))
 
-    nlp.tokenizer.token_match = token_match
+    tokenizer.token_match = token_match
     return nlp
 
 
-def _lemma_table(nlp: Language) -> Any:
-    return nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+def _lemma_table(nlp: Language) -> Table:
+    lemmatizer = cast(Lemmatizer, nlp.get_pipe("lemmatizer"))  # added by load_pipeline
+    return lemmatizer.lookups.get_table("lemma_lookup")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)

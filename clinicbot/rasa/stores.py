@@ -55,7 +55,7 @@ class ConfiguredLockStore(LockStore):
     concrete store, so Rasa gets exactly the stock implementation it knows.
     """
 
-    def __new__(cls, endpoint_config: EndpointConfig | None = None) -> LockStore:  # type: ignore[misc]
+    def __new__(cls, endpoint_config: EndpointConfig | None = None) -> LockStore:
         redis_url = get_settings().redis_url
         if not redis_url:
             return InMemoryLockStore()

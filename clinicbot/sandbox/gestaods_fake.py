@@ -60,6 +60,7 @@ APPOINTMENT_NOT_FOUND = {"message": "Agendamento não encontrado", "status": 404
 APPOINTMENT_CANCELED = {"message": "Agendamento cancelado", "status": 400}
 INTERNAL_ERROR = {"detail": "Erro interno"}
 FAILURE_MODES = ("500", "422", "slow", "conflict_next_booking", "error_after_commit")
+FieldError = tuple[list[str], str, str]  # FastAPI's 422 detail entry: loc, msg, type
 
 CLINIC = {
     "medico": "Dra. Beatriz Nogueira",
@@ -92,7 +93,7 @@ class FakeError(Exception):
         self.body = body
 
 
-def _invalid(*errors: tuple[list[str], str, str]) -> FakeError:
+def _invalid(*errors: FieldError) -> FakeError:
     """A FastAPI-style 422 with one ``{loc, msg, type}`` per error."""
     detail = [{"loc": loc, "msg": msg, "type": kind} for loc, msg, kind in errors]
     return FakeError(422, {"detail": detail})
@@ -399,7 +400,7 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _cpf_errors(value: Any, loc: list[str]) -> list[tuple[list[str], str, str]]:
+def _cpf_errors(value: Any, loc: list[str]) -> list[FieldError]:
     if not isinstance(value, str):
         return [(loc, "str type expected", "type_error.str")]
     if len(value) < 11:
@@ -415,7 +416,7 @@ def _cpf_errors(value: Any, loc: list[str]) -> list[tuple[list[str], str, str]]:
     return []
 
 
-def _require(body: dict[str, Any], *names: str) -> list[tuple[list[str], str, str]]:
+def _require(body: dict[str, Any], *names: str) -> list[FieldError]:
     return [
         (["body", name], "field required", "value_error.missing")
         for name in names
@@ -423,7 +424,7 @@ def _require(body: dict[str, Any], *names: str) -> list[tuple[list[str], str, st
     ]
 
 
-def _parse(value: Any, fmt: str, loc: list[str], errors: list[tuple[list[str], str, str]]) -> Any:
+def _parse(value: Any, fmt: str, loc: list[str], errors: list[FieldError]) -> datetime | None:
     """``strptime`` or a 422 entry; ``fmt`` names the only accepted format (the API's)."""
     try:
         return datetime.strptime(str(value), fmt)
@@ -434,7 +435,9 @@ def _parse(value: Any, fmt: str, loc: list[str], errors: list[tuple[list[str], s
         return None
 
 
-def _query_date(request: Request, name: str, errors: list, required: bool) -> date | None:
+def _query_date(
+    request: Request, name: str, errors: list[FieldError], required: bool
+) -> date | None:
     value = request.args.get(name)
     if value in (None, ""):
         if required:
@@ -445,9 +448,9 @@ def _query_date(request: Request, name: str, errors: list, required: bool) -> da
 
 
 def _booking_times(
-    fake: FakeGestaoDS, body: dict[str, Any], errors: list
+    fake: FakeGestaoDS, body: dict[str, Any], errors: list[FieldError]
 ) -> tuple[datetime | None, datetime | None]:
-    bounds = []
+    bounds: list[datetime | None] = []
     for name in ("data_agendamento", "data_fim_agendamento"):
         if body.get(name) in (None, ""):
             bounds.append(None)
@@ -467,7 +470,7 @@ def _check_token(fake: FakeGestaoDS, token: Any) -> None:
         raise FakeError(400, INVALID_TOKEN)
 
 
-def _raise_if(errors: list[tuple[list[str], str, str]]) -> None:
+def _raise_if(errors: list[FieldError]) -> None:
     if errors:
         raise _invalid(*errors)
 
@@ -588,7 +591,7 @@ def create_gestaods_blueprint(fake: FakeGestaoDS) -> Blueprint:
         return json({"data": patient.as_json(), "status": 201}, status=201)
 
     def available_days(request: Request, token: str) -> HTTPResponse:
-        errors: list = []
+        errors: list[FieldError] = []
         first = _query_date(request, "data", errors, required=False)
         _raise_if(errors)
         _check_token(fake, token)
@@ -597,7 +600,7 @@ def create_gestaods_blueprint(fake: FakeGestaoDS) -> Blueprint:
         return json({"data": data, "status": 200})
 
     def available_times(request: Request, token: str) -> HTTPResponse:
-        errors: list = []
+        errors: list[FieldError] = []
         day = _query_date(request, "data", errors, required=False)
         _raise_if(errors)
         _check_token(fake, token)
@@ -631,6 +634,7 @@ def create_gestaods_blueprint(fake: FakeGestaoDS) -> Blueprint:
             )
         start, _ = _booking_times(fake, body, errors)
         _raise_if(errors)
+        assert start is not None  # a missing or invalid data_agendamento is in errors
         _check_token(fake, body["token"])
         _apply_conflict_failure(fake, request, start)
         appointment = fake.book(body["cpf"], start, first_visit)
@@ -641,6 +645,7 @@ def create_gestaods_blueprint(fake: FakeGestaoDS) -> Blueprint:
         errors = _require(body, "data_agendamento", "data_fim_agendamento", "token", "agendamento")
         start, _ = _booking_times(fake, body, errors)
         _raise_if(errors)
+        assert start is not None  # a missing or invalid data_agendamento is in errors
         _check_token(fake, body["token"])
         _apply_conflict_failure(fake, request, start)
         appointment = fake.reschedule(str(body["agendamento"]), start)
@@ -683,10 +688,11 @@ def create_gestaods_blueprint(fake: FakeGestaoDS) -> Blueprint:
         return json({"data": CLINIC, "status": 200})
 
     def listing(request: Request, token: str) -> HTTPResponse:
-        errors: list = []
+        errors: list[FieldError] = []
         first = _query_date(request, "data_inicial", errors, required=True)
         last = _query_date(request, "data_final", errors, required=True)
         _raise_if(errors)
+        assert first is not None and last is not None  # required: a missing date is in errors
         _check_token(fake, token)
         items = [_listagem_item(fake, item) for item in fake.appointments_between(first, last)]
         return json({"data": items, "status": 200})

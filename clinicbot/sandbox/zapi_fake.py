@@ -246,12 +246,15 @@ def create_zapi_blueprint(fake: FakeZapi) -> Blueprint:
         if body.get("down") is False:
             fake.outage = None
             return json({"outage": None})
-        count = body.get("count")
-        if not body.get("down") and not (isinstance(count, int) and count > 0):
-            return _error(400, 'Send {"down": true|false} or {"status": 500, "count": n>0}')
+        remaining = None
+        if not body.get("down"):
+            count = body.get("count")
+            if not (isinstance(count, int) and count > 0):
+                return _error(400, 'Send {"down": true|false} or {"status": 500, "count": n>0}')
+            remaining = int(count)
         fake.outage = Outage(
             status=int(body.get("status", 500)),
-            remaining=None if body.get("down") else int(count),
+            remaining=remaining,
             timeout=bool(body.get("timeout", False)),
             delay=float(body.get("delay", 30.0)),
         )

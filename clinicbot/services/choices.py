@@ -23,8 +23,8 @@ def option_number(entities: Sequence[dict[str, Any]], text: str) -> int | None:
     for entity in entities:
         if entity.get("entity") == "numero_opcao":
             try:
-                return int(entity.get("value"))
-            except (TypeError, ValueError):
+                return int(entity["value"])
+            except (KeyError, TypeError, ValueError):
                 continue
     match = _BARE_NUMBER.match(text or "")
     return int(match.group(1)) if match else None

@@ -131,7 +131,7 @@ def install_scheduler(app: Sanic) -> None:
     if not settings.scheduler_enabled:
         return
 
-    @app.listener("after_server_start")
+    @app.after_server_start
     async def start_scheduler(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
         engine = make_engine(settings.database_url)
         jobs = Jobs(settings, engine=engine, agenda=GestaoDSClient.from_settings(settings))
@@ -139,7 +139,7 @@ def install_scheduler(app: Sanic) -> None:
         app.ctx.scheduler_engine = engine
         app.ctx.scheduler.start()
 
-    @app.listener("before_server_stop")
+    @app.before_server_stop
     async def stop_scheduler(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
         app.ctx.scheduler.shutdown(wait=False)
         app.ctx.scheduler_engine.dispose()

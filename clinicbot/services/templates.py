@@ -71,7 +71,7 @@ LIST_BUTTON = "Ver opções"
 BACK_TO_BOT = "A recepção encerrou o atendimento por aqui 😊 Se precisar de algo, é só me chamar."
 
 
-class _KeepUnknown(dict):
+class _KeepUnknown(dict[str, str]):
     """``str.format_map`` mapping that leaves ``{unknown}`` placeholders untouched."""
 
     def __missing__(self, key: str) -> str:

@@ -38,11 +38,11 @@ def create_app(
         app.blueprint(simulator_blueprint())
     install_scheduler(app)  # reminders, waiting-list offers, availability poll
 
-    @app.listener("before_server_start")
+    @app.before_server_start
     async def open_http(app: Sanic, _loop: object) -> None:
         app.ctx.http = aiohttp.ClientSession()
 
-    @app.listener("after_server_stop")
+    @app.after_server_stop
     async def close_http(app: Sanic, _loop: object) -> None:
         await app.ctx.http.close()
 

@@ -7,6 +7,7 @@ migration lock and passes an open connection in ``config.attributes["connection"
 from __future__ import annotations
 
 from alembic import context
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 
 from clinicbot.db.models import Base
 
@@ -16,7 +17,7 @@ if connection is None:
     raise RuntimeError("run migrations with clinicbot.db.migrate (python -m clinicbot.db.migrate)")
 
 
-def include_name(name: str | None, type_: str, _parents: dict) -> bool:
+def include_name(name: str | None, type_: NameFilterType, _parents: NameFilterParentNames) -> bool:
     """Only our tables: Rasa's ``events`` and the monthly partitions are not ours to diff."""
     return type_ != "table" or name in Base.metadata.tables
 

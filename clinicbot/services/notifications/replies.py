@@ -138,7 +138,8 @@ class ReminderReplies:
         now = self.clock()
         with session_scope(self.engine) as session:
             pending = pending_reply(session, phone, now)
-        if pending is None or pending.kind != "reminder":
+        # A reminder's appointment always has a GestãoDS id (the column is NOT NULL).
+        if pending is None or pending.kind != "reminder" or pending.gestaods_id is None:
             return ReminderAnswer("none")
         if confirmed:
             agenda.confirm(pending.gestaods_id)

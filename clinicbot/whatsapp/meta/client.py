@@ -92,7 +92,8 @@ class MetaClient:
             raise MetaError(f"Graph API {kind} unreachable: {error}") from error
         answer = _json(text)
         if status != 200:
-            error_body = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            error_item = answer.get("error")
+            error_body: dict[str, Any] = error_item if isinstance(error_item, dict) else {}
             code = error_body.get("code")
             raise MetaError(
                 f"Graph API {kind} failed",

@@ -71,7 +71,7 @@ def _message(item: Any) -> InboundEvent:
     context = item.get("context")
     if isinstance(context, dict) and context.get("id"):
         data["reference_id"] = str(context["id"])
-    common = {
+    common: dict[str, Any] = {
         "phone": phone,
         "message_id": str(item["id"]),
         "moment": epoch_to_datetime(item.get("timestamp")),
@@ -85,7 +85,8 @@ def _message(item: Any) -> InboundEvent:
 
 
 def _text(kind: str, item: dict[str, Any]) -> tuple[str | None, str | None]:
-    content = item.get(kind) if isinstance(item.get(kind), dict) else {}
+    content_item = item.get(kind)
+    content: dict[str, Any] = content_item if isinstance(content_item, dict) else {}
     if kind == "text":
         return str(content.get("body") or "").strip() or None, None
     if kind == "interactive":

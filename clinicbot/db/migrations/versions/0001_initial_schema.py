@@ -61,8 +61,8 @@ def _fk(
     )
 
 
-def _index(table: str, *columns: str, **kwargs: object) -> None:
-    op.create_index(f"ix_{table}_{'_'.join(columns)}", table, list(columns), **kwargs)
+def _index(table: str, *columns: str) -> None:
+    op.create_index(f"ix_{table}_{'_'.join(columns)}", table, list(columns))
 
 
 def _create_conversations() -> None:
