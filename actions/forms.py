@@ -96,7 +96,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
             "verificacao_falhou": None,
             "paciente_nascimento": None,
         }
-        if verified:
+        if verified and patient is not None:
             found["paciente_nome"] = patient.name
         return found
 

@@ -46,7 +46,7 @@ class ThreadedActionExecutor(ActionExecutor):
 def create_action_app(token: str, package: str = "actions") -> Sanic:
     """rasa_sdk's app for ``package``, refusing requests without ``token``."""
     # rasa_sdk builds its executor inside create_app, from this module attribute.
-    endpoint.ActionExecutor = ThreadedActionExecutor  # type: ignore[misc]
+    endpoint.ActionExecutor = ThreadedActionExecutor
     app = endpoint.create_app(package, cors_origins=None)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
 
