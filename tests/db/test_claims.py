@@ -12,9 +12,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from clinicbot.db.claims import claim_one, claim_with, lock_candidates, write_transaction
 from clinicbot.db.engine import session_scope, sqlite_file
 from clinicbot.db.models import Notification
+from tests.support.databases import BACKENDS
 
 from . import factories
-from .conftest import BACKENDS
 
 SQLITE, POSTGRESQL = BACKENDS
 

@@ -13,7 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinicbot.rasa.stores import ConfiguredLockStore, DatabaseUrlTrackerStore
 from clinicbot.settings import get_settings
-from tests.db.conftest import BACKENDS, Databases
+from tests.support.databases import BACKENDS, Databases
 from tests.support.services import require_postgres, require_redis
 
 

@@ -10,11 +10,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from clinicbot.db.engine import make_engine
-from clinicbot.db.models import Base
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_app
 from clinicbot.sandbox.server import BackgroundServer
@@ -22,52 +19,16 @@ from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.replies import ReminderReplies
 from clinicbot.services.waiting_list import OFFER_MESSAGES, WaitingListService
-from tests.db.conftest import BACKENDS, Databases
 from tests.services.notify_support import POLICY, START, TODAY, TOKEN, TZ, FrozenClock
-from tests.support.services import require_postgres
-
-
-@pytest.fixture(scope="session")
-def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
-    created = Databases(tmp_path_factory.mktemp("notify-db"))
-    yield created
-    created.drop_all()
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        require_postgres()
-    return request.param
-
-
-@pytest.fixture(scope="session")
-def _engines() -> dict[str, Engine]:
-    return {}
-
-
-@pytest.fixture
-def engine(backend: str, _databases: Databases, _engines: dict[str, Engine]) -> Iterator[Engine]:
-    """A migrated database shared by the session's tests, emptied after each test."""
-    if backend not in _engines:
-        _engines[backend] = _databases.new_engine(backend)
-    shared = _engines[backend]
-    yield shared
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    with shared.begin() as connection:
-        if backend == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
-
-
-@pytest.fixture
-def second_engine(engine: Engine) -> Iterator[Engine]:
-    """Another engine (another pool, as another process would have) on the same database."""
-    other = make_engine(engine.url.render_as_string(hide_password=False))
-    yield other
-    other.dispose()
+from tests.support.databases import (  # noqa: F401  (fixtures)
+    _shared_engines,
+    backend,
+    databases,
+    empty_url,
+    engine,
+    fresh_engine,
+    second_engine,
+)
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from tests.db.conftest import (  # noqa: F401  (fixtures)
+from tests.support.databases import (  # noqa: F401  (fixtures)
     _shared_engines,
     backend,
     databases,
+    empty_url,
     engine,
     fresh_engine,
+    second_engine,
 )
