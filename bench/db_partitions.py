@@ -80,7 +80,9 @@ def _timed(action: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _timed_rowcount(connection: Connection, statement: str, parameters: dict) -> tuple[float, int]:
+def _timed_rowcount(
+    connection: Connection, statement: str, parameters: dict[str, object]
+) -> tuple[float, int]:
     """(milliseconds, rows affected) of one statement."""
     started = time.perf_counter()
     rowcount = connection.execute(text(statement), parameters).rowcount
