@@ -60,6 +60,12 @@ class Settings:
     rasa_port: int
     rasa_api_token: str
     staff_token: str
+    # Every database connection (clinicbot/db/engine.py): PostgreSQL's connect and statement
+    # timeouts (0 = no statement timeout).
+    database_connect_timeout_seconds: float = 5.0
+    database_statement_timeout_seconds: float = 30.0
+    # The clinic service's calls to rasa's HTTP API (handing a conversation back to the bot).
+    rasa_api_timeout_seconds: float = 10.0
     # Notifications and waiting list (clinicbot/services/notifications/, waiting_list.py).
     reminder_hours_before: tuple[float, ...] = (24.0, 2.0)
     quiet_hours_start: time = time(21)
@@ -176,6 +182,9 @@ def read_settings() -> Settings:
         rasa_port=int(_env("RASA_PORT", "5005")),
         rasa_api_token=_env("RASA_API_TOKEN"),
         staff_token=_env("STAFF_TOKEN", SANDBOX_STAFF_TOKEN if sandbox_zapi else ""),
+        database_connect_timeout_seconds=float(_env("DATABASE_CONNECT_TIMEOUT_SECONDS", "5")),
+        database_statement_timeout_seconds=float(_env("DATABASE_STATEMENT_TIMEOUT_SECONDS", "30")),
+        rasa_api_timeout_seconds=float(_env("RASA_API_TIMEOUT_SECONDS", "10")),
         reminder_hours_before=tuple(
             float(hours) for hours in _env("REMINDER_HOURS_BEFORE", "24,2").split(",") if hours
         ),
