@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -104,14 +104,19 @@ def enqueue_text(
     return outbox_id
 
 
-def last_sent_was_menu(session: Session, phone: str, channel: str) -> bool:
-    """Whether the latest message queued for ``phone`` offered numbered options."""
-    options = session.execute(
-        select(_OUTBOX.c.options)
-        .where(_OUTBOX.c.channel == channel, _OUTBOX.c.phone == normalize_phone(phone))
-        .order_by(_OUTBOX.c.id.desc())
-        .limit(1)
-    ).scalar()
+def last_sent_was_menu(
+    session: Session, phone: str, channel: str, *, not_replying_to: str | None = None
+) -> bool:
+    """Whether the latest message queued for ``phone`` offered numbered options, leaving out
+    the answers to the message ``not_replying_to`` (what an earlier attempt of its turn said)."""
+    query = select(_OUTBOX.c.options).where(
+        _OUTBOX.c.channel == channel, _OUTBOX.c.phone == normalize_phone(phone)
+    )
+    if not_replying_to is not None:
+        query = query.where(
+            or_(_OUTBOX.c.in_reply_to.is_(None), _OUTBOX.c.in_reply_to != not_replying_to)
+        )
+    options = session.execute(query.order_by(_OUTBOX.c.id.desc()).limit(1)).scalar()
     return bool(options)
 
 

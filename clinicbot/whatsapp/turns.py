@@ -238,7 +238,7 @@ class TurnRunner:
         metadata = {
             "channel": self.channel,
             "message_id": stored.external_id,
-            "options_offered": await run_db(self._menu_offered, stored.phone),
+            "options_offered": await run_db(self._menu_offered, stored),
         }
         for key in ("reply_id", "reference_id", "edited"):
             if key in stored.data:
@@ -254,6 +254,9 @@ class TurnRunner:
         with strict_turn():
             await self._on_new_message(message)
 
-    def _menu_offered(self, phone: str) -> bool:
+    def _menu_offered(self, stored: inbox.StoredInbound) -> bool:
+        """Whether the patient was answering a menu (the same for every attempt of the turn)."""
         with session_scope(self._engine) as session:
-            return last_sent_was_menu(session, phone, self.channel)
+            return last_sent_was_menu(
+                session, stored.phone, self.channel, not_replying_to=stored.external_id
+            )

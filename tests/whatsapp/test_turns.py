@@ -61,6 +61,21 @@ class FlakyBot:
         await message.output_channel.send_text_message(message.sender_id, f"eco: {message.text}")
 
 
+class MenuThenFailBot:
+    """Offers a menu, then fails its first turn; records whether each turn was told that the
+    patient was answering a menu."""
+
+    def __init__(self) -> None:
+        self.options_offered: list[bool] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.options_offered.append(message.metadata["options_offered"])
+        buttons = [{"title": "terça", "payload": "1"}, {"title": "quarta", "payload": "2"}]
+        await message.output_channel.send_text_with_buttons(message.sender_id, "Dia?", buttons)
+        if len(self.options_offered) == 1:
+            raise ConnectionError("redis restarting")
+
+
 @pytest.fixture
 def alerts() -> Iterator[list[DeadLetter]]:
     received: list[DeadLetter] = []
@@ -69,7 +84,7 @@ def alerts() -> Iterator[list[DeadLetter]]:
     remove()
 
 
-def harness(engine: Engine, bot: FlakyBot) -> ConnectorHarness:
+def harness(engine: Engine, bot: Any) -> ConnectorHarness:
     def make_zapi(settings: Any, worker: Any) -> ZapiInput:
         return ZapiInput(
             SANDBOX_ZAPI_INSTANCE_ID,
@@ -148,6 +163,21 @@ def test_a_turn_that_keeps_failing_is_dead_with_one_apology_and_an_alert(
     assert delivered(zapi) == ["Um momento…", TURN_FAILED_APOLOGY, "Um momento…"]
     assert [(a.kind, a.channel, a.phone) for a in alerts] == [("inbound", "zapi", PHONE)] * 2
     assert alerts[0].reason.startswith("OperationalError: ")
+
+
+def test_a_retried_turn_reads_the_patients_message_as_the_first_attempt_did(
+    engine: Engine,
+) -> None:
+    bot = MenuThenFailBot()
+    running = harness(engine, bot)
+    try:
+        send(running, "segunda")
+        wait_settled(engine)
+    finally:
+        running.stop()
+    # The menu the failed attempt queued is not a menu the patient was answering.
+    assert bot.options_offered == [False, False]
+    assert len(delivered(running)) == 1
 
 
 def test_a_failed_action_stops_a_strict_turn_only() -> None:
