@@ -17,7 +17,7 @@ from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
 from clinicbot.db.engine import make_engine
@@ -26,6 +26,8 @@ from clinicbot.settings import get_settings
 
 class DatabaseUrlTrackerStore(SQLTrackerStore):
     """Rasa's ``SQLTrackerStore`` on the database named by ``DATABASE_URL``."""
+
+    engine: Engine
 
     def __init__(
         self,
