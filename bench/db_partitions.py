@@ -250,7 +250,7 @@ class Measurements:
 def run(rows: int, keep: bool) -> Measurements:
     admin = create_engine(ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
     url = _create_database(admin)
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout=False)  # a 1M-row INSERT … SELECT
     try:
         now = datetime.now(timezone.utc)
         first_month = month_start(now.date(), -(MONTHS - 1))

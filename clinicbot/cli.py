@@ -1,4 +1,6 @@
-"""Command line: ``python -m clinicbot.cli run`` starts the whole assistant (``make run``)."""
+"""Command line: ``python -m clinicbot.cli run`` starts the whole assistant (``make run``);
+``python -m clinicbot.cli outbox resend --id N | --phone P | --all-dead`` puts messages the
+outbox gave up on back in its queue."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ import signal
 import sys
 import threading
 
+from clinicbot.db.engine import session_scope
 from clinicbot.settings import SANDBOX_PORT
 from clinicbot.stack import PR_SET_PDEATHSIG, Ports, Stack
+from clinicbot.whatsapp.outbox import resend_dead
 
 
 def stop_on_signals() -> None:
@@ -77,6 +81,16 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
+def resend(args: argparse.Namespace) -> int:
+    """Dead outbox rows back in the queue (the running delivery worker picks them up)."""
+    with session_scope() as session:
+        resent = resend_dead(session, outbox_id=args.id, phone=args.phone)
+    print(f"{len(resent.requeued)} message(s) back in the queue: {resent.requeued}")
+    if resent.too_late:
+        print(f"{len(resent.too_late)} left dead, past their deliver-by time: {resent.too_late}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(prog="clinicbot")
@@ -87,6 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--service-port", type=int, default=8000)
     run_parser.add_argument("--sandbox-port", type=int, default=SANDBOX_PORT)
     run_parser.set_defaults(handler=run)
+    outbox_parser = commands.add_parser("outbox", help="the outbox of WhatsApp messages")
+    outbox_commands = outbox_parser.add_subparsers(dest="outbox_command", required=True)
+    resend_parser = outbox_commands.add_parser(
+        "resend", help="put dead messages back in the queue, with a fresh retry budget"
+    )
+    which = resend_parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, help="the outbox message with this id")
+    which.add_argument("--phone", help="every dead message to this phone")
+    which.add_argument("--all-dead", action="store_true", help="every dead message")
+    resend_parser.set_defaults(handler=resend)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

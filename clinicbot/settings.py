@@ -60,6 +60,12 @@ class Settings:
     rasa_port: int
     rasa_api_token: str
     staff_token: str
+    # Every database connection (clinicbot/db/engine.py): PostgreSQL's connect and statement
+    # timeouts (0 = no statement timeout).
+    database_connect_timeout_seconds: float = 5.0
+    database_statement_timeout_seconds: float = 30.0
+    # The clinic service's calls to rasa's HTTP API (handing a conversation back to the bot).
+    rasa_api_timeout_seconds: float = 10.0
     # Notifications and waiting list (clinicbot/services/notifications/, waiting_list.py).
     reminder_hours_before: tuple[float, ...] = (24.0, 2.0)
     quiet_hours_start: time = time(21)
@@ -74,8 +80,15 @@ class Settings:
     # WhatsApp channels (clinicbot/whatsapp).
     zapi_webhook_secret: str = ""
     zapi_delay_typing: int = 0
-    outbox_max_attempts: int = 8
-    outbox_retry_max_seconds: float = 60.0
+    # Outbox (clinicbot/whatsapp/delivery.py): how long a message is retried before it is dead,
+    # and the longest wait between two attempts.
+    outbox_retry_hours: float = 24.0
+    outbox_retry_max_seconds: float = 600.0
+    # Inbound turns (clinicbot/whatsapp/turns.py): attempts before a message is dead, and the
+    # waits between them (exponential from the first, capped).
+    turn_retry_attempts: int = 6
+    turn_retry_initial_seconds: float = 5.0
+    turn_retry_max_seconds: float = 120.0
     meta_graph_url: str = SANDBOX_BASE_URL
     meta_api_version: str = "v21.0"
     meta_phone_number_id: str = SANDBOX_META_PHONE_NUMBER_ID
@@ -177,6 +190,9 @@ def read_settings() -> Settings:
         rasa_port=int(_env("RASA_PORT", "5005")),
         rasa_api_token=_env("RASA_API_TOKEN"),
         staff_token=_env("STAFF_TOKEN", SANDBOX_STAFF_TOKEN if sandbox_zapi else ""),
+        database_connect_timeout_seconds=float(_env("DATABASE_CONNECT_TIMEOUT_SECONDS", "5")),
+        database_statement_timeout_seconds=float(_env("DATABASE_STATEMENT_TIMEOUT_SECONDS", "30")),
+        rasa_api_timeout_seconds=float(_env("RASA_API_TIMEOUT_SECONDS", "10")),
         reminder_hours_before=tuple(
             float(hours) for hours in _env("REMINDER_HOURS_BEFORE", "24,2").split(",") if hours
         ),
@@ -190,8 +206,11 @@ def read_settings() -> Settings:
         message_retention_months=int(_env("MESSAGE_RETENTION_MONTHS", "12")),
         zapi_webhook_secret=_env("ZAPI_WEBHOOK_SECRET"),
         zapi_delay_typing=int(_env("ZAPI_DELAY_TYPING", "0")),
-        outbox_max_attempts=int(_env("OUTBOX_MAX_ATTEMPTS", "8")),
-        outbox_retry_max_seconds=float(_env("OUTBOX_RETRY_MAX_SECONDS", "60")),
+        outbox_retry_hours=float(_env("OUTBOX_RETRY_HOURS", "24")),
+        outbox_retry_max_seconds=float(_env("OUTBOX_RETRY_MAX_SECONDS", "600")),
+        turn_retry_attempts=int(_env("TURN_RETRY_ATTEMPTS", "6")),
+        turn_retry_initial_seconds=float(_env("TURN_RETRY_INITIAL_SECONDS", "5")),
+        turn_retry_max_seconds=float(_env("TURN_RETRY_MAX_SECONDS", "120")),
         meta_graph_url=_env("META_GRAPH_URL", meta_sandbox_url or "https://graph.facebook.com"),
         meta_api_version=_env("META_API_VERSION", "v21.0"),
         meta_phone_number_id=_env(

@@ -1,7 +1,17 @@
-"""Engines and sessions for a database URL (PostgreSQL in production, SQLite embedded)."""
+"""Engines and sessions for a database URL (PostgreSQL in production, SQLite embedded).
+
+Every engine of the project, Rasa's tracker store's included (:mod:`clinicbot.rasa.stores`),
+comes from :func:`make_engine`, so none waits forever on a database that went away: PostgreSQL
+connections are pinged before use (a restarted server's dead connections are replaced instead
+of failing the next query), give up connecting after ``DATABASE_CONNECT_TIMEOUT_SECONDS``,
+cancel statements running longer than ``DATABASE_STATEMENT_TIMEOUT_SECONDS`` and send TCP
+keepalives (a server that vanished is noticed in about a minute, not the kernel's two hours);
+SQLite connections wait up to :data:`SQLITE_BUSY_TIMEOUT_MS` for the writer's lock.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -15,6 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from clinicbot.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# libpq keepalives: first probe after 30 s idle, then every 10 s; 3 unanswered = connection dead.
+POSTGRESQL_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -35,18 +52,41 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """A 2.0-style engine; SQLite gets foreign keys, WAL and a busy timeout on every connection."""
+def postgresql_connect_args(url: str, *, statement_timeout: bool = True) -> dict[str, Any]:
+    """libpq options of every PostgreSQL connection: connect timeout, keepalives and (unless
+    ``statement_timeout`` is off, or the URL sets ``options`` itself) the statement timeout."""
+    settings = get_settings()
+    args: dict[str, Any] = {
+        "connect_timeout": max(1, math.ceil(settings.database_connect_timeout_seconds)),
+        **POSTGRESQL_KEEPALIVES,
+    }
+    limit_ms = round(settings.database_statement_timeout_seconds * 1000)
+    if statement_timeout and limit_ms > 0 and "options" not in make_url(url).query:
+        args["options"] = f"-c statement_timeout={limit_ms}"
+    return args
+
+
+def make_engine(url: str, *, future: bool = True, statement_timeout: bool = True) -> Engine:
+    """A 2.0-style engine (``future=False`` for Rasa's 1.x-style code) with the timeouts above.
+
+    SQLite gets foreign keys, WAL and a busy timeout on every connection. ``statement_timeout``
+    off is for migrations and maintenance, whose statements may rightly wait and run long.
+    """
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url, future=future, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
     elif make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=future)
     else:
-        engine = create_engine(url, future=True, pool_pre_ping=True)
+        engine = create_engine(
+            url,
+            future=future,
+            pool_pre_ping=True,
+            connect_args=postgresql_connect_args(url, statement_timeout=statement_timeout),
+        )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _on_sqlite_connect)
     return engine

@@ -66,7 +66,7 @@ def migration_connection(engine: Engine, url: str) -> Iterator[Connection]:
 def upgrade_to_head(url: str | None = None) -> None:
     """Migrate to the newest revision, then create the coming months' message partitions."""
     url = url or get_settings().database_url
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout=False)
     try:
         with migration_connection(engine, url) as connection:
             command.upgrade(alembic_config(connection), "head")
@@ -77,7 +77,7 @@ def upgrade_to_head(url: str | None = None) -> None:
 
 def downgrade_to_base(url: str) -> None:
     """Drop everything the migrations created (tests and development only)."""
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout=False)
     try:
         with migration_connection(engine, url) as connection:
             command.downgrade(alembic_config(connection), "base")
@@ -86,7 +86,7 @@ def downgrade_to_base(url: str) -> None:
 
 
 def _new_revision(url: str, message: str) -> None:
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout=False)
     try:
         with migration_connection(engine, url) as connection:
             command.revision(alembic_config(connection), message=message, autogenerate=True)

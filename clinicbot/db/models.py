@@ -61,14 +61,16 @@ MESSAGE_STATUSES = (
     "failed",
     "processing",  # inbound, claimed by the process running its Rasa turn (migration 0004)
     "processed",
+    "dead",  # inbound: its turn kept failing; outbound: the outbox gave up (migration 0005)
 )
-OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed", "dead")
 WAITING_LIST_STATUSES = ("waiting", "offered", "booked", "left", "expired")
 WAITING_LIST_PERIODS = ("any", "morning", "afternoon", "evening")
 DASHBOARD_STATUSES = ("open", "waiting_human", "with_human", "closed")
 FUNNEL_STAGES = ("started", "identified", "slot_chosen", "booked", "abandoned")
 NOTIFICATION_KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer")
-NOTIFICATION_STATUSES = ("pending", "sent", "failed", "canceled")
+# queued: in the outbox; sent: the provider accepted it (migration 0005).
+NOTIFICATION_STATUSES = ("pending", "queued", "sent", "failed", "canceled")
 AB_TEST_STATUSES = ("draft", "running", "stopped")
 
 # Waiting-list priorities: lower runs first, so ``ORDER BY priority, created_at`` walks the
@@ -186,9 +188,13 @@ class ConversationMessage(Base):
     status = Column(String(16), nullable=False, default="received", server_default="received")
     created_at = _created_at()  # the partition key on PostgreSQL
     # Inbound: when a process claimed it for its Rasa turn, and what the channel connector needs
-    # to replay it after a restart (clinicbot/whatsapp/inbox.py, migration 0004).
+    # to replay it after a restart (clinicbot/whatsapp/inbox.py, migration 0004); its turn's
+    # failed attempts, when the next may run, and the last failure (migration 0005).
     claimed_at = Column(UTCDateTime)
     channel_data = Column(JSONType)
+    attempts = _counter()
+    retry_at = Column(UTCDateTime)
+    last_error = Column(Text)
 
 
 class ConversationMessageKey(Base):
@@ -212,7 +218,8 @@ class OutboxMessage(Base):
 
     ``log_message_id``/``log_created_at`` point at its ``conversation_messages`` row (no foreign
     key: that table is partitioned on PostgreSQL); ``in_reply_to`` is the inbound message's
-    external id when it answers one.
+    external id when it answers one. Delivery is retried until ``queued_at`` + the retry budget
+    or ``deliver_by``, whichever comes first; then the row is ``dead`` (migration 0005).
     """
 
     __tablename__ = "outbox_messages"
@@ -243,6 +250,8 @@ class OutboxMessage(Base):
     log_message_id = Column(BigInteger)
     log_created_at = Column(UTCDateTime)
     sent_at = Column(UTCDateTime)
+    queued_at = _created_at()
+    deliver_by = Column(UTCDateTime)
     created_at = _created_at()
     updated_at = _updated_at()
 

@@ -3,7 +3,8 @@
 ``endpoints.yml`` cannot branch on whether a variable is set, and Rasa's SQL tracker store wants
 the URL split into dialect/host/db. These classes read ``DATABASE_URL`` / ``REDIS_URL`` through
 :mod:`clinicbot.settings`, so the same ``endpoints.yml`` serves SQLite and PostgreSQL, with or
-without Redis.
+without Redis. The tracker store runs on the project's engine (:func:`make_engine`: pre-ping,
+connect and statement timeouts, keepalives, SQLite's busy timeout), not Rasa's bare one.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import sessionmaker
 
+from clinicbot.db.engine import make_engine
 from clinicbot.settings import get_settings
 
 
 class DatabaseUrlTrackerStore(SQLTrackerStore):
     """Rasa's ``SQLTrackerStore`` on the database named by ``DATABASE_URL``."""
+
+    engine: Engine
 
     def __init__(
         self,
@@ -31,7 +36,8 @@ class DatabaseUrlTrackerStore(SQLTrackerStore):
         host: str | None = None,
         **kwargs: Any,
     ) -> None:
-        url = make_url(get_settings().database_url)
+        database_url = get_settings().database_url
+        url = make_url(database_url)
         if url.get_backend_name() == "sqlite" and url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(
@@ -46,6 +52,10 @@ class DatabaseUrlTrackerStore(SQLTrackerStore):
             query=dict(url.query) or None,
             **kwargs,
         )
+        # Rasa built its engine (and created its table) without pre-ping or timeouts; swap it.
+        self.engine.dispose()
+        self.engine = make_engine(database_url, future=False)
+        self.sessionmaker = sessionmaker(bind=self.engine)
 
 
 class ConfiguredLockStore(LockStore):

@@ -2,18 +2,30 @@
 
 The assistant pauses the Rasa conversation (``ConversationPaused``) and records the request in
 ``conversation_dashboard``; staff answer from the clinic's WhatsApp. When they are done, the clinic
-service closes the row and resumes the Rasa conversation.
+service resumes the Rasa conversation (:func:`resume_in_rasa`) and only then closes the row
+(:func:`close_handoff`): if Rasa does not answer, the handoff stays open and staff can try again,
+and trying again after a success changes nothing.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
+import aiohttp
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationDashboard
 from clinicbot.db.types import utcnow
+from clinicbot.settings import Settings
 
 OPEN_STATUSES = ("open", "waiting_human", "with_human")
+# The listen marks where the assistant takes over again: without it the messages the patient
+# sent to the staff meanwhile would read, to the policies, as one unanswered turn.
+RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+
+HandoffState = Literal["open", "closed"]
 
 
 def request_human(phone: str, reason: str) -> int:
@@ -32,9 +44,23 @@ def request_human(phone: str, reason: str) -> int:
         return int(row.id)
 
 
-def close_handoff(phone: str) -> bool:
+def handoff_state(phone: str, engine: Engine | None = None) -> HandoffState | None:
+    """``open`` while a handoff of ``phone`` waits for staff, ``closed`` when every one of them
+    was closed, None when ``phone`` never asked for a person."""
+    with session_scope(engine) as session:
+        statuses = set(
+            session.execute(
+                select(ConversationDashboard.status).where(ConversationDashboard.phone == phone)
+            ).scalars()
+        )
+    if statuses & set(OPEN_STATUSES):
+        return "open"
+    return "closed" if statuses else None
+
+
+def close_handoff(phone: str, engine: Engine | None = None) -> bool:
     """Close the open handoff of ``phone``; False when there was none."""
-    with session_scope() as session:
+    with session_scope(engine) as session:
         rows = (
             session.execute(
                 select(ConversationDashboard).where(
@@ -49,3 +75,25 @@ def close_handoff(phone: str) -> bool:
             row.status = "closed"
             row.closed_at = utcnow()
         return bool(rows)
+
+
+async def resume_in_rasa(http: aiohttp.ClientSession, settings: Settings, phone: str) -> bool:
+    """Let the assistant answer ``phone`` again; False when its conversation was not paused
+    (resumed by an earlier call). Raises ``aiohttp.ClientError`` when rasa refuses or cannot be
+    reached, ``asyncio.TimeoutError`` after ``RASA_API_TIMEOUT_SECONDS``.
+    """
+    tracker_url = f"http://127.0.0.1:{settings.rasa_port}/conversations/{phone}/tracker"
+    token = {"token": settings.rasa_api_token}
+    timeout = aiohttp.ClientTimeout(total=settings.rasa_api_timeout_seconds)
+    params = {**token, "include_events": "NONE"}
+    async with http.get(tracker_url, params=params, timeout=timeout) as answer:
+        answer.raise_for_status()
+        tracker = await answer.json()
+    if not tracker.get("paused"):
+        return False
+    params = {**token, "output_channel": "latest"}
+    async with http.post(
+        f"{tracker_url}/events", params=params, json=RESUME_EVENTS, timeout=timeout
+    ) as answer:
+        answer.raise_for_status()
+    return True

@@ -10,8 +10,9 @@ The rule: what the assistant says *in* a conversation turn is a response of ``do
   missing or inactive, so a message always goes out. Placeholders: ``{nome}`` (first name),
   ``{dia}`` (``sexta-feira, 28/11``), ``{hora}`` (``10:00``), ``{minutos}`` (how long an offer is
   held). An unknown placeholder is left as written.
-* the channel's own texts (the reply to a message it cannot read, the label of WhatsApp's option
-  lists) and the notice staff get when they hand a patient back: fixed constants for now.
+* the channel's own texts (the reply to a message it cannot read, the apology for a message it
+  could not answer, the label of WhatsApp's option lists) and the notice staff get when they hand
+  a patient back: fixed constants for now.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ ONLY_TEXT_REPLY = (
 # WhatsApp option lists (numbered menus): the list's title and the button that opens it.
 LIST_TITLE = "Opções"
 LIST_BUTTON = "Ver opções"
+# The one apology a patient gets when the assistant could not answer their message (its turn kept
+# failing: clinicbot/whatsapp/turns.py); the operators are alerted at the same time.
+TURN_FAILED_APOLOGY = (
+    "Desculpe, tive um problema para responder sua mensagem 😕 Já avisei a equipe; "
+    "se for urgente, ligue para a clínica."
+)
 # What staff may tell the patient when they hand the conversation back to the assistant.
 BACK_TO_BOT = "A recepção encerrou o atendimento por aqui 😊 Se precisar de algo, é só me chamar."
 

@@ -153,7 +153,9 @@ def compose_offer(
         "hora": clock(local_start),
         "minutos": int(policy.offer_hold.total_seconds() // 60),
     }
-    return Message(templates.WAITLIST_OFFER, values, awaiting_reply=True)
+    return Message(
+        templates.WAITLIST_OFFER, values, awaiting_reply=True, deliver_by=entry.offer_expires_at
+    )
 
 
 # What the notification dispatcher needs to send the offers queued for later (quiet hours).

@@ -14,8 +14,8 @@ from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json
 from sqlalchemy.engine import Engine
 
-from clinicbot.db.engine import make_engine
 from clinicbot.settings import Settings
+from clinicbot.web.database import service_engine
 from clinicbot.whatsapp.zapi.client import ZapiClient
 from clinicbot.whatsapp.zapi.errors import ZapiError
 
@@ -26,20 +26,13 @@ class CheckFailed(Exception):
     """A dependency answered, but not as a healthy one does."""
 
 
-def _engine(app: Sanic) -> Engine:
-    """An engine for the service's configured database (built by the data layer, kept in ctx)."""
-    if getattr(app.ctx, "db_engine", None) is None:
-        app.ctx.db_engine = make_engine(app.ctx.settings.database_url)
-    return app.ctx.db_engine
-
-
 def _select_one(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(sqlalchemy.text("SELECT 1"))
 
 
 async def _check_database(app: Sanic) -> dict[str, Any]:
-    engine = _engine(app)
+    engine = service_engine(app)
     await asyncio.get_running_loop().run_in_executor(None, _select_one, engine)
     return {"dialect": engine.dialect.name}
 

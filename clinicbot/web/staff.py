@@ -1,7 +1,12 @@
-"""Staff endpoints: see who asked for a person, and hand a conversation back to the assistant."""
+"""Staff endpoints: see who asked for a person, and hand a conversation back to the assistant.
+
+Every failure of a dependency is a JSON answer staff can act on, never a 500: rasa refusing or
+unreachable → 502, rasa too slow → 504, the database down → 503.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 
@@ -9,21 +14,26 @@ import aiohttp
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationDashboard
 from clinicbot.pii import mask_phone
 from clinicbot.ptbr.phones import normalize_phone
 from clinicbot.services.erasure import erase_patient
-from clinicbot.services.handoff import OPEN_STATUSES, close_handoff
+from clinicbot.services.handoff import (
+    OPEN_STATUSES,
+    close_handoff,
+    handoff_state,
+    resume_in_rasa,
+)
 from clinicbot.services.templates import BACK_TO_BOT
 from clinicbot.settings import Settings
+from clinicbot.web.database import service_engine
 
 logger = logging.getLogger(__name__)
 
-# The listen marks where the assistant takes over again: without it the messages the patient
-# sent to the staff meanwhile would read, to the policies, as one unanswered turn.
-RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+TRY_AGAIN = "the handoff stays open; try again"
 
 
 def staff_blueprint() -> Blueprint:
@@ -33,7 +43,7 @@ def staff_blueprint() -> Blueprint:
     async def open_handoffs(request: Request) -> HTTPResponse:
         if denied := _deny(request):
             return denied
-        with session_scope() as session:
+        with session_scope(service_engine(request.app)) as session:
             rows = session.execute(
                 select(ConversationDashboard)
                 .where(ConversationDashboard.status.in_(OPEN_STATUSES))
@@ -52,24 +62,37 @@ def staff_blueprint() -> Blueprint:
 
     @staff.post("/handoffs/<phone>/resume")
     async def resume(request: Request, phone: str) -> HTTPResponse:
-        """Close the handoff and let the assistant answer this phone again."""
+        """Let the assistant answer this phone again, then close the handoff.
+
+        In that order, so that a failure leaves the handoff open for staff to try again; once
+        it is done, doing it again answers 200 with ``already_resumed``.
+        """
         if denied := _deny(request):
             return denied
         phone = normalize_phone(phone)
         settings: Settings = request.app.ctx.settings
-        if not close_handoff(phone):
-            return json({"error": "no open handoff for this phone"}, status=404)
-        url = f"http://127.0.0.1:{settings.rasa_port}/conversations/{phone}/tracker/events"
-        params = {"token": settings.rasa_api_token, "output_channel": "latest"}
+        engine = service_engine(request.app)
         try:
-            async with request.app.ctx.http.post(
-                url, params=params, json=RESUME_EVENTS, timeout=10
-            ) as answer:
-                answer.raise_for_status()
+            state = handoff_state(phone, engine)
+        except SQLAlchemyError as error:
+            return _database_down(error)
+        if state is None:
+            return json({"error": "this phone never asked for a person"}, status=404)
+        if state == "closed":
+            return json({"resumed": phone, "already_resumed": True})
+        try:
+            await resume_in_rasa(request.app.ctx.http, settings, phone)
+        except asyncio.TimeoutError:
+            logger.error("rasa did not answer the resume of %s in time", mask_phone(phone))
+            return json({"error": f"the assistant did not answer in time; {TRY_AGAIN}"}, status=504)
         except aiohttp.ClientError as error:
             logger.error("could not resume %s in rasa: %s", mask_phone(phone), error)
-            return json({"error": "the assistant did not answer; try again"}, status=502)
-        logger.info("handoff of %s closed; assistant resumed", mask_phone(phone))
+            return json({"error": f"the assistant did not answer; {TRY_AGAIN}"}, status=502)
+        try:
+            close_handoff(phone, engine)
+        except SQLAlchemyError as error:
+            return _database_down(error)
+        logger.info("assistant resumed for %s; handoff closed", mask_phone(phone))
         return json({"resumed": phone, "notice": BACK_TO_BOT})
 
     @staff.delete("/patients/<phone>")
@@ -77,11 +100,16 @@ def staff_blueprint() -> Blueprint:
         """Erase everything the assistant holds about a patient (LGPD); GestãoDS is untouched."""
         if denied := _deny(request):
             return denied
-        with session_scope() as session:
+        with session_scope(service_engine(request.app)) as session:
             erased = erase_patient(session, normalize_phone(phone))
         return json({"erased": erased})
 
     return staff
+
+
+def _database_down(error: SQLAlchemyError) -> HTTPResponse:
+    logger.error("staff request: database unavailable: %s", type(error).__name__)
+    return json({"error": f"the database is unavailable; {TRY_AGAIN}"}, status=503)
 
 
 def _deny(request: Request) -> HTTPResponse | None:

@@ -14,16 +14,17 @@ import logging
 from typing import Any, ClassVar
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
-from sanic import Blueprint
+from sanic import Blueprint, Sanic
 
 from clinicbot.db.engine import session_scope
+from clinicbot.rasa.turn_failures import raise_tracker_store_errors
 from clinicbot.settings import Settings, get_settings
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.delivery import DeliveryWorker, Sender, get_delivery_worker
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
 from clinicbot.whatsapp.outbox import apply_status
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
-from clinicbot.whatsapp.turns import OnNewMessage, TurnRunner
+from clinicbot.whatsapp.turns import OnNewMessage, TurnRetry, TurnRunner
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +64,20 @@ class WhatsAppInput(InputChannel):
         worker = self.worker
         worker.add_sender(self.name(), self.make_sender())
         turns = TurnRunner(
-            self.name(), self.output_class, on_new_message, engine=worker.engine, wake=worker.wake
+            self.name(),
+            self.output_class,
+            on_new_message,
+            engine=worker.engine,
+            wake=worker.wake,
+            retry=TurnRetry.from_settings(self.settings),
         )
         webhook = Blueprint(f"{self.name()}_webhook_{id(self)}", __name__)
 
         @webhook.listener("after_server_start")
-        async def start(*_: Any) -> None:
+        async def start(app: Sanic, *_: Any) -> None:
+            # A database error while loading a conversation fails the turn (which is retried)
+            # instead of answering from an empty conversation.
+            raise_tracker_store_errors(getattr(app.ctx, "agent", None))
             worker.start()
             turns.start()
 

@@ -10,8 +10,16 @@ enqueued (reminders and waiting-list offers from the clinic service):
 - exactly once across processes: a row is claimed (``pending`` → ``sending``) as
   :mod:`clinicbot.db.claims` does; a claim whose process died expires after :data:`LEASE` and
   the row is retried;
-- retries with exponential backoff when the error is transient (5xx, timeout, Z-API's
-  intermittent "client-token is not configured"), ``failed`` after ``max_attempts``.
+- retries while the error is transient (5xx, timeout, Z-API's intermittent "client-token is not
+  configured"), waiting 1, 2, 4 … seconds (±20 % jitter) up to ``OUTBOX_RETRY_MAX_SECONDS``,
+  for as long as the retry budget (``OUTBOX_RETRY_HOURS`` from when the row was queued) and the
+  row's ``deliver_by`` allow, so an outage of hours delays messages instead of losing them;
+- then, or at once when the provider refuses the message for good, the row is ``dead``: the
+  operators are alerted (:mod:`clinicbot.alerts`) and ``python -m clinicbot.cli outbox resend``
+  puts it back in the queue.
+
+A notification's message is reported to :mod:`clinicbot.services.notifications.delivery` when
+the provider accepts it or the outbox gives up, in the same transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -30,11 +38,13 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
+from clinicbot.alerts import DeadLetter, alert_dead_letter
 from clinicbot.db.claims import claim_with, lock_candidates
 from clinicbot.db.engine import get_engine, session_scope
 from clinicbot.db.models import OutboxMessage
 from clinicbot.db.types import utcnow
 from clinicbot.pii import mask_phone
+from clinicbot.services.notifications.delivery import record_delivery
 from clinicbot.settings import Settings, get_settings
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.outbox import update_log_line
@@ -48,7 +58,10 @@ _OUTBOX = OutboxMessage.__table__
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """An outbox row claimed for one delivery attempt, as a sender receives it."""
+    """An outbox row claimed for one delivery attempt, as a sender receives it.
+
+    ``give_up_at``: the end of its retry budget or its ``deliver_by``, whichever comes first.
+    """
 
     id: int
     channel: str
@@ -56,6 +69,7 @@ class OutgoingMessage:
     text: str
     options: list[dict[str, Any]] | None
     attempts: int
+    give_up_at: datetime
 
 
 class DeliveryFailed(Exception):
@@ -64,6 +78,13 @@ class DeliveryFailed(Exception):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class DeliveryExpired(DeliveryFailed):
+    """The row's time is up: it is not sent at all."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 class Sender(Protocol):
@@ -84,13 +105,13 @@ class DeliveryWorker:
         senders: Mapping[str, Sender] | None = None,
         *,
         engine: Engine | None = None,
-        max_attempts: int = 8,
-        retry_max_seconds: float = 60.0,
+        retry_budget: timedelta = timedelta(hours=24),
+        retry_max_seconds: float = 600.0,
         batch_size: int = 20,
     ) -> None:
         self._senders = dict(senders or {})
         self.engine = engine or get_engine()
-        self._max_attempts = max_attempts
+        self._retry_budget = retry_budget
         self._retry_max_seconds = retry_max_seconds
         self._batch_size = batch_size
         self._wake = asyncio.Event()
@@ -100,7 +121,7 @@ class DeliveryWorker:
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> DeliveryWorker:
         return cls(
             engine=engine,
-            max_attempts=settings.outbox_max_attempts,
+            retry_budget=timedelta(hours=settings.outbox_retry_hours),
             retry_max_seconds=settings.outbox_retry_max_seconds,
         )
 
@@ -131,14 +152,16 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """One pass: claim each phone's next deliverable row and try to send it.
 
-        Returns how many rows were attempted (sent, rescheduled or failed); 0 means nothing was
+        Returns how many rows were attempted (sent, rescheduled or dead); 0 means nothing was
         due.
         """
         claimed = await run_db(self._claim)
         if not claimed:
             return 0
         outcomes = await asyncio.gather(*(self._deliver(message) for message in claimed))
-        await run_db(self._record, list(zip(claimed, outcomes, strict=True)))
+        dead = await run_db(self._record, list(zip(claimed, outcomes, strict=True)))
+        for letter in dead:
+            alert_dead_letter(letter)
         return len(claimed)
 
     async def run_forever(self, poll_seconds: float = 1.0) -> None:
@@ -156,6 +179,8 @@ class DeliveryWorker:
             self._wake.clear()
 
     async def _deliver(self, message: OutgoingMessage) -> str | DeliveryFailed:
+        if utcnow() >= message.give_up_at:
+            return DeliveryExpired(f"not delivered by {message.give_up_at:%Y-%m-%d %H:%M} UTC")
         sender = self._senders.get(message.channel)
         if sender is None:
             return DeliveryFailed(f"no sender for channel {message.channel}", retryable=False)
@@ -207,21 +232,35 @@ class DeliveryWorker:
                 if taken:
                     claimed.append(
                         OutgoingMessage(
-                            row.id, row.channel, row.phone, row.text, row.options, row.attempts + 1
+                            row.id,
+                            row.channel,
+                            row.phone,
+                            row.text,
+                            row.options,
+                            row.attempts + 1,
+                            self._give_up_at(row),
                         )
                     )
             return claimed
 
-    def _record(self, results: list[tuple[OutgoingMessage, str | DeliveryFailed]]) -> None:
+    def _give_up_at(self, row: OutboxMessage) -> datetime:
+        budget_end: datetime = row.queued_at + self._retry_budget
+        return min(budget_end, row.deliver_by) if row.deliver_by is not None else budget_end
+
+    def _record(
+        self, results: list[tuple[OutgoingMessage, str | DeliveryFailed]]
+    ) -> list[DeadLetter]:
+        """Store each attempt's outcome; the rows given up on, to alert about after commit."""
         now = utcnow()
+        dead = []
         with session_scope(self.engine) as session:
             for message, outcome in results:
                 row = session.get(OutboxMessage, message.id)
                 if row is None or row.status != "sending":
                     continue
+                row.claimed_until = None
                 if isinstance(outcome, str):
                     row.status, row.external_message_id, row.sent_at = "sent", outcome, now
-                    row.claimed_until = None
                     update_log_line(
                         session,
                         row.log_message_id,
@@ -229,12 +268,16 @@ class DeliveryWorker:
                         status="sent",
                         external_message_id=outcome,
                     )
+                    record_delivery(session, row.dedupe_key, accepted=True, at=now)
                     continue
-                row.last_error = str(outcome)[:500]
-                row.claimed_until = None
-                if outcome.retryable and message.attempts < self._max_attempts:
+                if isinstance(outcome, DeliveryExpired) and row.last_error:
+                    row.last_error = f"{outcome}; last error: {row.last_error}"[:500]
+                else:
+                    row.last_error = str(outcome)[:500]
+                if outcome.retryable:
                     row.status = "pending"
-                    row.next_attempt_at = now + timedelta(seconds=self._backoff(message.attempts))
+                    backoff = timedelta(seconds=self._backoff(message.attempts))
+                    row.next_attempt_at = min(now + backoff, message.give_up_at)
                     logger.info(
                         "outbox %d to %s: attempt %d failed, retrying (%s)",
                         message.id,
@@ -242,22 +285,21 @@ class DeliveryWorker:
                         message.attempts,
                         outcome,
                     )
-                else:
-                    row.status = "failed"
-                    update_log_line(
-                        session, row.log_message_id, row.log_created_at, status="failed"
-                    )
-                    logger.warning(
-                        "outbox %d to %s failed after %d attempts: %s",
-                        message.id,
-                        mask_phone(message.phone),
-                        message.attempts,
-                        outcome,
-                    )
+                    continue
+                row.status = "dead"
+                update_log_line(session, row.log_message_id, row.log_created_at, status="dead")
+                record_delivery(
+                    session, row.dedupe_key, accepted=False, at=now, error=row.last_error
+                )
+                dead.append(
+                    DeadLetter("outbox", message.id, message.channel, message.phone, row.last_error)
+                )
+        return dead
 
     def _backoff(self, attempts: int) -> float:
-        """1, 2, 4 … seconds (±20 % jitter, so a recovered gateway is not hit all at once)."""
-        base = min(self._retry_max_seconds, 2.0 ** (attempts - 1))
+        """1, 2, 4 … seconds up to the cap (±20 % jitter, so a recovered gateway is not hit by
+        every phone's queue at once)."""
+        base = min(self._retry_max_seconds, 2.0 ** min(attempts - 1, 32))
         return base * random.uniform(0.8, 1.2)
 
 

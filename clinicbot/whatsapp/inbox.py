@@ -2,13 +2,16 @@
 
 In the path of a message: the turn runner (:mod:`clinicbot.whatsapp.turns`) stores each
 message here (:func:`store_inbound`) while the webhook waits, claims it (:func:`claim`) right
-before its Rasa turn and records the outcome (:func:`finish`) after.
+before its Rasa turn and records the outcome after: :func:`finish`, :func:`retry_later` or
+:func:`give_up`.
 
 Lifecycle of an inbound ``conversation_messages`` row: ``received`` (stored, in the same
 transaction as its ``conversation_message_keys`` dedupe key, written by a trigger) →
-``processing`` (claimed by one process, :mod:`clinicbot.db.claims`) → ``processed`` or ``failed``.
-A row left ``received`` (crash before its turn started) or ``processing`` for longer than
-:data:`STALE_CLAIM` (crash mid-turn) is picked up again by :func:`pending`.
+``processing`` (claimed by one process, :mod:`clinicbot.db.claims`) → ``processed``; a failed
+turn goes back to ``received`` with ``retry_at`` and one more ``attempts``, and after the last
+attempt it is ``dead`` (the patient gets one apology). A row left ``received`` (crash before its
+turn started) or ``processing`` for longer than :data:`STALE_CLAIM` (crash mid-turn) is picked up
+again by :func:`pending`, unless it is older than :data:`REPLAY_WINDOW` (:func:`expired`).
 """
 
 from __future__ import annotations
@@ -20,20 +23,27 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from clinicbot.db.claims import claim_with
 from clinicbot.db.engine import session_scope
-from clinicbot.db.models import ConversationMessage, ConversationMessageKey
+from clinicbot.db.models import ConversationMessage, ConversationMessageKey, OutboxMessage
 from clinicbot.db.types import utcnow
+from clinicbot.services.templates import TURN_FAILED_APOLOGY
 from clinicbot.whatsapp.conversations import conversation_for
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
+from clinicbot.whatsapp.outbox import enqueue_text
 
 # Rasa holds a conversation's lock for at most 60 s: a turn claimed longer ago than this died.
 STALE_CLAIM = timedelta(minutes=2)
 # Messages older than this are not replayed: answering a day-old "oi" helps nobody.
 REPLAY_WINDOW = timedelta(hours=24)
+# Several messages lost to one outage get one apology, not one each.
+APOLOGY_INTERVAL = timedelta(hours=1)
+APOLOGY_KEY_PREFIX = "apology:"
 
 _MESSAGES = ConversationMessage.__table__
+_OUTBOX = OutboxMessage.__table__
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class StoredInbound:
     text: str
     unsupported: bool
     data: dict[str, Any]
+    attempts: int = 0  # failed turns so far
 
 
 def store_inbound(
@@ -88,6 +99,7 @@ def _stored(message: ConversationMessage) -> StoredInbound:
         text=message.text or "",
         unsupported=bool(data.get("unsupported")),
         data=data,
+        attempts=int(message.attempts or 0),
     )
 
 
@@ -107,10 +119,74 @@ def claim(message: StoredInbound, engine: Engine | None = None) -> bool:
         )
 
 
-def finish(message: StoredInbound, status: str, engine: Engine | None = None) -> None:
-    """Record the turn's outcome: ``processed`` or ``failed``."""
+def finish(message: StoredInbound, engine: Engine | None = None) -> None:
+    """Record that the turn of ``message`` ran."""
     with session_scope(engine) as session:
-        session.execute(update(_MESSAGES).where(_row(message)).values(status=status))
+        session.execute(
+            update(_MESSAGES).where(_row(message)).values(status="processed", retry_at=None)
+        )
+
+
+def retry_later(
+    message: StoredInbound, retry_at: datetime, error: str, engine: Engine | None = None
+) -> bool:
+    """Put the claimed ``message`` back, to be claimed again from ``retry_at``; False when it was
+    not claimed (the failure came before the claim)."""
+    with session_scope(engine) as session:
+        return claim_with(
+            session,
+            update(_MESSAGES)
+            .where(_row(message), _MESSAGES.c.status == "processing")
+            .values(
+                status="received",
+                retry_at=retry_at,
+                attempts=_MESSAGES.c.attempts + 1,
+                last_error=error[:500],
+            ),
+        )
+
+
+def give_up(message: StoredInbound, error: str, engine: Engine | None = None) -> bool:
+    """Mark the claimed ``message`` dead and queue the apology to the patient (unless they got
+    one within :data:`APOLOGY_INTERVAL`), in one transaction; False when it was not claimed."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        dead = claim_with(
+            session,
+            update(_MESSAGES)
+            .where(_row(message), _MESSAGES.c.status == "processing")
+            .values(
+                status="dead",
+                retry_at=None,
+                attempts=_MESSAGES.c.attempts + 1,
+                last_error=error[:500],
+            ),
+        )
+        if dead and not _apologised_since(session, message, now - APOLOGY_INTERVAL):
+            enqueue_text(
+                session,
+                message.phone,
+                TURN_FAILED_APOLOGY,
+                channel=message.channel,
+                dedupe_key=f"{APOLOGY_KEY_PREFIX}{message.channel}:{message.external_id}",
+            )
+        return dead
+
+
+def _apologised_since(session: Session, message: StoredInbound, since: datetime) -> bool:
+    return (
+        session.execute(
+            select(_OUTBOX.c.id)
+            .where(
+                _OUTBOX.c.channel == message.channel,
+                _OUTBOX.c.phone == message.phone,
+                _OUTBOX.c.dedupe_key.startswith(APOLOGY_KEY_PREFIX),
+                _OUTBOX.c.created_at >= since,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def pending(
@@ -138,8 +214,32 @@ def pending(
         return [_stored(row) for row in rows]
 
 
+def expired(channel: str, engine: Engine | None = None, *, limit: int = 500) -> list[StoredInbound]:
+    """Stored messages whose turn never ran (or died) and that are older than the replay
+    window: too old to answer, they are given up on rather than forgotten."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(ConversationMessage)
+            .where(
+                ConversationMessage.channel == channel,
+                ConversationMessage.direction == "in",
+                ConversationMessage.created_at < now - REPLAY_WINDOW,
+                _claimable(now),
+            )
+            .order_by(ConversationMessage.created_at, ConversationMessage.id)
+            .limit(limit)
+        ).scalars()
+        return [_stored(row) for row in rows]
+
+
 def _claimable(now: datetime) -> Any:
+    """Never run (and due, when a failed turn waits for its retry), or claimed by a process that
+    died."""
     return or_(
-        _MESSAGES.c.status == "received",
+        and_(
+            _MESSAGES.c.status == "received",
+            or_(_MESSAGES.c.retry_at.is_(None), _MESSAGES.c.retry_at <= now),
+        ),
         and_(_MESSAGES.c.status == "processing", _MESSAGES.c.claimed_at < now - STALE_CLAIM),
     )

@@ -5,17 +5,26 @@ and the proactive messages of the clinic service (reminders, waiting-list offers
 :func:`enqueue_text`, in the caller's transaction, so a reminder is sent if and only if the
 transaction that decided it commits. The delivery worker (:mod:`clinicbot.whatsapp.delivery`)
 sends the rows; the provider's delivery/read callbacks come back through :func:`apply_status`.
+Rows it gave up on (``dead``) go back in the queue with :func:`resend_dead`
+(``python -m clinicbot.cli outbox resend``).
 
 Each row has a line in the message log (``conversation_messages``) that follows its status.
+
+An answer to a patient's message is worth delivering for :data:`REPLY_SHELF_LIFE` after that
+message, and no longer: it is Meta's customer-service window (outside it the Cloud API refuses
+free text), and on Z-API, which has no window, "Qual dia prefere?" a day after the patient asked
+confuses more than it helps. A reply still undelivered then is dead (staff are alerted and can
+write to the patient themselves); the patient's next message starts a fresh turn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,6 +35,7 @@ from clinicbot.whatsapp.conversations import conversation_for
 
 # Delivery states in the order they happen; a late "sent" never undoes a "read".
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3}
+REPLY_SHELF_LIFE = timedelta(hours=24)
 
 _OUTBOX = OutboxMessage.__table__
 _LOG = ConversationMessage.__table__
@@ -41,6 +51,7 @@ def enqueue_text(
     options: list[dict[str, Any]] | None = None,
     in_reply_to: str | None = None,
     latency_ms: int | None = None,
+    deliver_by: datetime | None = None,
 ) -> int | None:
     """Add an outbound message in the caller's transaction; its id, or None if ``dedupe_key``
     was enqueued before.
@@ -48,8 +59,10 @@ def enqueue_text(
     ``options`` (``[{"id", "title", "description"?}]``) makes it a menu: sent as a WhatsApp list
     when the channel can, with ``text`` (which should already number the options) as fallback.
     ``in_reply_to`` and ``latency_ms`` are set by the connectors for answers to a message.
+    ``deliver_by``: after it the message is not worth sending (the outbox gives up on it).
     """
     phone = normalize_phone(phone)
+    now = utcnow()
     values = {
         "channel": channel,
         "phone": phone,
@@ -57,7 +70,9 @@ def enqueue_text(
         "options": options,
         "dedupe_key": dedupe_key,
         "status": "pending",
-        "next_attempt_at": utcnow(),
+        "next_attempt_at": now,
+        "queued_at": now,
+        "deliver_by": deliver_by,
         "in_reply_to": in_reply_to,
     }
     dialect = session.get_bind().dialect.name
@@ -89,14 +104,19 @@ def enqueue_text(
     return outbox_id
 
 
-def last_sent_was_menu(session: Session, phone: str, channel: str) -> bool:
-    """Whether the latest message queued for ``phone`` offered numbered options."""
-    options = session.execute(
-        select(_OUTBOX.c.options)
-        .where(_OUTBOX.c.channel == channel, _OUTBOX.c.phone == normalize_phone(phone))
-        .order_by(_OUTBOX.c.id.desc())
-        .limit(1)
-    ).scalar()
+def last_sent_was_menu(
+    session: Session, phone: str, channel: str, *, not_replying_to: str | None = None
+) -> bool:
+    """Whether the latest message queued for ``phone`` offered numbered options, leaving out
+    the answers to the message ``not_replying_to`` (what an earlier attempt of its turn said)."""
+    query = select(_OUTBOX.c.options).where(
+        _OUTBOX.c.channel == channel, _OUTBOX.c.phone == normalize_phone(phone)
+    )
+    if not_replying_to is not None:
+        query = query.where(
+            or_(_OUTBOX.c.in_reply_to.is_(None), _OUTBOX.c.in_reply_to != not_replying_to)
+        )
+    options = session.execute(query.order_by(_OUTBOX.c.id.desc()).limit(1)).scalar()
     return bool(options)
 
 
@@ -125,6 +145,41 @@ def apply_status(
         update_log_line(session, row.log_message_id, row.log_created_at, status=status)
         changed += 1
     return changed
+
+
+@dataclass
+class Resent:
+    """What :func:`resend_dead` did: rows back in the queue, and rows left dead because their
+    ``deliver_by`` has passed (a reminder for an appointment that has begun)."""
+
+    requeued: list[int] = field(default_factory=list)
+    too_late: list[int] = field(default_factory=list)
+
+
+def resend_dead(
+    session: Session, *, outbox_id: int | None = None, phone: str | None = None
+) -> Resent:
+    """Put dead rows (one, one phone's, or all) back in the queue with a fresh retry budget.
+
+    They keep their place in their phone's order: a resent row goes out before the messages
+    queued after it.
+    """
+    now = utcnow()
+    query = select(OutboxMessage).where(OutboxMessage.status == "dead")
+    if outbox_id is not None:
+        query = query.where(OutboxMessage.id == outbox_id)
+    if phone is not None:
+        query = query.where(OutboxMessage.phone == normalize_phone(phone))
+    resent = Resent()
+    for row in session.execute(query.order_by(OutboxMessage.id)).scalars():
+        if row.deliver_by is not None and row.deliver_by <= now:
+            resent.too_late.append(row.id)
+            continue
+        row.status, row.attempts, row.claimed_until = "pending", 0, None
+        row.queued_at = row.next_attempt_at = now
+        update_log_line(session, row.log_message_id, row.log_created_at, status="queued")
+        resent.requeued.append(row.id)
+    return resent
 
 
 def update_log_line(

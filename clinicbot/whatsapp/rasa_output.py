@@ -5,6 +5,11 @@ In the path of a message: the first stop on the way out. Rasa hands each answer 
 adds it to the outbox (:func:`clinicbot.whatsapp.outbox.enqueue_text`) and wakes the delivery
 worker. Nothing is sent from inside the Rasa turn: answers are durable and ordered per phone,
 so an outage of the gateway delays answers instead of losing them.
+
+The answers to a patient's message are keyed by that message and their position in the turn, so
+a turn that failed halfway and runs again (:mod:`clinicbot.whatsapp.turns`) does not enqueue
+what it had already said; they are worth delivering for
+:data:`~clinicbot.whatsapp.outbox.REPLY_SHELF_LIFE` after the message.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.types import utcnow
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.formatting import numbered_menu, split_message
-from clinicbot.whatsapp.outbox import enqueue_text
+from clinicbot.whatsapp.outbox import REPLY_SHELF_LIFE, enqueue_text
 
 
 class WhatsAppOutput(OutputChannel):
@@ -47,6 +52,7 @@ class WhatsAppOutput(OutputChannel):
         self._engine = engine
         self._in_reply_to = in_reply_to
         self._received_at = received_at
+        self._enqueued = 0  # messages of this turn so far
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._enqueue(recipient_id, split_message(text))
@@ -66,9 +72,12 @@ class WhatsAppOutput(OutputChannel):
     ) -> None:
         if not parts:
             return
-        latency_ms = None
+        latency_ms = deliver_by = None
         if self._received_at is not None:
             latency_ms = int((utcnow() - self._received_at).total_seconds() * 1000)
+            deliver_by = self._received_at + REPLY_SHELF_LIFE
+        first = self._enqueued
+        self._enqueued += len(parts)
 
         def write() -> None:
             with session_scope(self._engine) as session:
@@ -78,10 +87,18 @@ class WhatsAppOutput(OutputChannel):
                         phone,
                         part,
                         channel=self.channel,
+                        dedupe_key=self._reply_key(first + index),
                         options=options if index == len(parts) else None,
                         in_reply_to=self._in_reply_to,
                         latency_ms=latency_ms,
+                        deliver_by=deliver_by,
                     )
 
         await run_db(write)
         self._wake()
+
+    def _reply_key(self, position: int) -> str | None:
+        """The outbox key of the turn's ``position``-th message (None outside a turn)."""
+        if self._in_reply_to is None:
+            return None
+        return f"reply:{self.channel}:{self._in_reply_to}:{position}"

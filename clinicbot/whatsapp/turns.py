@@ -7,6 +7,14 @@ is acknowledged, and its turn runs afterwards in the background, after the patie
 ones (:mod:`clinicbot.whatsapp.ordering`), with a :class:`WhatsAppOutput` that puts the answers
 in the outbox. Messages stored but never processed (crash, restart) are picked up by
 :meth:`TurnRunner.recover`, at start and then every :data:`RECOVERY_INTERVAL` seconds.
+
+A turn that fails (the database or Redis restarting, the action server down or erroring, Rasa
+raising: :mod:`clinicbot.rasa.turn_failures` makes Rasa's hidden failures raise) runs again,
+after waits that grow from ``TURN_RETRY_INITIAL_SECONDS`` to ``TURN_RETRY_MAX_SECONDS``, the
+patient's later messages waiting behind it. After ``TURN_RETRY_ATTEMPTS`` attempts the message
+is dead: the patient gets one apology and the operators an alert (:mod:`clinicbot.alerts`).
+Answers a failed attempt had already enqueued are not enqueued twice
+(:mod:`clinicbot.whatsapp.rasa_output`).
 """
 
 from __future__ import annotations
@@ -15,15 +23,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy.engine import Engine
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
 
+from clinicbot.alerts import DeadLetter, alert_dead_letter
 from clinicbot.db.engine import session_scope
-from clinicbot.pii import mask_phone
+from clinicbot.db.types import utcnow
+from clinicbot.pii import mask_phone, mask_text
+from clinicbot.rasa.turn_failures import strict_turn
 from clinicbot.services.templates import ONLY_TEXT_REPLY
+from clinicbot.settings import Settings
 from clinicbot.whatsapp import inbox
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.events import InboundEvent
@@ -40,6 +54,29 @@ RECOVERY_MIN_AGE = timedelta(seconds=60)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
+@dataclass(frozen=True)
+class TurnRetry:
+    """How often a failing turn runs, and how long it waits in between (exponential from
+    ``initial_seconds``, up to ``max_seconds``, plus up to ``initial_seconds`` of jitter)."""
+
+    attempts: int = 6
+    initial_seconds: float = 5.0
+    max_seconds: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TurnRetry:
+        return cls(
+            settings.turn_retry_attempts,
+            settings.turn_retry_initial_seconds,
+            settings.turn_retry_max_seconds,
+        )
+
+
+def describe(error: BaseException) -> str:
+    """An error as stored and logged: its type and text, personal data masked."""
+    return mask_text(f"{type(error).__name__}: {error}")[:500]
+
+
 class TurnRunner:
     """Runs one channel's stored messages through Rasa (``on_new_message``).
 
@@ -54,12 +91,14 @@ class TurnRunner:
         *,
         engine: Engine,
         wake: Callable[[], None],
+        retry: TurnRetry = TurnRetry(),
     ) -> None:
         self.channel = channel
         self._output_class = output_class
         self._on_new_message = on_new_message
         self._engine = engine
         self._wake = wake
+        self._retry = retry
         self._in_order = SerialDispatcher()
         self._recovery: asyncio.Task[None] | None = None
 
@@ -92,6 +131,11 @@ class TurnRunner:
             self._recovery = None
 
     async def recover(self, min_age: timedelta = timedelta(0)) -> int:
+        """Run the turns of stored messages that never ran or died (at least ``min_age`` old);
+        give up on those too old to answer. How many were replayed."""
+        for stored in await run_db(inbox.expired, self.channel, self._engine):
+            if await run_db(inbox.claim, stored, self._engine):
+                await self._give_up(stored, "not answered within the replay window")
         rows = await run_db(inbox.pending, self.channel, self._engine, min_age=min_age)
         for stored in rows:
             self._submit(stored)
@@ -121,15 +165,69 @@ class TurnRunner:
         self._in_order.submit(stored.phone, lambda: self._process(stored))
 
     async def _process(self, stored: inbox.StoredInbound) -> None:
-        engine = self._engine
-        if not await run_db(inbox.claim, stored, engine):
-            return
-        status = "failed"
+        """Claim ``stored`` and run its turn (nothing when another worker has it), retrying
+        failures; after the last attempt it is dead."""
+        answered = False  # then only recording the outcome is left to retry
+
+        async def before_retry(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            logger.warning(
+                "%s turn of %s failed (attempt %d), again in %.1f s: %s",
+                self.channel,
+                stored.external_id,
+                stored.attempts + state.attempt_number,
+                delay,
+                describe(error) if error else "?",
+            )
+            if answered or error is None:
+                return
+            retry_at = utcnow() + timedelta(seconds=delay)
+            try:
+                await run_db(inbox.retry_later, stored, retry_at, describe(error), self._engine)
+            except Exception:  # the database is down too: the claim goes stale, recovery retries
+                logger.warning("%s: could not record the retry of %s", self.channel, stored.id)
+
         try:
-            await self._run_turn(stored)
-            status = "processed"
-        finally:
-            await run_db(inbox.finish, stored, status, engine)
+            async for attempt in self._retrying(stored, before_retry):
+                with attempt:
+                    if not answered:
+                        if not await run_db(inbox.claim, stored, self._engine):
+                            return  # another worker has it, or had it
+                        await self._run_turn(stored)
+                        answered = True
+                    await run_db(inbox.finish, stored, self._engine)
+        except Exception as error:
+            if answered:  # left "processing": recovery takes it over once the claim is stale
+                logger.error("%s: turn of %s ran, recording it failed", self.channel, stored.id)
+                return
+            await self._give_up(stored, describe(error))
+
+    def _retrying(
+        self, stored: inbox.StoredInbound, before_retry: Callable[[RetryCallState], Any]
+    ) -> AsyncRetrying:
+        retry = self._retry
+        return AsyncRetrying(
+            stop=stop_after_attempt(max(1, retry.attempts - stored.attempts)),
+            wait=wait_exponential_jitter(
+                initial=retry.initial_seconds,
+                max=retry.max_seconds,
+                jitter=retry.initial_seconds,
+            ),
+            before_sleep=before_retry,
+            reraise=True,
+        )
+
+    async def _give_up(self, stored: inbox.StoredInbound, reason: str) -> None:
+        """Dead letter: one apology to the patient, an alert to the operators."""
+        try:
+            dead = await run_db(inbox.give_up, stored, reason, self._engine)
+        except Exception:  # the database is down: recovery tries again later
+            logger.exception("%s: could not give up on %s", self.channel, stored.id)
+            return
+        if dead:
+            self._wake()
+            alert_dead_letter(DeadLetter("inbound", stored.id, self.channel, stored.phone, reason))
 
     async def _run_turn(self, stored: inbox.StoredInbound) -> None:
         output = self.output(stored)
@@ -140,22 +238,25 @@ class TurnRunner:
         metadata = {
             "channel": self.channel,
             "message_id": stored.external_id,
-            "options_offered": await run_db(self._menu_offered, stored.phone),
+            "options_offered": await run_db(self._menu_offered, stored),
         }
         for key in ("reply_id", "reference_id", "edited"):
             if key in stored.data:
                 metadata[key] = stored.data[key]
-        await self._on_new_message(
-            UserMessage(
-                text=stored.text,
-                output_channel=output,
-                sender_id=stored.phone,
-                input_channel=self.channel,
-                message_id=stored.external_id,
-                metadata=metadata,
-            )
+        message = UserMessage(
+            text=stored.text,
+            output_channel=output,
+            sender_id=stored.phone,
+            input_channel=self.channel,
+            message_id=stored.external_id,
+            metadata=metadata,
         )
+        with strict_turn():
+            await self._on_new_message(message)
 
-    def _menu_offered(self, phone: str) -> bool:
+    def _menu_offered(self, stored: inbox.StoredInbound) -> bool:
+        """Whether the patient was answering a menu (the same for every attempt of the turn)."""
         with session_scope(self._engine) as session:
-            return last_sent_was_menu(session, phone, self.channel)
+            return last_sent_was_menu(
+                session, stored.phone, self.channel, not_replying_to=stored.external_id
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
 from clinicbot.services.notifications.policy import NotificationPolicy
 from clinicbot.services.notifications.scheduling import schedule_for_appointment
+from clinicbot.whatsapp.delivery import DeliveryFailed, DeliveryWorker, OutgoingMessage
 
 TZ = ZoneInfo("America/Sao_Paulo")
 TOKEN = "notify-test-token"
@@ -47,6 +49,35 @@ def outbox(engine: Engine) -> list[OutboxMessage]:
     """Everything enqueued for delivery, oldest first."""
     with session_scope(engine) as session:
         return list(session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
+
+
+class Provider:
+    """Stands in for Z-API behind the outbox: accepts every message, or refuses them for good."""
+
+    def __init__(self, *, accept: bool = True) -> None:
+        self.accept = accept
+
+    async def send(self, message: OutgoingMessage) -> str:
+        if not self.accept:
+            raise DeliveryFailed("HTTP 400 phone not on WhatsApp", retryable=False)
+        return f"ext-{message.id}"
+
+    async def close(self) -> None:
+        pass
+
+
+def deliver(engine: Engine, *, accept: bool = True) -> int:
+    """What the rasa process's delivery worker does with everything queued; how many rows it
+    handled."""
+    worker = DeliveryWorker({"zapi": Provider(accept=accept)}, engine=engine)
+
+    async def drain() -> int:
+        total = 0
+        while handled := await worker.run_once():
+            total += handled
+        return total
+
+    return asyncio.run(drain())
 
 
 def scheduled(engine: Engine) -> list[tuple[str, datetime, str]]:

@@ -23,6 +23,7 @@ from tests.services.notify_support import (
     RAFAEL,
     TZ,
     FrozenClock,
+    deliver,
     free_slot,
     outbox,
 )
@@ -83,6 +84,7 @@ def test_a_cancellation_offers_the_slot_to_the_first_matching_patient(
     join(waiting_list, RAFAEL)
 
     assert waiting_list.offer_freed_slot(cancel_joaos_appointment(agenda)) == marina
+    deliver(engine)
 
     [offer] = outbox(engine)
     assert offer.phone == MARINA[1]
@@ -220,7 +222,7 @@ def test_an_offer_made_at_night_goes_out_and_is_held_from_the_morning(
     assert outbox(engine) == []
     clock.set(datetime(2031, 3, 12, 8, tzinfo=TZ))
     assert waiting_list.expire_offers() == 0
-    assert dispatcher.dispatch_due() == {"sent": 1}
+    assert dispatcher.dispatch_due() == {"queued": 1}
     with session_scope(engine) as session:
         assert session.get(WaitingList, marina).offer_expires_at == clock() + timedelta(minutes=30)
 

@@ -23,7 +23,7 @@ from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.replies import ReminderReplies
 from clinicbot.services.waiting_list import Slot, WaitingListService
-from tests.services.notify_support import JOAO, MARINA, TZ, FrozenClock, at, book
+from tests.services.notify_support import JOAO, MARINA, TZ, FrozenClock, at, book, deliver
 
 FREED = datetime.combine(date(2031, 3, 13), time(10), tzinfo=TZ)
 
@@ -112,6 +112,7 @@ def test_sim_to_an_offer_books_it(
     [freed] = [a for a in agenda.patient_appointments(JOAO[0]) if a.is_active]
     agenda.cancel(freed.id, "imprevisto")
     assert waiting_list.offer_freed_slot(Slot(starts_at=freed.starts_at)) is not None
+    deliver(engine)
 
     [message], _ = run(ActionResponderLembreteOuOferta(), intent=intent, text=text)
 
@@ -133,6 +134,7 @@ def test_nao_to_a_reminder_offers_reschedule_or_cancel(
     book(engine, agenda, fake, clock, at(2, 10))
     clock.set(at(1, 10))
     dispatcher.dispatch_due()
+    deliver(engine)
     [message], _ = run(ActionResponderLembreteOuOferta(), intent="negar", text="não")
     assert message["response"] == "utter_lembrete_remarcar_ou_cancelar"
     assert (message["dia"], message["hora"]) == ("quarta-feira, 12/03", "10:00")

@@ -39,7 +39,8 @@ def sandbox_stack(workdir: Path, env: Mapping[str, str] | None = None) -> Stack:
     """A stack on the sandbox fakes with a SQLite database in ``workdir``, not yet started.
 
     Tests run at any hour, so there are no quiet hours; the clock can be moved
-    (:meth:`Stack.set_clock`).
+    (:meth:`Stack.set_clock`); the outbox retries at least every second while WhatsApp is
+    down, so a test's outage ends in seconds, not in the production backoff's minutes.
     """
     return Stack(
         ports=Ports(
@@ -50,6 +51,7 @@ def sandbox_stack(workdir: Path, env: Mapping[str, str] | None = None) -> Stack:
             "DATABASE_URL": f"sqlite:///{workdir / 'clinicbot.db'}",
             "QUIET_HOURS_START": "00:00",
             "QUIET_HOURS_END": "00:00",
+            "OUTBOX_RETRY_MAX_SECONDS": "1",
             **(env or {}),
         },
         log_dir=workdir,

@@ -22,7 +22,7 @@ from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 
 TURN_DEADLINE = 60.0  # generous: a slow CI machine is not a failure
 POLL_SECONDS = 0.05
-_FINISHED = ("processed", "failed")
+_FINISHED = ("processed", "failed", "dead")
 
 
 class Turns:

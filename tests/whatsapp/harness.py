@@ -42,10 +42,13 @@ class EchoBot:
 
 
 class ConnectorHarness:
+    """``bot`` stands in for Rasa (default: an :class:`EchoBot`)."""
+
     def __init__(
         self,
         engine: Engine,
         make_channel: Callable[[Settings, DeliveryWorker], InputChannel],
+        bot: Any = None,
         **settings: Any,
     ) -> None:
         sandbox_app = create_sandbox_app(name=f"sandbox-{uuid.uuid4().hex[:8]}")
@@ -61,7 +64,7 @@ class ConnectorHarness:
         self.engine = engine
         self.worker = DeliveryWorker.from_settings(self.settings, engine)
         self.channel = make_channel(self.settings, self.worker)
-        self.bot = EchoBot()
+        self.bot = bot or EchoBot()
         app = Sanic(f"connector-{uuid.uuid4().hex[:8]}")
         prefix = f"/webhooks/{self.channel.name()}"
         app.blueprint(self.channel.blueprint(self.bot), url_prefix=prefix)

@@ -30,11 +30,14 @@ NAME_FALLBACK = "tudo bem"  # "Oi, tudo bem! 😊 …" when the patient's name i
 
 @dataclass(frozen=True)
 class Message:
-    """A message to send: the template to render, its values, and whether it asks a question."""
+    """A message to send: the template to render, its values, whether it asks a question, and
+    when it stops being worth delivering (the outbox gives up then: a reminder after the
+    appointment started helps nobody)."""
 
     template_key: str
     values: dict[str, object]
     awaiting_reply: bool
+    deliver_by: datetime | None = None
 
 
 # (session, row, now, policy) -> what to send now, or None when the message no longer makes sense.
@@ -53,7 +56,12 @@ def compose_confirmation(
     appointment = _appointment_of(session, notification)
     if appointment is None or not _still_booked(appointment, notification):
         return None
-    return Message(templates.CONFIRMATION, _values(appointment, policy), awaiting_reply=False)
+    return Message(
+        templates.CONFIRMATION,
+        _values(appointment, policy),
+        awaiting_reply=False,
+        deliver_by=appointment.starts_at,
+    )
 
 
 def compose_cancellation(
@@ -83,8 +91,15 @@ def compose_reminder(
     local_start = appointment.starts_at.astimezone(policy.tz)
     values["dia"] = _reminder_day(local_start, policy.local_date(now))
     if appointment.status == "confirmed":
-        return Message(templates.REMINDER_CONFIRMED, values, awaiting_reply=False)
-    return Message(templates.REMINDER, values, awaiting_reply=True)
+        return Message(
+            templates.REMINDER_CONFIRMED,
+            values,
+            awaiting_reply=False,
+            deliver_by=appointment.starts_at,
+        )
+    return Message(
+        templates.REMINDER, values, awaiting_reply=True, deliver_by=appointment.starts_at
+    )
 
 
 APPOINTMENT_MESSAGES: Mapping[str, Composer] = {

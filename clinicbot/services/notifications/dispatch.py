@@ -1,10 +1,11 @@
 """Due ``notifications`` rows into the channel outbox, each exactly once.
 
-Claiming a row, enqueueing its text and marking it sent happen in ONE transaction, so each row is
-sent once even with several schedulers on one database (:func:`clinicbot.db.claims.claim_one`).
-Nothing goes out during quiet hours: rows that come due at night (after downtime, say) wait for
-the morning and are composed again then. A failed send is recorded on the row and retried later,
-until :data:`MAX_ATTEMPTS`.
+Claiming a row, enqueueing its text and marking it ``queued`` happen in ONE transaction, so each
+row is enqueued once even with several schedulers on one database
+(:func:`clinicbot.db.claims.claim_one`); it becomes ``sent`` when the provider accepts the message
+(:mod:`.delivery`). Nothing goes out during quiet hours: rows that come due at night (after
+downtime, say) wait for the morning and are composed again then. A row that cannot be composed or
+enqueued is recorded and retried later, until :data:`MAX_ATTEMPTS`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from clinicbot.db.types import utcnow
 from clinicbot.pii import mask_phone, mask_text
 from clinicbot.services import templates
 from clinicbot.services.notifications.composing import Composer, Message
+from clinicbot.services.notifications.delivery import outbox_key
 from clinicbot.services.notifications.policy import NotificationPolicy
 from clinicbot.whatsapp.outbox import enqueue_text
 
@@ -39,7 +41,7 @@ DISPATCH_BATCH = 200
 def send_notification(
     session: Session, notification: Notification, message: Message | None, now: datetime
 ) -> str:
-    """Enqueue ``message`` for a claimed pending row and mark it sent (canceled when there is
+    """Enqueue ``message`` for a claimed pending row and mark it queued (canceled when there is
     nothing to send any more); the row's new status.
 
     Runs in the caller's transaction: the outbox row and the status change commit together.
@@ -50,13 +52,18 @@ def send_notification(
         notification.status = "canceled"
         return notification.status
     text = templates.render(session, message.template_key, message.values)
-    enqueue_text(session, notification.phone, text, dedupe_key=f"notification:{notification.id}")
+    enqueue_text(
+        session,
+        notification.phone,
+        text,
+        dedupe_key=outbox_key(notification.id),
+        deliver_by=message.deliver_by,
+    )
     notification.template_key = message.template_key
-    notification.status = "sent"
-    notification.sent_at = now
+    notification.status = "queued"
     notification.awaiting_reply = message.awaiting_reply
     logger.info(
-        "notification %s (%s) sent to %s",
+        "notification %s (%s) queued for %s",
         notification.id,
         notification.kind,
         mask_phone(notification.phone),

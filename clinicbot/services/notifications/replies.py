@@ -50,7 +50,11 @@ def pending_reply(session: Session, phone: str, now: datetime | None = None) -> 
     now = now or utcnow()
     questions = session.execute(
         select(Notification)
-        .where(Notification.phone == phone, Notification.awaiting_reply.is_(True))
+        .where(
+            Notification.phone == phone,
+            Notification.status == "sent",  # delivered: a queued question was not read yet
+            Notification.awaiting_reply.is_(True),
+        )
         .order_by(Notification.sent_at.desc(), Notification.id.desc())
     ).scalars()
     for question in questions:

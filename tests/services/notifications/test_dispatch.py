@@ -16,6 +16,8 @@ from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
 from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
+from clinicbot.services.notifications.replies import pending_reply
+from clinicbot.whatsapp.outbox import resend_dead
 from tests.services.notify_support import (
     MARINA,
     POLICY,
@@ -24,6 +26,7 @@ from tests.services.notify_support import (
     add_appointments,
     at,
     book,
+    deliver,
     outbox,
     scheduled,
 )
@@ -42,7 +45,7 @@ def test_reminder_is_sent_once_at_its_time(
     clock.set(at(1, 9, 59))
     assert dispatcher.dispatch_due() == {}
     clock.set(at(1, 10))
-    assert dispatcher.dispatch_due() == {"sent": 1}
+    assert dispatcher.dispatch_due() == {"queued": 1}
     clock.advance(seconds=30)
     assert dispatcher.dispatch_due() == {}
 
@@ -53,7 +56,48 @@ def test_reminder_is_sent_once_at_its_time(
         "às 10:00."
     )
     assert "Responda *sim* para confirmar" in message.text
+    assert [status for *_, status in scheduled(engine)] == ["queued", "pending"]
+    assert deliver(engine) == 1
     assert [status for *_, status in scheduled(engine)] == ["sent", "pending"]
+
+
+def test_a_reminder_counts_as_sent_when_the_provider_accepted_it(
+    engine: Engine,
+    agenda: GestaoDSClient,
+    clock: FrozenClock,
+    fake: FakeGestaoDS,
+    dispatcher: NotificationDispatcher,
+) -> None:
+    appointment = book(engine, agenda, fake, clock, at(2, 10))
+    clock.set(at(1, 10))
+    dispatcher.dispatch_due()
+
+    def reminder() -> Notification:
+        with session_scope(engine) as session:
+            return (
+                session.execute(select(Notification).order_by(Notification.scheduled_for))
+                .scalars()
+                .first()
+            )
+
+    def answerable() -> bool:
+        with session_scope(engine) as session:
+            return pending_reply(session, MARINA[1], clock()) is not None
+
+    assert (reminder().status, reminder().sent_at) == ("queued", None)
+    assert not answerable()  # not on the patient's phone yet
+
+    deliver(engine, accept=False)
+    assert reminder().status == "failed" and "not on WhatsApp" in reminder().last_error
+    [message] = outbox(engine)
+    assert (message.status, message.deliver_by) == ("dead", appointment.starts_at)
+    assert not answerable()
+
+    with session_scope(engine) as session:
+        assert resend_dead(session, outbox_id=message.id).requeued == [message.id]
+    deliver(engine)
+    assert reminder().status == "sent" and reminder().sent_at is not None
+    assert answerable()
 
 
 def test_nothing_is_sent_during_quiet_hours(
@@ -71,7 +115,7 @@ def test_nothing_is_sent_during_quiet_hours(
     assert outbox(engine) == []
     clock.set(at(2, 8))
     # The overdue one is superseded by the 2 h one: one reminder, not two at once.
-    assert dispatcher.dispatch_due() == {"canceled": 1, "sent": 1}
+    assert dispatcher.dispatch_due() == {"canceled": 1, "queued": 1}
     assert len(outbox(engine)) == 1
 
 
@@ -134,10 +178,10 @@ def test_two_scheduler_instances_send_each_notification_exactly_once(
         ).all()
     messages = outbox(engine)
     assert len(due) == PATIENTS
-    assert set(due) == {("sent", 1)}
+    assert set(due) == {("queued", 1)}
     assert len(messages) == PATIENTS
     assert len({message.dedupe_key for message in messages}) == PATIENTS
-    assert sum(result["sent"] for result in results) == PATIENTS
+    assert sum(result["queued"] for result in results) == PATIENTS
 
 
 def test_a_kind_without_a_composer_stays_pending_and_says_why(

@@ -11,7 +11,7 @@ from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.replies import ReminderReplies, pending_reply
-from tests.services.notify_support import MARINA, FrozenClock, at, book, outbox
+from tests.services.notify_support import MARINA, FrozenClock, at, book, deliver, outbox
 
 
 def test_sim_to_a_reminder_confirms_in_gestaods(
@@ -25,6 +25,7 @@ def test_sim_to_a_reminder_confirms_in_gestaods(
     appointment = book(engine, agenda, fake, clock, at(2, 10))
     clock.set(at(1, 10))
     dispatcher.dispatch_due()
+    deliver(engine)
     clock.advance(hours=5)  # the patient answers in the afternoon
     with session_scope(engine) as session:
         pending = pending_reply(session, MARINA[1], clock())
@@ -55,10 +56,12 @@ def test_replies_go_to_the_latest_open_reminder_even_days_later(
     second = book(engine, agenda, fake, clock, at(4, 9))  # Friday 09:00
     clock.set(at(0, 15))
     dispatcher.dispatch_due()  # Tuesday's 24 h reminder, unanswered
+    deliver(engine)
     with session_scope(engine) as session:
         assert pending_reply(session, MARINA[1], clock()).appointment_id == first.id
     clock.set(at(3, 9))
     dispatcher.dispatch_due()  # Friday's 24 h reminder; Tuesday's appointment is past
+    deliver(engine)
     clock.set(at(3, 18))
     answer = reminder_replies.answer(agenda, MARINA[1], confirmed=False)
     assert answer.status == "declined"

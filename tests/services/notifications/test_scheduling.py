@@ -53,6 +53,6 @@ def test_canceling_the_appointment_drops_its_reminders(
         stored.status = "canceled"
         assert cancel_for_appointment(session, stored, now=clock(), policy=POLICY, notify=True) == 2
     clock.set(at(1, 10))
-    assert dispatcher.dispatch_due() == {"sent": 1}
+    assert dispatcher.dispatch_due() == {"queued": 1}
     [message] = outbox(engine)
     assert message.text.startswith("Oi, Marina. Sua consulta de quarta-feira, 12/03, às 10:00")

@@ -144,13 +144,13 @@ def test_outside_the_window_a_proactive_message_goes_as_the_template(
     assert sent(meta, 2)[1].kind == "text"  # inside the window now
 
 
-def test_without_a_template_a_proactive_message_fails_at_once(engine: Engine) -> None:
+def test_without_a_template_a_proactive_message_is_dead_at_once(engine: Engine) -> None:
     harness = ConnectorHarness(engine, make_meta)
     try:
         with session_scope(engine) as session:
             enqueue_text(session, PHONE, "Lembrete", channel="meta")
         harness.worker.wake()
-        wait_for(lambda: outbox(engine) == [("failed", None)])
+        wait_for(lambda: outbox(engine) == [("dead", None)])
         assert harness.fakes.meta.messages == []
     finally:
         harness.stop()
