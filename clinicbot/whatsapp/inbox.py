@@ -8,7 +8,9 @@ Lifecycle of an inbound ``conversation_messages`` row: ``received`` (stored, in 
 transaction as its ``conversation_message_keys`` dedupe key, written by a trigger) →
 ``processing`` (claimed by one process, :mod:`clinicbot.db.claims`) → ``processed`` or ``failed``.
 A row left ``received`` (crash before its turn started) or ``processing`` for longer than
-:data:`STALE_CLAIM` (crash mid-turn) is picked up again by :func:`pending`.
+:data:`STALE_CLAIM` (crash mid-turn) is picked up again by :func:`pending`. A message over the
+patient's rate limit (:mod:`clinicbot.whatsapp.throttle`) is stored ``throttled`` instead, and
+never gets a turn.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from clinicbot.db.claims import claim_with
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, ConversationMessageKey
 from clinicbot.db.types import utcnow
+from clinicbot.whatsapp import throttle
 from clinicbot.whatsapp.conversations import conversation_for
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
 
@@ -48,30 +51,48 @@ class StoredInbound:
     text: str
     unsupported: bool
     data: dict[str, Any]
+    throttled: bool = False
 
 
 def store_inbound(
-    channel: str, event: InboundEvent, engine: Engine | None = None
+    channel: str,
+    event: InboundEvent,
+    engine: Engine | None = None,
+    *,
+    rate_limit: throttle.RateLimit | None = None,
+    queue_full: bool = False,
 ) -> StoredInbound | None:
-    """Store ``event`` with its dedupe key; ``None`` when that key was stored before."""
+    """Store ``event`` with its dedupe key; ``None`` when that key was stored before.
+
+    A message over ``rate_limit``, or one arriving while the patient's turns already fill their
+    queue (``queue_full``), is stored ``throttled``, and may enqueue the patient's notice.
+    """
     data = {**event.data, "unsupported": event.kind is InboundKind.UNSUPPORTED}
     try:
         with session_scope(engine) as session:
             seen = session.get(ConversationMessageKey, (channel, event.message_id))
             if seen is not None:
                 return None
+            conversation_id = conversation_for(session, event.phone, channel)
+            now = utcnow()
+            throttled = queue_full or (
+                rate_limit is not None
+                and not throttle.admit(session, conversation_id, rate_limit, now)
+            )
             message = ConversationMessage(
-                conversation_id=conversation_for(session, event.phone, channel),
+                conversation_id=conversation_id,
                 phone=event.phone,
                 direction="in",
                 text=event.text or None,
                 channel=channel,
                 external_message_id=event.message_id,
-                status="received",
+                status="throttled" if throttled else "received",
                 channel_data=data,
             )
             session.add(message)
             session.flush()
+            if throttled:
+                throttle.notify(session, event.phone, channel, event.message_id, now)
             return _stored(message)
     except IntegrityError:  # the same key, stored concurrently by another request
         return None
@@ -88,6 +109,7 @@ def _stored(message: ConversationMessage) -> StoredInbound:
         text=message.text or "",
         unsupported=bool(data.get("unsupported")),
         data=data,
+        throttled=message.status == "throttled",
     )
 
 
@@ -108,7 +130,7 @@ def claim(message: StoredInbound, engine: Engine | None = None) -> bool:
 
 
 def finish(message: StoredInbound, status: str, engine: Engine | None = None) -> None:
-    """Record the turn's outcome: ``processed`` or ``failed``."""
+    """Record the turn's outcome: ``processed`` or ``failed`` (or ``throttled``: none ran)."""
     with session_scope(engine) as session:
         session.execute(update(_MESSAGES).where(_row(message)).values(status=status))
 
