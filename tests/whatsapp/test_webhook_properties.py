@@ -189,15 +189,18 @@ def meta_envelopes(draw: st.DrawFn) -> dict[str, Any]:
 
 
 class ErrorLog(logging.Handler):
-    """Every record at ERROR or above, from any logger (Sanic's unhandled exceptions, failed
-    background turns and deliveries)."""
+    """Records at ERROR or above from the webhook's way: Sanic's unhandled exceptions, failed
+    background turns and deliveries, tasks that died (not other tests' leftover schedulers)."""
+
+    SOURCES = ("sanic", "clinicbot.whatsapp", "asyncio")
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.name}: {record.getMessage()}")
+        if record.name.startswith(self.SOURCES):
+            self.lines.append(f"{record.name}: {record.getMessage()}")
 
 
 @pytest.fixture(scope="module")
