@@ -97,6 +97,14 @@ class Settings:
     meta_verify_token: str = SANDBOX_META_VERIFY_TOKEN
     meta_template_name: str = ""
     meta_template_language: str = "pt_BR"
+    # Abuse limits per phone (clinicbot/whatsapp/throttle.py, ordering.py, webhook.py):
+    # a token bucket of ``rate_limit_burst`` messages refilled ``rate_limit_per_minute`` times
+    # a minute (0: no limit), at most ``max_queued_turns`` turns waiting per phone, and the
+    # largest webhook body accepted.
+    rate_limit_burst: int = 5
+    rate_limit_per_minute: float = 12.0
+    max_queued_turns: int = 10
+    webhook_max_bytes: int = 65536
     production: bool = False
     # Rasa's action endpoint sends this as ?token=; the action server refuses anything else.
     action_server_token: str = ""
@@ -225,6 +233,10 @@ def read_settings() -> Settings:
         ),
         meta_template_name=_env("META_TEMPLATE_NAME"),
         meta_template_language=_env("META_TEMPLATE_LANGUAGE", "pt_BR"),
+        rate_limit_burst=int(_env("RATE_LIMIT_BURST", "5")),
+        rate_limit_per_minute=float(_env("RATE_LIMIT_PER_MINUTE", "12")),
+        max_queued_turns=int(_env("MAX_QUEUED_TURNS", "10")),
+        webhook_max_bytes=int(_env("WEBHOOK_MAX_BYTES", "65536")),
         production=production,
         action_server_token=_env("ACTION_SERVER_TOKEN"),
         rasa_host=_env("RASA_HOST", "127.0.0.1"),

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import declarative_base, validates
 
+from clinicbot.db.checks import one_of
 from clinicbot.db.types import BigIntegerPK, JSONType, UTCDateTime, utcnow
 from clinicbot.settings import get_settings
 
@@ -62,6 +63,7 @@ MESSAGE_STATUSES = (
     "processing",  # inbound, claimed by the process running its Rasa turn (migration 0004)
     "processed",
     "dead",  # inbound: its turn kept failing; outbound: the outbox gave up (migration 0005)
+    "throttled",  # inbound, stored and acknowledged but over the rate limit: no turn (0007)
 )
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed", "dead")
 WAITING_LIST_STATUSES = ("waiting", "offered", "booked", "left", "expired")
@@ -81,8 +83,7 @@ PRIORITY_NORMAL = 2
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
-    allowed = ", ".join(f"'{value}'" for value in values)
-    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
+    return CheckConstraint(one_of(column, values), name=f"{column}_valid")
 
 
 def clinic_date(moment: datetime) -> date:
@@ -151,6 +152,9 @@ class Conversation(Base):
     # Maintained by a trigger on conversation_messages (outbound rows with latency_ms).
     replies_count = _counter()
     response_time_ms_total = _counter(BigInteger)
+    # The patient's inbound rate limit: when their token bucket is full again
+    # (clinicbot/whatsapp/throttle.py; migration 0005).
+    rate_bucket_full_at = Column(UTCDateTime)
 
     @validates("started_at")
     def _sync_started_on(self, _key: str, value: datetime) -> datetime:

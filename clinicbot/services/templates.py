@@ -11,8 +11,8 @@ The rule: what the assistant says *in* a conversation turn is a response of ``do
   ``{dia}`` (``sexta-feira, 28/11``), ``{hora}`` (``10:00``), ``{minutos}`` (how long an offer is
   held). An unknown placeholder is left as written.
 * the channel's own texts (the reply to a message it cannot read, the apology for a message it
-  could not answer, the label of WhatsApp's option lists) and the notice staff get when they hand
-  a patient back: fixed constants for now.
+  could not answer, the notice to a patient who writes too fast, the label of WhatsApp's option
+  lists) and the notice staff get when they hand a patient back: fixed constants for now.
 """
 
 from __future__ import annotations
@@ -64,6 +64,12 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 # The reply to an audio, image or sticker without caption; the channel sends it without Rasa.
 ONLY_TEXT_REPLY = (
     "Por enquanto só consigo ler mensagens de texto 🙂 Pode me escrever o que precisa?"
+)
+# The one notice a patient gets when writing faster than the assistant answers (a burst of
+# messages over the per-phone rate limit, clinicbot/whatsapp/throttle.py).
+TOO_MANY_MESSAGES = (
+    "Recebi muitas mensagens seguidas 😅 Vou responder com calma: "
+    "me mande uma coisa de cada vez, por favor."
 )
 # WhatsApp option lists (numbered menus): the list's title and the button that opens it.
 LIST_TITLE = "Opções"

@@ -1,7 +1,8 @@
 """The base of the WhatsApp connectors (Rasa input channels) and the handling of their events.
 
 In the path of a message: a provider's connector (``zapi/connector.py``, ``meta/connector.py``)
-receives the webhook, checks that it comes from the provider and parses it into events; then
+receives the webhook, checks that it comes from the provider, reads a body of bounded size
+(:mod:`clinicbot.whatsapp.webhook`) and parses it into events; then
 :meth:`WhatsAppInput.handle_event` sends a message on to the turn runner
 (:mod:`clinicbot.whatsapp.turns`) and a delivery status to the outbox. On the way out, each
 connector adds its provider's sender to the process's delivery worker
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
 from sanic import Blueprint, Sanic
+from sanic.request import Request
 
 from clinicbot.db.engine import session_scope
 from clinicbot.rasa.turn_failures import raise_tracker_store_errors
@@ -24,7 +26,9 @@ from clinicbot.whatsapp.delivery import DeliveryWorker, Sender, get_delivery_wor
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
 from clinicbot.whatsapp.outbox import apply_status
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
+from clinicbot.whatsapp.throttle import RateLimit
 from clinicbot.whatsapp.turns import OnNewMessage, TurnRetry, TurnRunner
+from clinicbot.whatsapp.webhook import read_body
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,8 @@ class WhatsAppInput(InputChannel):
             engine=worker.engine,
             wake=worker.wake,
             retry=TurnRetry.from_settings(self.settings),
+            rate_limit=RateLimit.from_settings(self.settings),
+            max_queued=self.settings.max_queued_turns,
         )
         webhook = Blueprint(f"{self.name()}_webhook_{id(self)}", __name__)
 
@@ -88,10 +94,24 @@ class WhatsAppInput(InputChannel):
 
         return webhook, turns
 
+    async def read_webhook_body(self, request: Request) -> bytes | None:
+        """The webhook's raw body; None (and a log line) when over ``WEBHOOK_MAX_BYTES``: the
+        connector answers 413 without reading the rest. Its routes are streaming ones."""
+        limit = self.settings.webhook_max_bytes
+        body = await read_body(request, limit)
+        if body is None:
+            logger.warning(
+                "%s webhook from %s rejected: body over %d bytes",
+                self.name(),
+                request.remote_addr or request.ip,
+                limit,
+            )
+        return body
+
     async def handle_event(self, event: InboundEvent, turns: TurnRunner) -> str | None:
         """Messages go to the turns, statuses to the outbox; None for anything else."""
         if event.kind in (InboundKind.MESSAGE, InboundKind.UNSUPPORTED):
-            return "accepted" if await turns.accept(event) else "duplicate"
+            return await turns.accept(event)
         if event.kind is InboundKind.STATUS and event.status is not None:
             update = event.status
             changed = await run_db(

@@ -52,16 +52,45 @@ class MalformedPayload(ValueError):
     """The body is not a webhook of the provider we can read."""
 
 
+# What the columns that store them hold (``phone`` String(64), ``external_message_id``
+# String(128), which also takes an edit's suffix); real ones are far shorter.
+MAX_PHONE_CHARS = 64
+MAX_ID_CHARS = 100
+# Timestamps outside these years are not a WhatsApp message's.
+EARLIEST = datetime(2009, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
 def epoch_to_datetime(value: Any) -> datetime | None:
-    """An epoch timestamp in ms or s (Z-API mixes both; values above 1e12 are ms) as UTC."""
+    """An epoch timestamp in ms or s (Z-API mixes both; values above 1e12 are ms) as UTC.
+
+    None when there is none; :class:`MalformedPayload` for anything but a number (or numeric
+    string) between :data:`EARLIEST` and :data:`LATEST`.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise MalformedPayload(f"timestamp is a {type(value).__name__}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if number <= 0:
-        return None
+    except ValueError:
+        raise MalformedPayload("timestamp is not a number") from None
     seconds = number / 1000 if number > 1e12 else number
+    if not EARLIEST.timestamp() <= seconds < LATEST.timestamp():  # also NaN and infinities
+        raise MalformedPayload(f"timestamp out of range: {str(value)[:24]}")
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def provider_id(value: Any, what: str, max_chars: int = MAX_ID_CHARS) -> str:
+    """A provider's id (message id, phone, chat id) as text: non-empty, at most ``max_chars``."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise MalformedPayload(f"{what} is a {type(value).__name__}")
+    text = str(value).strip()
+    if not text:
+        raise MalformedPayload(f"{what} is empty")
+    if len(text) > max_chars:
+        raise MalformedPayload(f"{what} longer than {max_chars} characters")
+    return text
 
 
 def tapped_text(option_id: Any, label: Any) -> tuple[str | None, str | None]:

@@ -12,6 +12,8 @@ turn goes back to ``received`` with ``retry_at`` and one more ``attempts``, and 
 attempt it is ``dead`` (the patient gets one apology). A row left ``received`` (crash before its
 turn started) or ``processing`` for longer than :data:`STALE_CLAIM` (crash mid-turn) is picked up
 again by :func:`pending`, unless it is older than :data:`REPLAY_WINDOW` (:func:`expired`).
+A message over the patient's rate limit (:mod:`clinicbot.whatsapp.throttle`), or arriving while
+their turn queue is full, is stored ``throttled`` instead and never gets a turn.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, ConversationMessageKey, OutboxMessage
 from clinicbot.db.types import utcnow
 from clinicbot.services.templates import TURN_FAILED_APOLOGY
+from clinicbot.whatsapp import throttle
 from clinicbot.whatsapp.conversations import conversation_for
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
 from clinicbot.whatsapp.outbox import enqueue_text
@@ -59,30 +62,48 @@ class StoredInbound:
     unsupported: bool
     data: dict[str, Any]
     attempts: int = 0  # failed turns so far
+    throttled: bool = False
 
 
 def store_inbound(
-    channel: str, event: InboundEvent, engine: Engine | None = None
+    channel: str,
+    event: InboundEvent,
+    engine: Engine | None = None,
+    *,
+    rate_limit: throttle.RateLimit | None = None,
+    queue_full: bool = False,
 ) -> StoredInbound | None:
-    """Store ``event`` with its dedupe key; ``None`` when that key was stored before."""
+    """Store ``event`` with its dedupe key; ``None`` when that key was stored before.
+
+    A message over ``rate_limit``, or one arriving while the patient's turns already fill their
+    queue (``queue_full``), is stored ``throttled``, and may enqueue the patient's notice.
+    """
     data = {**event.data, "unsupported": event.kind is InboundKind.UNSUPPORTED}
     try:
         with session_scope(engine) as session:
             seen = session.get(ConversationMessageKey, (channel, event.message_id))
             if seen is not None:
                 return None
+            conversation_id = conversation_for(session, event.phone, channel)
+            now = utcnow()
+            throttled = queue_full or (
+                rate_limit is not None
+                and not throttle.admit(session, conversation_id, rate_limit, now)
+            )
             message = ConversationMessage(
-                conversation_id=conversation_for(session, event.phone, channel),
+                conversation_id=conversation_id,
                 phone=event.phone,
                 direction="in",
                 text=event.text or None,
                 channel=channel,
                 external_message_id=event.message_id,
-                status="received",
+                status="throttled" if throttled else "received",
                 channel_data=data,
             )
             session.add(message)
             session.flush()
+            if throttled:
+                throttle.notify(session, event.phone, channel, event.message_id, now)
             return _stored(message)
     except IntegrityError:  # the same key, stored concurrently by another request
         return None
@@ -100,6 +121,7 @@ def _stored(message: ConversationMessage) -> StoredInbound:
         unsupported=bool(data.get("unsupported")),
         data=data,
         attempts=int(message.attempts or 0),
+        throttled=message.status == "throttled",
     )
 
 
@@ -125,6 +147,12 @@ def finish(message: StoredInbound, engine: Engine | None = None) -> None:
         session.execute(
             update(_MESSAGES).where(_row(message)).values(status="processed", retry_at=None)
         )
+
+
+def mark_throttled(message: StoredInbound, engine: Engine | None = None) -> None:
+    """A stored message that will get no turn after all (its patient's queue filled up)."""
+    with session_scope(engine) as session:
+        session.execute(update(_MESSAGES).where(_row(message)).values(status="throttled"))
 
 
 def retry_later(

@@ -15,6 +15,10 @@ patient's later messages waiting behind it. After ``TURN_RETRY_ATTEMPTS`` attemp
 is dead: the patient gets one apology and the operators an alert (:mod:`clinicbot.alerts`).
 Answers a failed attempt had already enqueued are not enqueued twice
 (:mod:`clinicbot.whatsapp.rasa_output`).
+
+Abuse limits: a message over the patient's rate limit (:mod:`clinicbot.whatsapp.throttle`), or
+arriving while the patient already has ``max_queued`` turns waiting, is stored ``throttled``
+and gets no turn; Rasa reads at most :data:`NLU_MAX_CHARS` characters of a message.
 """
 
 from __future__ import annotations
@@ -44,12 +48,15 @@ from clinicbot.whatsapp.events import InboundEvent
 from clinicbot.whatsapp.ordering import SerialDispatcher
 from clinicbot.whatsapp.outbox import last_sent_was_menu
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
+from clinicbot.whatsapp.throttle import RateLimit
 
 logger = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL = 60.0
 # Periodic recovery leaves fresh messages to the request that stored them.
 RECOVERY_MIN_AGE = timedelta(seconds=60)
+# WhatsApp's own limit for a text; anything longer is cut before the NLU reads it.
+NLU_MAX_CHARS = 4096
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -80,7 +87,8 @@ def describe(error: BaseException) -> str:
 class TurnRunner:
     """Runs one channel's stored messages through Rasa (``on_new_message``).
 
-    ``wake`` is the delivery worker's: called after answers are enqueued.
+    ``wake`` is the delivery worker's: called after answers are enqueued. ``rate_limit`` and
+    ``max_queued`` (turns per patient, running or waiting) bound what one phone can ask for.
     """
 
     def __init__(
@@ -92,6 +100,8 @@ class TurnRunner:
         engine: Engine,
         wake: Callable[[], None],
         retry: TurnRetry = TurnRetry(),
+        rate_limit: RateLimit | None = None,
+        max_queued: int | None = None,
     ) -> None:
         self.channel = channel
         self._output_class = output_class
@@ -99,15 +109,30 @@ class TurnRunner:
         self._engine = engine
         self._wake = wake
         self._retry = retry
-        self._in_order = SerialDispatcher()
+        self._rate_limit = rate_limit
+        self._in_order = SerialDispatcher(max_queued)
         self._recovery: asyncio.Task[None] | None = None
 
-    async def accept(self, event: InboundEvent) -> bool:
-        """Store ``event`` and schedule its turn; False when it was a redelivery."""
-        stored = await run_db(inbox.store_inbound, self.channel, event, self._engine)
+    async def accept(self, event: InboundEvent) -> str:
+        """Store ``event`` and schedule its turn: ``accepted``, ``throttled`` (stored, no turn)
+        or ``duplicate`` (a redelivery)."""
+        queue_full = self._in_order.is_full(event.phone)
+        stored = await run_db(
+            inbox.store_inbound,
+            self.channel,
+            event,
+            self._engine,
+            rate_limit=self._rate_limit,
+            queue_full=queue_full,
+        )
         if stored is None:
             logger.info("%s duplicate delivery of %s ignored", self.channel, event.message_id)
-            return False
+            return "duplicate"
+        if stored.throttled:
+            why = "the patient's turn queue is full" if queue_full else "over the rate limit"
+            self._log_throttled(event, why)
+            self._wake()  # the notice, when this message enqueued it
+            return "throttled"
         logger.info(
             "%s %s from %s (%s)",
             self.channel,
@@ -115,8 +140,21 @@ class TurnRunner:
             mask_phone(event.phone),
             event.message_id,
         )
-        self._submit(stored)
-        return True
+        if not self._submit(stored):  # the queue filled up while the message was being stored
+            await run_db(inbox.mark_throttled, stored, self._engine)
+            self._log_throttled(event, "the patient's turn queue is full")
+            return "throttled"
+        return "accepted"
+
+    def _log_throttled(self, event: InboundEvent, why: str) -> None:
+        logger.warning(
+            "%s %s from %s (%s) stored but not answered: %s",
+            self.channel,
+            event.reason,
+            mask_phone(event.phone),
+            event.message_id,
+            why,
+        )
 
     def start(self) -> None:
         """Replay what a previous run left behind, then keep checking in the background."""
@@ -161,8 +199,10 @@ class TurnRunner:
             received_at=stored.created_at if stored else None,
         )
 
-    def _submit(self, stored: inbox.StoredInbound) -> None:
-        self._in_order.submit(stored.phone, lambda: self._process(stored))
+    def _submit(self, stored: inbox.StoredInbound) -> bool:
+        """Schedule the turn of ``stored``; False when the patient's queue is full (a replayed
+        message then waits for the next recovery pass)."""
+        return self._in_order.submit(stored.phone, lambda: self._process(stored)) is not None
 
     async def _process(self, stored: inbox.StoredInbound) -> None:
         """Claim ``stored`` and run its turn (nothing when another worker has it), retrying
@@ -244,7 +284,7 @@ class TurnRunner:
             if key in stored.data:
                 metadata[key] = stored.data[key]
         message = UserMessage(
-            text=stored.text,
+            text=self._nlu_text(stored),
             output_channel=output,
             sender_id=stored.phone,
             input_channel=self.channel,
@@ -253,6 +293,20 @@ class TurnRunner:
         )
         with strict_turn():
             await self._on_new_message(message)
+
+    def _nlu_text(self, stored: inbox.StoredInbound) -> str:
+        """The message's text, cut at :data:`NLU_MAX_CHARS` (the stored row keeps it whole)."""
+        if len(stored.text) <= NLU_MAX_CHARS:
+            return stored.text
+        logger.warning(
+            "%s %s from %s: %d characters, only the first %d are read",
+            self.channel,
+            stored.external_id,
+            mask_phone(stored.phone),
+            len(stored.text),
+            NLU_MAX_CHARS,
+        )
+        return stored.text[:NLU_MAX_CHARS]
 
     def _menu_offered(self, stored: inbox.StoredInbound) -> bool:
         """Whether the patient was answering a menu (the same for every attempt of the turn)."""

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from clinicbot.services.templates import TOO_MANY_MESSAGES
 from clinicbot.settings import PROJECT_ROOT, SANDBOX_META_APP_SECRET, SANDBOX_STAFF_TOKEN
 from clinicbot.stack import MODEL_PATH, Ports, Stack
 from clinicbot.whatsapp.meta.signature import sign
+from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 from tests.support.stack import SANDBOX_ONLY_ENV, free_port
 from tests.support.whatsapp import Turns, WhatsAppPatient
 
@@ -134,6 +136,51 @@ def test_a_patient_is_answered_through_the_real_services(
     assert "assistente" in " ".join(m["message"] for m in patient.new_messages()).lower()
     assert patient.post(payload, token="sandbox-instance-token").status_code == 401
     turns.close()
+
+
+def test_a_burst_from_one_phone_is_stored_but_answered_only_up_to_the_limit(
+    production: Stack, real_services: str
+) -> None:
+    turns = Turns(production.env["DATABASE_URL"])
+    patient = WhatsAppPatient(
+        phone="5531977770002",
+        rasa_url=f"http://127.0.0.1:{production.ports.rasa}",
+        sandbox_url=real_services,
+        turns=turns,
+    )
+    started = time.monotonic()
+    acks = [
+        patient.post(
+            received_callback(CLINIC["ZAPI_INSTANCE_ID"], patient.phone, text_content("oi")),
+            token=CLINIC["ZAPI_INSTANCE_TOKEN"],
+        ).json()["status"]
+        for _ in range(30)
+    ]
+    refilled = int((time.monotonic() - started) / 5)  # the default bucket: 5, then 12 a minute
+    answered = acks.count("accepted")
+    assert 5 <= answered <= 5 + refilled + 1
+    assert acks.count("throttled") == 30 - answered
+    for message_id, ack in zip(patient.sent_ids, acks, strict=True):
+        if ack == "accepted":
+            turns.wait_processed(message_id)
+        else:
+            assert turns.status(message_id) == "throttled"
+    turns.wait_delivered(patient.phone)
+    texts = [message["message"] for message in patient.new_messages()]
+    assert texts.count(TOO_MANY_MESSAGES) == 1
+    turns.close()
+
+
+def test_a_body_over_64_kb_is_refused(production: Stack) -> None:
+    payload = received_callback(CLINIC["ZAPI_INSTANCE_ID"], "5531977770003", text_content("x"))
+    payload["padding"] = "x" * 2_000_000
+    answer = requests.post(
+        f"http://127.0.0.1:{production.ports.rasa}/webhooks/zapi/webhook",
+        json=payload,
+        headers={"z-api-token": CLINIC["ZAPI_INSTANCE_TOKEN"]},
+        timeout=10,
+    )
+    assert answer.status_code == 413
 
 
 def test_the_rest_channel_is_not_mounted(production: Stack) -> None:

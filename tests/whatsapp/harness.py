@@ -1,10 +1,14 @@
 """A connector under test: its blueprint in a real Sanic server, the sandbox fakes on another,
 the outbox on a throwaway database. Rasa is replaced by a small echo bot (the end-to-end tests
-run the real one). Also the inbound event a provider's parsing hands on, for the core's tests."""
+run the real one). Also both providers' connectors as the sandbox configures them, and the
+inbound event a provider's parsing hands on, for the core's tests."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,19 +21,36 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from clinicbot.sandbox.server import BackgroundServer, create_sandbox_app
-from clinicbot.settings import Settings, read_settings
+from clinicbot.settings import (
+    SANDBOX_META_APP_SECRET,
+    SANDBOX_META_PHONE_NUMBER_ID,
+    SANDBOX_META_VERIFY_TOKEN,
+    SANDBOX_ZAPI_INSTANCE_ID,
+    SANDBOX_ZAPI_INSTANCE_TOKEN,
+    Settings,
+    read_settings,
+)
 from clinicbot.whatsapp.delivery import DeliveryWorker
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
+from clinicbot.whatsapp.meta.connector import MetaInput
+from clinicbot.whatsapp.meta.signature import sign
+from clinicbot.whatsapp.zapi.connector import ZapiInput
 
 
 class EchoBot:
-    """Answers ``menu`` with a two-option menu and anything else with ``eco: <text>``."""
+    """Answers ``menu`` with a two-option menu and anything else with ``eco: <text>``.
+
+    While ``hold`` is set to an unset event, each turn waits for it (a slow Rasa).
+    """
 
     def __init__(self) -> None:
         self.messages: list[UserMessage] = []
+        self.hold: threading.Event | None = None
 
     async def __call__(self, message: UserMessage) -> None:
         self.messages.append(message)
+        if self.hold is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.hold.wait)
         output = message.output_channel
         if message.text == "menu":
             buttons = [
@@ -77,6 +98,40 @@ class ConnectorHarness:
 
     def post(self, path: str = "/webhook", **kwargs: Any) -> requests.Response:
         return requests.post(self.url + path, timeout=10, **kwargs)
+
+
+ZAPI_TOKEN = {"z-api-token": SANDBOX_ZAPI_INSTANCE_TOKEN}
+
+
+def make_zapi(secret: str = "") -> Callable[[Settings, DeliveryWorker], ZapiInput]:
+    """The Z-API connector of the sandbox instance (``secret``: its webhook path secret)."""
+    return lambda settings, worker: ZapiInput(
+        SANDBOX_ZAPI_INSTANCE_ID,
+        SANDBOX_ZAPI_INSTANCE_TOKEN,
+        secret,
+        settings=settings,
+        worker=worker,
+    )
+
+
+def make_meta(settings: Settings, worker: DeliveryWorker) -> MetaInput:
+    """The Meta connector of the sandbox phone number."""
+    return MetaInput(
+        SANDBOX_META_APP_SECRET,
+        SANDBOX_META_VERIFY_TOKEN,
+        SANDBOX_META_PHONE_NUMBER_ID,
+        settings=settings,
+        worker=worker,
+    )
+
+
+def post_signed(
+    harness: ConnectorHarness, payload: Any, secret: str = SANDBOX_META_APP_SECRET
+) -> requests.Response:
+    """POST ``payload`` (JSON, or the raw body when bytes) signed as Meta signs it."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, secret)}
+    return harness.post(data=body, headers=headers)
 
 
 def wait_settled(engine: Engine, *, deliveries: bool = True) -> None:

@@ -15,8 +15,6 @@ switches to the configured template outside the 24-hour customer-service window.
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 from typing import Any
 
@@ -33,6 +31,7 @@ from clinicbot.whatsapp.meta.sender import MetaSender
 from clinicbot.whatsapp.meta.signature import is_valid
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
 from clinicbot.whatsapp.turns import OnNewMessage, TurnRunner
+from clinicbot.whatsapp.webhook import read_json, same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -90,23 +89,21 @@ class MetaInput(WhatsAppInput):
             mode = request.args.get("hub.mode")
             token = request.args.get("hub.verify_token") or ""
             challenge = request.args.get("hub.challenge") or ""
-            if (
-                mode == "subscribe"
-                and self.verify_token
-                and hmac.compare_digest(token, self.verify_token)
-            ):
+            if mode == "subscribe" and same_secret(token, self.verify_token):
                 return response.text(challenge)
             logger.warning("meta webhook verification refused (mode=%r)", mode)
             return response.text("forbidden", status=403)
 
-        @webhook.route("/webhook", methods=["POST"])
+        @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             return await self._receive(request, turns)
 
         return webhook
 
     async def _receive(self, request: Request, turns: TurnRunner) -> HTTPResponse:
-        body = request.body or b""
+        body = await self.read_webhook_body(request)
+        if body is None:
+            return response.json({"error": "payload too large"}, status=413)
         if not is_valid(body, request.headers.get("x-hub-signature-256"), self.app_secret):
             logger.warning(
                 "meta webhook from %s rejected: missing or wrong X-Hub-Signature-256",
@@ -114,8 +111,8 @@ class MetaInput(WhatsAppInput):
             )
             return response.json({"error": "invalid signature"}, status=401)
         try:
-            events = parse_webhook(json.loads(body), self.phone_number_id)
-        except (ValueError, MalformedPayload) as error:  # JSONDecodeError is a ValueError
+            events = parse_webhook(read_json(body), self.phone_number_id)
+        except MalformedPayload as error:
             logger.warning("meta webhook rejected: malformed body (%s)", error)
             return response.json({"error": "malformed payload"}, status=400)
         outcomes = [await self._handle(event, turns) for event in events]

@@ -14,11 +14,13 @@ from typing import Any
 
 from clinicbot.ptbr.phones import normalize_phone
 from clinicbot.whatsapp.events import (
+    MAX_PHONE_CHARS,
     InboundEvent,
     InboundKind,
     MalformedPayload,
     StatusUpdate,
     epoch_to_datetime,
+    provider_id,
     tapped_text,
 )
 
@@ -48,24 +50,34 @@ def parse_webhook(payload: Any, phone_number_id: str | None = None) -> list[Inbo
                     InboundEvent(InboundKind.IGNORED, reason=f"field {change.get('field')}")
                 )
                 continue
-            number = (value.get("metadata") or {}).get("phone_number_id")
+            metadata = value.get("metadata")
+            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
             if phone_number_id and number != phone_number_id:
                 events.append(InboundEvent(InboundKind.IGNORED, reason="other phone number"))
                 continue
-            events.extend(_message(item) for item in value.get("messages") or [])
-            events.extend(_status(item) for item in value.get("statuses") or [])
+            events.extend(_message(item) for item in _items(value, "messages"))
+            events.extend(_status(item) for item in _items(value, "statuses"))
     return events
 
 
+def _items(value: dict[str, Any], key: str) -> list[Any]:
+    items = value.get(key) or []
+    if not isinstance(items, list):
+        raise MalformedPayload(f"expected a '{key}' list")
+    return items
+
+
 def _message(item: Any) -> InboundEvent:
-    if not isinstance(item, dict) or not item.get("from") or not item.get("id"):
-        raise MalformedPayload("message without 'from' or 'id'")
+    if not isinstance(item, dict):
+        raise MalformedPayload("message is not an object")
+    sender = provider_id(item.get("from"), "message 'from'", MAX_PHONE_CHARS)
+    message_id = provider_id(item.get("id"), "message 'id'")
     kind = str(item.get("type") or "")
     if kind in ("reaction", "system", "unsupported", "request_welcome"):
         return InboundEvent(InboundKind.IGNORED, reason=kind)
     text, reply_id = _text(kind, item)
-    phone = normalize_phone(str(item["from"]))
-    data: dict[str, Any] = {"chat_id": str(item["from"]), "kind": "reply" if reply_id else kind}
+    phone = normalize_phone(sender)
+    data: dict[str, Any] = {"chat_id": sender, "kind": "reply" if reply_id else kind}
     if reply_id:
         data["reply_id"] = reply_id
     context = item.get("context")
@@ -73,7 +85,7 @@ def _message(item: Any) -> InboundEvent:
         data["reference_id"] = str(context["id"])
     common: dict[str, Any] = {
         "phone": phone,
-        "message_id": str(item["id"]),
+        "message_id": message_id,
         "moment": epoch_to_datetime(item.get("timestamp")),
         "data": data,
     }
@@ -90,7 +102,8 @@ def _text(kind: str, item: dict[str, Any]) -> tuple[str | None, str | None]:
     if kind == "text":
         return str(content.get("body") or "").strip() or None, None
     if kind == "interactive":
-        reply = content.get(content.get("type") or "")
+        reply_type = content.get("type")
+        reply = content.get(reply_type) if isinstance(reply_type, str) else None
         if isinstance(reply, dict):
             return tapped_text(reply.get("id"), reply.get("title"))
         return None, None
@@ -102,18 +115,19 @@ def _text(kind: str, item: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _status(item: Any) -> InboundEvent:
-    if not isinstance(item, dict) or not item.get("id"):
-        raise MalformedPayload("status without 'id'")
+    if not isinstance(item, dict):
+        raise MalformedPayload("status is not an object")
+    wamid = provider_id(item.get("id"), "status 'id'")
     status = META_STATUSES.get(str(item.get("status")))
     if status is None:
         return InboundEvent(InboundKind.IGNORED, reason=f"status {item.get('status')}")
-    errors = item.get("errors") or []
+    errors = item.get("errors")
     error = ""
-    if errors and isinstance(errors[0], dict):
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         error = str(errors[0].get("title") or errors[0].get("message") or errors[0].get("code"))
     return InboundEvent(
         InboundKind.STATUS,
         reason="status",
         moment=epoch_to_datetime(item.get("timestamp")),
-        status=StatusUpdate((str(item["id"]),), status, error),
+        status=StatusUpdate((wamid,), status, error),
     )

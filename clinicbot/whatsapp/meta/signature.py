@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from clinicbot.whatsapp.webhook import same_secret
+
 PREFIX = "sha256="
 
 
@@ -17,4 +19,4 @@ def is_valid(body: bytes, header: str | None, app_secret: str) -> bool:
     """Constant-time check of ``header`` against the raw ``body`` (never re-serialised JSON)."""
     if not app_secret or not header or not header.startswith(PREFIX):
         return False
-    return hmac.compare_digest(header.lower(), sign(body, app_secret))
+    return same_secret(header.lower(), sign(body, app_secret))

@@ -11,13 +11,11 @@ request open for the whole turn, and gateways retry slow webhooks.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from datetime import datetime
 from typing import Any
 
 from sanic import Blueprint, response
-from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -27,14 +25,11 @@ from clinicbot.whatsapp.delivery import DeliveryWorker, Sender
 from clinicbot.whatsapp.events import InboundEvent, InboundKind, MalformedPayload
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
 from clinicbot.whatsapp.turns import OnNewMessage, TurnRunner
+from clinicbot.whatsapp.webhook import read_json, same_secret
 from clinicbot.whatsapp.zapi.parsing import parse_callback
 from clinicbot.whatsapp.zapi.sender import ZapiSender
 
 logger = logging.getLogger(__name__)
-
-
-def _same(given: str | None, expected: str) -> bool:
-    return bool(expected) and given is not None and hmac.compare_digest(given, expected)
 
 
 class ZapiOutput(WhatsAppOutput):
@@ -86,11 +81,11 @@ class ZapiInput(WhatsAppInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok", "connection": self.connection})
 
-        @webhook.route("/webhook", methods=["POST"])
+        @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             return await self._receive(request, turns, path_secret=None)
 
-        @webhook.route("/webhook/<secret>", methods=["POST"])
+        @webhook.route("/webhook/<secret>", methods=["POST"], stream=True)
         async def receive_with_secret(request: Request, secret: str) -> HTTPResponse:
             return await self._receive(request, turns, path_secret=secret)
 
@@ -100,14 +95,14 @@ class ZapiInput(WhatsAppInput):
         """Why the request is not from our Z-API instance, or None."""
         header = request.headers.get("z-api-token")
         if self.webhook_secret:
-            if not _same(path_secret, self.webhook_secret):
+            if not same_secret(path_secret, self.webhook_secret):
                 return "missing or wrong secret path segment"
-            if header is not None and not _same(header, self.instance_token):
+            if header is not None and not same_secret(header, self.instance_token):
                 return "wrong z-api-token header"
             return None
         if path_secret is not None:
             return "secret path segment not configured"
-        if not _same(header, self.instance_token):
+        if not same_secret(header, self.instance_token):
             return "missing or wrong z-api-token header"
         return None
 
@@ -120,15 +115,18 @@ class ZapiInput(WhatsAppInput):
                 "zapi webhook from %s rejected: %s", request.remote_addr or request.ip, problem
             )
             return response.json({"error": "unauthorized"}, status=401)
+        body = await self.read_webhook_body(request)
+        if body is None:
+            return response.json({"error": "payload too large"}, status=413)
         try:
-            payload = request.json
+            payload = read_json(body)
             event = parse_callback(payload)
-        except (InvalidUsage, MalformedPayload) as error:  # InvalidUsage: not JSON at all
+        except MalformedPayload as error:
             logger.warning("zapi webhook rejected: malformed body (%s)", error)
             return response.json({"error": "malformed payload"}, status=400)
         if payload.get("instanceId") != self.instance_id:
             logger.warning(
-                "zapi webhook rejected: unknown instanceId %r", payload.get("instanceId")
+                "zapi webhook rejected: unknown instanceId %.40r", payload.get("instanceId")
             )
             return response.json({"error": "unknown instance"}, status=403)
         return response.json({"status": await self._handle(event, turns)})

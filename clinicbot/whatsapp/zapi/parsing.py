@@ -15,11 +15,13 @@ from typing import Any
 
 from clinicbot.ptbr.phones import normalize_phone
 from clinicbot.whatsapp.events import (
+    MAX_PHONE_CHARS,
     InboundEvent,
     InboundKind,
     MalformedPayload,
     StatusUpdate,
     epoch_to_datetime,
+    provider_id,
     tapped_text,
 )
 
@@ -71,9 +73,7 @@ def _message_status(payload: dict[str, Any]) -> InboundEvent:
 
 
 def _received(payload: dict[str, Any]) -> InboundEvent:
-    raw_phone = payload.get("phone")
-    if not isinstance(raw_phone, str) or not raw_phone.strip():
-        raise MalformedPayload("ReceivedCallback without 'phone'")
+    raw_phone = provider_id(payload.get("phone"), "phone", MAX_PHONE_CHARS)
     for flag in IGNORED_FLAGS:
         if payload.get(flag):
             return InboundEvent(InboundKind.IGNORED, reason=flag)
@@ -116,7 +116,8 @@ def _seconds(moment: Any) -> float:
 
 def _dedupe_key(payload: dict[str, Any], phone: str, content: str, seconds: float) -> str:
     """``messageId``; an edit gets its own key per new text; no id → phone+content+10 s bucket."""
-    message_id = str(payload.get("messageId") or "")
+    raw_id = payload.get("messageId")
+    message_id = provider_id(raw_id, "messageId") if raw_id else ""
     digest = hashlib.sha1(content.encode()).hexdigest()[:12]
     if message_id and payload.get("isEdit"):
         return f"{message_id}:edit:{digest}"

@@ -17,14 +17,17 @@ from clinicbot.settings import (
     SANDBOX_META_APP_SECRET,
     SANDBOX_META_PHONE_NUMBER_ID,
     SANDBOX_META_VERIFY_TOKEN,
-    Settings,
 )
-from clinicbot.whatsapp.delivery import DeliveryWorker
-from clinicbot.whatsapp.meta.connector import MetaInput
 from clinicbot.whatsapp.meta.payloads import envelope, list_reply, status, text_message
 from clinicbot.whatsapp.meta.signature import sign
 from clinicbot.whatsapp.outbox import enqueue_text
-from tests.whatsapp.harness import ConnectorHarness, wait_for, wait_settled
+from tests.whatsapp.harness import (
+    ConnectorHarness,
+    make_meta,
+    post_signed,
+    wait_for,
+    wait_settled,
+)
 
 PHONE = "5531988887777"
 
@@ -34,27 +37,11 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def make_meta(settings: Settings, worker: DeliveryWorker) -> MetaInput:
-    return MetaInput(
-        SANDBOX_META_APP_SECRET,
-        SANDBOX_META_VERIFY_TOKEN,
-        SANDBOX_META_PHONE_NUMBER_ID,
-        settings=settings,
-        worker=worker,
-    )
-
-
 @pytest.fixture
 def meta(engine: Engine) -> Iterator[ConnectorHarness]:
     harness = ConnectorHarness(engine, make_meta, meta_template_name="aviso_clinica")
     yield harness
     harness.stop()
-
-
-def post_signed(harness: ConnectorHarness, payload: Any, secret: str = SANDBOX_META_APP_SECRET):
-    body = json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, secret)}
-    return harness.post(data=body, headers=headers)
 
 
 def sent(harness: ConnectorHarness, count: int) -> list[Any]:
@@ -161,3 +148,97 @@ def test_graph_api_errors_are_retried(meta: ConnectorHarness) -> None:
     post_signed(meta, envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[text_message(PHONE, "oi")]))
     [reply] = sent(meta, 1)
     assert reply.body["text"]["body"] == "eco: oi"
+
+
+def test_a_body_over_the_limit_is_refused_before_its_signature_is_checked(
+    meta: ConnectorHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = text_message(PHONE, "x" * 2_000_000)
+    body = json.dumps(envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[message])).encode()
+    assert post_signed(meta, body).status_code == 413
+    chunks = (body[start : start + 16384] for start in range(0, len(body), 16384))
+    signed = {"X-Hub-Signature-256": sign(body, SANDBOX_META_APP_SECRET)}
+    assert meta.post(data=chunks, headers=signed).status_code == 413
+    assert caplog.text.count("body over 65536 bytes") == 2
+    assert meta.bot.messages == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["sha256=" + "é" * 64, b"sha256=\xff\xfe", "sha256=" + "a" * 5000],
+    ids=["latin1", "not-utf8", "over-long"],
+)
+def test_odd_signatures_are_refused_never_an_error(meta: ConnectorHarness, header: object) -> None:
+    payload = envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[text_message(PHONE, "oi")])
+    answer = meta.post(json=payload, headers={"X-Hub-Signature-256": header})
+    assert answer.status_code == 401
+
+
+def test_an_odd_verify_token_is_refused(meta: ConnectorHarness) -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": "tökén", "hub.challenge": "1"}
+    assert requests.get(meta.url + "/webhook", params=params, timeout=10).status_code == 403
+    odd_bytes = meta.url + "/webhook?hub.mode=subscribe&hub.verify_token=%FF%FE&hub.challenge=1"
+    assert requests.get(odd_bytes, timeout=10).status_code == 403
+
+
+def _with(message: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return envelope(SANDBOX_META_PHONE_NUMBER_ID, messages=[{**message, **changes}])
+
+
+OI = text_message(PHONE, "oi")
+
+
+def _value(value: Any) -> dict[str, Any]:
+    """An envelope whose one change has ``value`` (for our number, unless it says otherwise)."""
+    if isinstance(value, dict):
+        value = {"metadata": {"phone_number_id": SANDBOX_META_PHONE_NUMBER_ID}, **value}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(_with(OI, timestamp="-1"), id="negative-timestamp"),
+        pytest.param(_with(OI, timestamp="1e20"), id="huge-timestamp"),
+        pytest.param(_with(OI, timestamp="amanhã"), id="word-timestamp"),
+        pytest.param(_with(OI, text={"body": "oi\x00"}), id="nul"),
+        pytest.param(_with(OI, text={"body": "oi \ud800"}), id="lone-surrogate"),
+        pytest.param(_with(OI, **{"from": "5531988887777" * 5}), id="long-from"),
+        pytest.param(_with(OI, id="wamid." + "A" * 100), id="long-id"),
+        pytest.param(_with(OI, id={"wamid": 1}), id="object-id"),
+        pytest.param(_value({"statuses": {"id": "wamid.X"}}), id="statuses-object"),
+        pytest.param(_value({"messages": 7}), id="messages-number"),
+        pytest.param(_value([]), id="value-list"),
+    ],
+)
+def test_absurd_values_are_refused_with_a_log_line(
+    meta: ConnectorHarness, caplog: pytest.LogCaptureFixture, payload: dict[str, Any]
+) -> None:
+    assert post_signed(meta, payload).status_code == 400
+    assert "meta webhook rejected: malformed body" in caplog.text
+    assert meta.bot.messages == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(_value({"metadata": ["x"]}), id="metadata-list"),
+        pytest.param(
+            _with(OI, type="interactive", interactive={"type": ["list_reply"]}),
+            id="reply-type-list",
+        ),
+    ],
+)
+def test_odd_shapes_of_what_is_only_looked_at_are_ignored(
+    meta: ConnectorHarness, payload: dict[str, Any]
+) -> None:
+    assert post_signed(meta, payload).json() == {"status": "ok", "events": ["ignored"]}
+
+
+def test_a_failed_status_with_odd_errors_is_still_recorded(meta: ConnectorHarness) -> None:
+    odd = status("wamid.HBgMODD", PHONE, "failed", errors={"code": 131047})
+    payload = envelope(SANDBOX_META_PHONE_NUMBER_ID, statuses=[odd])
+    assert post_signed(meta, payload).json() == {"status": "ok", "events": ["recorded"]}

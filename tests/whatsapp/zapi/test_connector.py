@@ -19,28 +19,23 @@ from clinicbot.services.templates import ONLY_TEXT_REPLY
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
 from clinicbot.whatsapp import inbox
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
-from clinicbot.whatsapp.zapi.connector import ZapiInput
 from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
-from tests.whatsapp.harness import ConnectorHarness, wait_for, wait_settled
+from tests.whatsapp.harness import (
+    ZAPI_TOKEN,
+    ConnectorHarness,
+    make_zapi,
+    wait_for,
+    wait_settled,
+)
 
 PAYLOADS = Path(__file__).parent / "payloads"
 PHONE = "5531988887777"
-TOKEN = {"z-api-token": SANDBOX_ZAPI_INSTANCE_TOKEN}
+TOKEN = ZAPI_TOKEN
 
 
 @pytest.fixture(params=["sqlite"])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
-
-
-def make_zapi(secret: str = "") -> Any:
-    return lambda settings, worker: ZapiInput(
-        SANDBOX_ZAPI_INSTANCE_ID,
-        SANDBOX_ZAPI_INSTANCE_TOKEN,
-        secret,
-        settings=settings,
-        worker=worker,
-    )
 
 
 @pytest.fixture
@@ -255,3 +250,69 @@ def test_long_answers_are_split(zapi: ConnectorHarness) -> None:
     zapi.post(json=text("\n\n".join([paragraph] * 3)), headers=TOKEN)
     parts = delivered(zapi, 2)
     assert all(len(part.message) <= 1200 for part in parts)
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(
+    zapi: ConnectorHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.dumps(text("x" * 2_000_000)).encode()  # 2 MB, with a valid token
+    assert zapi.post(data=body, headers=TOKEN).status_code == 413
+    chunks = (body[start : start + 16384] for start in range(0, len(body), 16384))
+    assert zapi.post(data=chunks, headers=TOKEN).status_code == 413  # chunked: no length
+    assert caplog.text.count("body over 65536 bytes") == 2
+    small = json.dumps(text("oi")).encode()
+    at_the_limit = small + b" " * (65536 - len(small))
+    assert zapi.post(data=at_the_limit, headers=TOKEN).json() == {"status": "accepted"}
+    wait_settled(zapi.engine)
+    assert [m.text for m in zapi.bot.messages] == ["oi"]
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["tökén".encode(), b"\xff\xfe\x80", "x" * 4000, SANDBOX_ZAPI_INSTANCE_TOKEN + " é"],
+    ids=["utf8", "not-utf8", "over-long", "token-and-more"],
+)
+def test_odd_tokens_are_refused_never_an_error(zapi: ConnectorHarness, token: object) -> None:
+    assert zapi.post(json=text("oi"), headers={"z-api-token": token}).status_code == 401
+    assert zapi.bot.messages == []
+
+
+def test_odd_secret_path_segments_are_refused(engine: Engine) -> None:
+    harness = ConnectorHarness(engine, make_zapi(secret="s3cr3t-path"))
+    try:
+        for segment in ("%C3%A9", "%FF%FE", "s3cr3t-path%00", "x" * 3000):
+            assert harness.post(f"/webhook/{segment}", json=text("oi")).status_code == 401
+    finally:
+        harness.stop()
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"momment": -1},
+        {"momment": 1e20},
+        {"momment": float("nan")},
+        {"momment": float("inf")},
+        {"momment": "amanhã"},
+        {"momment": [2026]},
+        {"text": {"message": "oi\x00"}},
+        {"text": {"message": "oi \ud800"}},
+        {"senderName": "\udfff"},
+        {"phone": "5531988887777" * 5},
+        {"phone": ["5531988887777"]},
+        {"messageId": "3EB0" + "F" * 100},
+    ],
+    ids=repr,
+)
+def test_absurd_values_are_refused_with_a_log_line(
+    zapi: ConnectorHarness, caplog: pytest.LogCaptureFixture, override: dict[str, Any]
+) -> None:
+    answer = zapi.post(data=json.dumps({**text("oi"), **override}), headers=TOKEN)
+    assert answer.status_code == 400
+    assert "zapi webhook rejected: malformed body" in caplog.text
+    assert _statuses(zapi.engine) == []
+
+
+def test_nesting_deeper_than_the_parser_goes_is_refused(zapi: ConnectorHarness) -> None:
+    body = '{"type": "ReceivedCallback", "deep": ' + "[" * 30000 + "]" * 30000 + "}"
+    assert zapi.post(data=body.encode(), headers=TOKEN).status_code == 400

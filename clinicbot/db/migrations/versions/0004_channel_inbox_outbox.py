@@ -8,10 +8,7 @@
 - ``outbox_messages``: outgoing messages waiting to be delivered (or delivered, with the
   provider's id and delivery status), written in the caller's transaction.
 
-SQLite cannot alter a CHECK constraint; widening one (every stored row still satisfies it) is
-the case SQLite documents for editing the schema text directly ("Making Other Kinds Of Table
-Schema Changes", https://www.sqlite.org/lang_altertable.html#otheralter), which keeps the
-table, its triggers and its indexes as they are.
+The status CHECK constraint is widened in place (:mod:`clinicbot.db.checks`).
 
 Revision ID: 0004
 Revises: 0003
@@ -23,6 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
+
+from clinicbot.db.checks import one_of, replace_check
 
 revision = "0004"
 down_revision = "0003"
@@ -39,30 +38,11 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed")
 
 
 def _check(statuses: tuple[str, ...]) -> str:
-    return "status IN ({})".format(", ".join(f"'{status}'" for status in statuses))
+    return one_of("status", statuses)
 
 
 def _set_message_statuses(old: tuple[str, ...], new: tuple[str, ...]) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"ALTER TABLE conversation_messages DROP CONSTRAINT {STATUS_CHECK}")
-        op.execute(
-            f"ALTER TABLE conversation_messages ADD CONSTRAINT {STATUS_CHECK} CHECK ({_check(new)})"
-        )
-        return
-    bind = op.get_bind()
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    changed = bind.execute(
-        sa.text(
-            "UPDATE sqlite_master SET sql = replace(sql, :old, :new) "
-            "WHERE type = 'table' AND name = 'conversation_messages' AND instr(sql, :old) > 0"
-        ),
-        {"old": _check(old), "new": _check(new)},
-    ).rowcount
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
-    if changed != 1:
-        raise RuntimeError("conversation_messages status CHECK constraint not found")
+    replace_check(op.get_bind(), "conversation_messages", STATUS_CHECK, _check(old), _check(new))
 
 
 def _timestamp(name: str, nullable: bool = True, default: bool = False) -> sa.Column:

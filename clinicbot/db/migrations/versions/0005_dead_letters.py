@@ -22,6 +22,8 @@ import sqlalchemy as sa
 from alembic import op
 from alembic.operations import BatchOperations
 
+from clinicbot.db.checks import one_of, replace_check
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -42,38 +44,20 @@ OLD_OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "faile
 OLD_NOTIFICATION_STATUSES = ("pending", "sent", "failed", "canceled")
 
 
-def _check(statuses: tuple[str, ...]) -> str:
-    return "status IN ({})".format(", ".join(f"'{status}'" for status in statuses))
-
-
 def _set_message_statuses(old: tuple[str, ...], new: tuple[str, ...]) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"ALTER TABLE conversation_messages DROP CONSTRAINT {MESSAGE_CHECK}")
-        op.execute(
-            f"ALTER TABLE conversation_messages ADD CONSTRAINT {MESSAGE_CHECK} "
-            f"CHECK ({_check(new)})"
-        )
-        return
-    bind = op.get_bind()
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    changed = bind.execute(
-        sa.text(
-            "UPDATE sqlite_master SET sql = replace(sql, :old, :new) "
-            "WHERE type = 'table' AND name = 'conversation_messages' AND instr(sql, :old) > 0"
-        ),
-        {"old": _check(old), "new": _check(new)},
-    ).rowcount
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
-    if changed != 1:
-        raise RuntimeError("conversation_messages status CHECK constraint not found")
+    replace_check(
+        op.get_bind(),
+        "conversation_messages",
+        MESSAGE_CHECK,
+        one_of("status", old),
+        one_of("status", new),
+    )
 
 
 def _set_statuses(batch: BatchOperations, table: str, statuses: tuple[str, ...]) -> None:
     name = op.f(f"ck_{table}_status_valid")
     batch.drop_constraint(name, type_="check")
-    batch.create_check_constraint(name, sa.text(_check(statuses)))
+    batch.create_check_constraint(name, sa.text(one_of("status", statuses)))
 
 
 def upgrade() -> None:
