@@ -112,6 +112,7 @@ class TurnRunner:
         self._rate_limit = rate_limit
         self._in_order = SerialDispatcher(max_queued)
         self._recovery: asyncio.Task[None] | None = None
+        self._scheduled: set[int] = set()  # stored message ids with a turn queued or running
 
     async def accept(self, event: InboundEvent) -> str:
         """Store ``event`` and schedule its turn: ``accepted``, ``throttled`` (stored, no turn)
@@ -200,9 +201,22 @@ class TurnRunner:
         )
 
     def _submit(self, stored: inbox.StoredInbound) -> bool:
-        """Schedule the turn of ``stored``; False when the patient's queue is full (a replayed
-        message then waits for the next recovery pass)."""
-        return self._in_order.submit(stored.phone, lambda: self._process(stored)) is not None
+        """Schedule the turn of ``stored`` once (recovery may find a message its request just
+        scheduled); False when the patient's queue is full (a replayed message then waits for
+        the next recovery pass)."""
+        if stored.id in self._scheduled:
+            return True
+
+        async def process_once() -> None:
+            try:
+                await self._process(stored)
+            finally:
+                self._scheduled.discard(stored.id)
+
+        if self._in_order.submit(stored.phone, process_once) is None:
+            return False
+        self._scheduled.add(stored.id)
+        return True
 
     async def _process(self, stored: inbox.StoredInbound) -> None:
         """Claim ``stored`` and run its turn (nothing when another worker has it), retrying

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from clinicbot.settings import SANDBOX_META_PHONE_NUMBER_ID, SANDBOX_ZAPI_INSTANCE_ID
 from clinicbot.whatsapp.meta import payloads as meta
 from clinicbot.whatsapp.zapi import payloads as zapi
-from tests.db.conftest import BACKENDS, Databases
+from tests.support.databases import BACKENDS, Databases
 from tests.support.services import require_postgres
 from tests.whatsapp.harness import (
     ZAPI_TOKEN,
