@@ -26,9 +26,7 @@ import argparse
 import itertools
 import math
 import re
-import secrets
 import shutil
-import socket
 import sqlite3
 import statistics
 import sys
@@ -47,8 +45,9 @@ import requests
 
 from bench.report import Stamp, command_line, header_lines, percentile
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
-from clinicbot.stack import MODEL_PATH, Ports, Stack
+from clinicbot.stack import MODEL_PATH, Stack
 from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
+from tests.support.stack import sandbox_stack
 
 REPORT_PATH = Path(__file__).with_name("webhook_report.md")
 # FAQ turns and a greeting: no form state, no GestãoDS call, one answer each.
@@ -60,21 +59,6 @@ DUPLICATE_COPIES = 3
 # Quiet time before the final count: a second turn for the same message would answer by then.
 SETTLE_SECONDS = 3.0
 PHASE_BUDGET_SECONDS = {"warm-up": 60.0, "sequential": 150.0, "concurrent": 120.0}
-# Everything outside this machine stays in the sandbox, whatever the caller's environment or
-# `.env` says; no Redis either: Rasa's in-memory lock store, as in a default `make run`.
-SANDBOX_ONLY_ENV = {
-    name: ""
-    for name in (
-        "GESTAODS_TOKEN",
-        "ZAPI_INSTANCE_ID",
-        "ZAPI_INSTANCE_TOKEN",
-        "ZAPI_CLIENT_TOKEN",
-        "ZAPI_WEBHOOK_SECRET",
-        "META_PHONE_NUMBER_ID",
-        "META_GRAPH_URL",
-        "REDIS_URL",
-    )
-}
 LOG_PROBLEM = re.compile(r"\b(ERROR|CRITICAL|WARNING)\b|Traceback")
 
 
@@ -221,36 +205,9 @@ class DeliveredLog:
             self._changed.notify_all()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def phone_numbers() -> Iterator[str]:
     """Distinct Brazilian mobile numbers (13 digits, already normalised)."""
     return (f"55319{n:04d}8888" for n in itertools.count(1000))
-
-
-def build_stack(workdir: Path) -> Stack:
-    return Stack(
-        ports=Ports(
-            rasa=free_port(), actions=free_port(), service=free_port(), sandbox=free_port()
-        ),
-        env={
-            **SANDBOX_ONLY_ENV,
-            "DATABASE_URL": f"sqlite:///{workdir / 'clinicbot.db'}",
-            # Any hour of the day: no quiet hours.
-            "QUIET_HOURS_START": "00:00",
-            "QUIET_HOURS_END": "00:00",
-            # Its patients write as soon as they are answered, faster than the rate limit.
-            "RATE_LIMIT_PER_MINUTE": "0",
-        },
-        log_dir=workdir,
-        # Stack's default (token_urlsafe) starts with "-" once in 64 runs, and `rasa run`
-        # then reads it as an option and exits: hex digits never do.
-        api_token=secrets.token_hex(24),
-    )
 
 
 def served_model(stack: Stack) -> str:
@@ -500,7 +457,7 @@ def run(config: Config, command: str) -> Results:
     workdir = Path(tempfile.mkdtemp(prefix="webhook-bench-"))
     keep = config.keep
     try:
-        stack = build_stack(workdir)
+        stack = sandbox_stack(workdir)  # the e2e tests' stack: sandbox, SQLite, no rate limit
         progress(f"starting the stack (logs and database in {workdir})")
         try:
             stack.start()
