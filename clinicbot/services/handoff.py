@@ -77,6 +77,17 @@ def close_handoff(phone: str, engine: Engine | None = None) -> bool:
         return bool(rows)
 
 
+async def pause_in_rasa(http: aiohttp.ClientSession, settings: Settings, phone: str) -> None:
+    """Pause ``phone``'s conversation in rasa. Rasa appends the event under the conversation's
+    lock, so this returns only once a turn in flight has finished and saved its events.
+    Raises like :func:`resume_in_rasa`."""
+    url = f"http://127.0.0.1:{settings.rasa_port}/conversations/{phone}/tracker/events"
+    timeout = aiohttp.ClientTimeout(total=settings.rasa_api_timeout_seconds)
+    params = {"token": settings.rasa_api_token}
+    async with http.post(url, params=params, json=[{"event": "pause"}], timeout=timeout) as answer:
+        answer.raise_for_status()
+
+
 async def resume_in_rasa(http: aiohttp.ClientSession, settings: Settings, phone: str) -> bool:
     """Let the assistant answer ``phone`` again; False when its conversation was not paused
     (resumed by an earlier call). Raises ``aiohttp.ClientError`` when rasa refuses or cannot be

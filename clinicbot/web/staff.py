@@ -25,6 +25,7 @@ from clinicbot.services.handoff import (
     OPEN_STATUSES,
     close_handoff,
     handoff_state,
+    pause_in_rasa,
     resume_in_rasa,
 )
 from clinicbot.services.templates import BACK_TO_BOT
@@ -97,11 +98,31 @@ def staff_blueprint() -> Blueprint:
 
     @staff.delete("/patients/<phone>")
     async def erase(request: Request, phone: str) -> HTTPResponse:
-        """Erase everything the assistant holds about a patient (LGPD); GestãoDS is untouched."""
+        """Erase everything the assistant holds about a patient (LGPD); GestãoDS is untouched.
+
+        The conversation is paused in rasa first, which waits for a turn in flight: otherwise
+        that turn would save the history again right after it was erased.
+        """
         if denied := _deny(request):
             return denied
-        with session_scope(service_engine(request.app)) as session:
-            erased = erase_patient(session, normalize_phone(phone))
+        phone = normalize_phone(phone)
+        try:
+            await pause_in_rasa(request.app.ctx.http, request.app.ctx.settings, phone)
+        except asyncio.TimeoutError:
+            logger.error("erasure of %s: a turn is still running", mask_phone(phone))
+            return json({"error": "a conversation turn is still running; try again"}, status=504)
+        except aiohttp.ClientConnectionError:
+            logger.warning(
+                "erasure of %s: rasa is not running, no turn in flight", mask_phone(phone)
+            )
+        except aiohttp.ClientError as error:
+            logger.error("erasure of %s: rasa refused the pause: %s", mask_phone(phone), error)
+            return json({"error": "the assistant did not answer; try again"}, status=502)
+        try:
+            with session_scope(service_engine(request.app)) as session:
+                erased = erase_patient(session, phone)
+        except SQLAlchemyError as error:
+            return _database_down(error)
         return json({"erased": erased})
 
     return staff

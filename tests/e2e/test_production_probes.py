@@ -245,3 +245,40 @@ def listening_addresses(port: int) -> set[str]:
             if state == "0A" and int(hex_port, 16) == port:
                 found.add(address)
     return found
+
+
+def test_a_stranger_with_a_patients_cpf_learns_nothing(
+    production: Stack, real_services: str
+) -> None:
+    """The agenda's seeded patient with an appointment (João, CPF 529.982.247-25) is asked
+    about from a phone that is not his."""
+    turns = Turns(production.env["DATABASE_URL"])
+    stranger = WhatsAppPatient(
+        phone="5531977770003",
+        rasa_url=f"http://127.0.0.1:{production.ports.rasa}",
+        sandbox_url=real_services,
+        turns=turns,
+    )
+
+    def say(text: str, index: int) -> str:
+        payload = {
+            "type": "ReceivedCallback",
+            "instanceId": CLINIC["ZAPI_INSTANCE_ID"],
+            "messageId": f"3EB0PRODSTRANGER{index:04d}",
+            "phone": stranger.phone,
+            "fromMe": False,
+            "isGroup": False,
+            "momment": int(time.time() * 1000),
+            "text": {"message": text},
+        }
+        assert stranger.post(payload, token=CLINIC["ZAPI_INSTANCE_TOKEN"]).status_code == 200
+        stranger.finish_turn()
+        return " ".join(m["message"] for m in stranger.new_messages())
+
+    say("minhas consultas", 1)
+    asked = say("52998224725", 2)
+    assert "nascimento" in asked and "João" not in asked
+    refused = say("01/01/1970", 3)
+    assert "Não consegui confirmar seus dados" in refused
+    assert "João" not in refused and "10:00" not in refused
+    turns.close()
