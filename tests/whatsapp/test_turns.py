@@ -84,7 +84,7 @@ def alerts() -> Iterator[list[DeadLetter]]:
     remove()
 
 
-def harness(engine: Engine, bot: Any) -> ConnectorHarness:
+def harness(engine: Engine, bot: Any, **retries: Any) -> ConnectorHarness:
     def make_zapi(settings: Any, worker: Any) -> ZapiInput:
         return ZapiInput(
             SANDBOX_ZAPI_INSTANCE_ID,
@@ -94,7 +94,7 @@ def harness(engine: Engine, bot: Any) -> ConnectorHarness:
             worker=worker,
         )
 
-    return ConnectorHarness(engine, make_zapi, bot, **RETRIES)
+    return ConnectorHarness(engine, make_zapi, bot, **{**RETRIES, **retries})
 
 
 @pytest.fixture
@@ -136,16 +136,19 @@ def test_a_failed_turn_runs_again_and_says_everything_once(
     assert delivered(zapi) == ["Um momento…", "eco: quero marcar"]
 
 
-@pytest.mark.parametrize("zapi", [2], indirect=True)
-def test_the_patients_next_message_waits_behind_the_retried_one(
-    zapi: ConnectorHarness, engine: Engine
-) -> None:
-    send(zapi, "primeira")
-    wait_for(lambda: len(zapi.bot.turns) == 1)  # failed once, waiting for its retry
-    send(zapi, "segunda")
-    send(zapi, "oi", phone=OTHER)  # another patient is not held up
-    wait_settled(engine)
-    mine = [turn for turn in zapi.bot.turns if turn != "oi"]
+def test_the_patients_next_message_waits_behind_the_retried_one(engine: Engine) -> None:
+    bot = FlakyBot(2)
+    # Waits of 0.5-1.5 s: the next message arrives while the first waits for its retry.
+    zapi = harness(engine, bot, turn_retry_initial_seconds=0.5, turn_retry_max_seconds=1.0)
+    try:
+        send(zapi, "primeira")
+        wait_for(lambda: inbound(engine) == [("primeira", "received", 1)])
+        send(zapi, "segunda")
+        send(zapi, "oi", phone=OTHER)  # another patient is not held up
+        wait_settled(engine)
+    finally:
+        zapi.stop()
+    mine = [turn for turn in bot.turns if turn != "oi"]
     assert mine == ["primeira"] * 3 + ["segunda"] * 3
     assert delivered(zapi) == ["Um momento…", "eco: primeira", "Um momento…", "eco: segunda"]
     assert delivered(zapi, OTHER) == ["Um momento…", "eco: oi"]
