@@ -111,7 +111,7 @@ class Settings:
     # Interfaces the processes listen on: loopback unless told otherwise (nginx in front).
     rasa_host: str = "127.0.0.1"
     action_server_host: str = "127.0.0.1"
-    action_server_workers: int = 2
+    action_server_workers: int = 1
     clinic_service_host: str = "127.0.0.1"
 
     @property
@@ -241,7 +241,7 @@ def read_settings() -> Settings:
         action_server_token=_env("ACTION_SERVER_TOKEN"),
         rasa_host=_env("RASA_HOST", "127.0.0.1"),
         action_server_host=_env("ACTION_SERVER_HOST", "127.0.0.1"),
-        action_server_workers=int(_env("ACTION_SERVER_WORKERS", "2")),
+        action_server_workers=int(_env("ACTION_SERVER_WORKERS", "1")),
         clinic_service_host=_env("CLINIC_SERVICE_HOST", "127.0.0.1"),
     )
 

@@ -9,8 +9,10 @@ into rasa's endpoints). ``/health`` stays open for the process supervisor.
 
 The actions call GestãoDS and the database synchronously. rasa_sdk would await them on its one
 event loop, so one hung GestãoDS read would freeze every other patient's action (and
-``/health``): here each action runs in a worker thread instead, and ``ACTION_SERVER_WORKERS``
-processes (default 2) share the port.
+``/health``): here each action runs in a worker thread instead. ``ACTION_SERVER_WORKERS``
+processes may share the port (default 1: Sanic's extra worker processes outlive a killed main
+process and keep the port, so the supervisor could not restart it; scale out with more
+action servers instead).
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import delete, inspect, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from clinicbot.db.engine import session_scope
 from clinicbot.db.models import (
     ABTestAssignment,
     Appointment,
@@ -104,6 +106,29 @@ def _erase_cpfs(session: Session, cpfs: set[str], erased: dict[str, int]) -> Non
         erased[model.__tablename__] = session.execute(
             delete(model).where(model.cpf.in_(cpfs)).execution_options(synchronize_session=False)
         ).rowcount
+
+
+def has_conversation(engine: Engine, phone: str) -> bool:
+    """Whether rasa holds a conversation for ``phone``, or one of its messages awaits a turn
+    (then a turn may be in flight, and the erasure must wait for it)."""
+    with session_scope(engine) as session:
+        waiting = session.execute(
+            select(ConversationMessage.id).where(
+                ConversationMessage.phone == phone,
+                ConversationMessage.direction == "in",
+                ConversationMessage.status.in_(("received", "processing")),
+            )
+        ).first()
+        if waiting is not None:
+            return True
+        if not _has_rasa_events(session):
+            return False
+        return (
+            session.execute(
+                text("SELECT 1 FROM events WHERE sender_id = :phone LIMIT 1"), {"phone": phone}
+            ).first()
+            is not None
+        )
 
 
 def _has_rasa_events(session: Session) -> bool:

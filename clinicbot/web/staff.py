@@ -20,7 +20,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationDashboard
 from clinicbot.pii import mask_phone
 from clinicbot.ptbr.phones import normalize_phone
-from clinicbot.services.erasure import erase_patient
+from clinicbot.services.erasure import erase_patient, has_conversation
 from clinicbot.services.handoff import (
     OPEN_STATUSES,
     close_handoff,
@@ -106,8 +106,14 @@ def staff_blueprint() -> Blueprint:
         if denied := _deny(request):
             return denied
         phone = normalize_phone(phone)
+        engine = service_engine(request.app)
         try:
-            await pause_in_rasa(request.app.ctx.http, request.app.ctx.settings, phone)
+            in_rasa = has_conversation(engine, phone)
+        except SQLAlchemyError as error:
+            return _database_down(error)
+        try:
+            if in_rasa:
+                await pause_in_rasa(request.app.ctx.http, request.app.ctx.settings, phone)
         except asyncio.TimeoutError:
             logger.error("erasure of %s: a turn is still running", mask_phone(phone))
             return json({"error": "a conversation turn is still running; try again"}, status=504)
@@ -119,7 +125,7 @@ def staff_blueprint() -> Blueprint:
             logger.error("erasure of %s: rasa refused the pause: %s", mask_phone(phone), error)
             return json({"error": "the assistant did not answer; try again"}, status=502)
         try:
-            with session_scope(service_engine(request.app)) as session:
+            with session_scope(engine) as session:
                 erased = erase_patient(session, phone)
         except SQLAlchemyError as error:
             return _database_down(error)

@@ -33,8 +33,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not MODEL_PATH.exists():
         pytest.fail("no trained model: `make test` trains it before pytest")
     workdir: Path = tmp_path_factory.mktemp("stack")
-    # One action server process: the concurrency test then shows the threads, not the workers.
-    running = sandbox_stack(workdir, {"SCHEDULER_POLL_SECONDS": "1", "ACTION_SERVER_WORKERS": "1"})
+    running = sandbox_stack(workdir, {"SCHEDULER_POLL_SECONDS": "1"})
     running.start()
     yield running
     running.stop()

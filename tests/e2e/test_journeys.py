@@ -172,18 +172,21 @@ def test_erasure_waits_for_a_turn_in_flight_and_leaves_no_history(
     stack: Stack, sandbox_url: str, patient: WhatsAppPatient, registered_cpf: str
 ) -> None:
     patient.say("quero marcar uma consulta")
-    slow = {"mode": "slow", "delay": 4.0, "path": "/paciente/", "count": 1}
+    hang = 4.0
+    slow = {"mode": "slow", "delay": hang, "path": "/paciente/", "count": 1}
     requests.post(f"{sandbox_url}/__sandbox/gestaods/failures", json=slow, timeout=5)
     assert patient.send(registered_cpf).status_code == 200
     deadline = time.monotonic() + 30
     while sandbox_state(sandbox_url)["failures"] and time.monotonic() < deadline:
         time.sleep(0.05)  # polling the fake: the CPF lookup (inside the turn) has arrived
+    lookup_at = time.monotonic()
     service = f"http://127.0.0.1:{stack.ports.service}"
     staff = {"Authorization": f"Bearer {SANDBOX_STAFF_TOKEN}"}
     erased = requests.delete(f"{service}/staff/patients/{patient.phone}", headers=staff, timeout=30)
     assert erased.status_code == 200 and erased.json()["erased"]["events"] > 0
-    patient.finish_turn()
+    assert time.monotonic() - lookup_at > hang - 1  # it waited for the turn in flight
+    assert menu_lines(patient.replies(1)[0]["message"])  # that turn's answer (the days)
     database = stack.env["DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(database) as db:
         [(left,)] = db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (patient.phone,))
-    assert left == 0  # the turn in flight did not save the history back after the erasure
+    assert left == 0  # the turn did not save the history back after the erasure
