@@ -84,8 +84,8 @@ test-clock-matrix: install train ## pytest once per pinned clock in CLOCK_MATRIX
 	done
 
 .PHONY: bench-nlu
-bench-nlu: install ## NLU cross-validation: the project's pipeline vs stock Rasa -> bench/nlu_report.md
-	$(PY) -m bench.nlu_benchmark
+bench-nlu: install ## NLU cross-validation (3 folds, ~1 h): the project's pipeline vs stock Rasa -> bench/nlu_report.md
+	$(PY) -m bench.nlu_benchmark --folds 3
 
 .PHONY: bench-db
 bench-db: install ## 1M messages on PostgreSQL: partition pruning and indexes -> bench/db_report.md
