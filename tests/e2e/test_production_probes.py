@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -90,6 +90,34 @@ def production(real_services: str, tmp_path_factory: pytest.TempPathFactory) -> 
     stack.stop()
 
 
+@pytest.fixture
+def clinic_phone(
+    production: Stack, real_services: str
+) -> Iterator[Callable[[str], WhatsAppPatient]]:
+    """``clinic_phone(phone)``: a patient writing to the production stack, whose answers the
+    clinic's "real" Z-API receives."""
+    turns = Turns(production.env["DATABASE_URL"])
+
+    def make(phone: str) -> WhatsAppPatient:
+        return WhatsAppPatient(
+            phone=phone,
+            rasa_url=f"http://127.0.0.1:{production.ports.rasa}",
+            sandbox_url=real_services,
+            turns=turns,
+        )
+
+    yield make
+    turns.close()
+
+
+def say(patient: WhatsAppPatient, text: str) -> str:
+    """Send ``text`` from the clinic's instance; everything answered to it."""
+    payload = received_callback(CLINIC["ZAPI_INSTANCE_ID"], patient.phone, text_content(text))
+    assert patient.post(payload, token=CLINIC["ZAPI_INSTANCE_TOKEN"]).status_code == 200
+    patient.finish_turn()
+    return " ".join(message["message"] for message in patient.new_messages())
+
+
 def test_start_up_lists_every_missing_variable(tmp_path: Path) -> None:
     env = {**os.environ, **SANDBOX_ONLY_ENV, "APP_ENV": "production", "STAFF_TOKEN": ""}
     env["ZAPI_CLIENT_TOKEN"] = SANDBOX_STAFF_TOKEN  # a repo value, and a half-set channel
@@ -112,42 +140,19 @@ def test_start_up_lists_every_missing_variable(tmp_path: Path) -> None:
 
 
 def test_a_patient_is_answered_through_the_real_services(
-    production: Stack, real_services: str
+    clinic_phone: Callable[[str], WhatsAppPatient],
 ) -> None:
-    turns = Turns(production.env["DATABASE_URL"])
-    patient = WhatsAppPatient(
-        phone="5531977770001",
-        rasa_url=f"http://127.0.0.1:{production.ports.rasa}",
-        sandbox_url=real_services,
-        turns=turns,
-    )
-    payload = {
-        "type": "ReceivedCallback",
-        "instanceId": CLINIC["ZAPI_INSTANCE_ID"],
-        "messageId": "3EB0PRODPROBE0001",
-        "phone": patient.phone,
-        "fromMe": False,
-        "isGroup": False,
-        "momment": int(time.time() * 1000),
-        "text": {"message": "oi"},
-    }
-    assert patient.post(payload, token=CLINIC["ZAPI_INSTANCE_TOKEN"]).status_code == 200
-    patient.finish_turn()
-    assert "assistente" in " ".join(m["message"] for m in patient.new_messages()).lower()
+    patient = clinic_phone("5531977770001")
+    assert "assistente" in say(patient, "oi").lower()
+    payload = received_callback(CLINIC["ZAPI_INSTANCE_ID"], patient.phone, text_content("oi"))
     assert patient.post(payload, token="sandbox-instance-token").status_code == 401
-    turns.close()
 
 
 def test_a_burst_from_one_phone_is_stored_but_answered_only_up_to_the_limit(
-    production: Stack, real_services: str
+    clinic_phone: Callable[[str], WhatsAppPatient],
 ) -> None:
-    turns = Turns(production.env["DATABASE_URL"])
-    patient = WhatsAppPatient(
-        phone="5531977770002",
-        rasa_url=f"http://127.0.0.1:{production.ports.rasa}",
-        sandbox_url=real_services,
-        turns=turns,
-    )
+    patient = clinic_phone("5531977770002")
+    turns = patient.turns
     started = time.monotonic()
     acks = [
         patient.post(
@@ -168,7 +173,6 @@ def test_a_burst_from_one_phone_is_stored_but_answered_only_up_to_the_limit(
     turns.wait_delivered(patient.phone)
     texts = [message["message"] for message in patient.new_messages()]
     assert texts.count(TOO_MANY_MESSAGES) == 1
-    turns.close()
 
 
 def test_a_body_over_64_kb_is_refused(production: Stack) -> None:
@@ -248,37 +252,14 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def test_a_stranger_with_a_patients_cpf_learns_nothing(
-    production: Stack, real_services: str
+    clinic_phone: Callable[[str], WhatsAppPatient],
 ) -> None:
     """The agenda's seeded patient with an appointment (João, CPF 529.982.247-25) is asked
     about from a phone that is not his."""
-    turns = Turns(production.env["DATABASE_URL"])
-    stranger = WhatsAppPatient(
-        phone="5531977770003",
-        rasa_url=f"http://127.0.0.1:{production.ports.rasa}",
-        sandbox_url=real_services,
-        turns=turns,
-    )
-
-    def say(text: str, index: int) -> str:
-        payload = {
-            "type": "ReceivedCallback",
-            "instanceId": CLINIC["ZAPI_INSTANCE_ID"],
-            "messageId": f"3EB0PRODSTRANGER{index:04d}",
-            "phone": stranger.phone,
-            "fromMe": False,
-            "isGroup": False,
-            "momment": int(time.time() * 1000),
-            "text": {"message": text},
-        }
-        assert stranger.post(payload, token=CLINIC["ZAPI_INSTANCE_TOKEN"]).status_code == 200
-        stranger.finish_turn()
-        return " ".join(m["message"] for m in stranger.new_messages())
-
-    say("minhas consultas", 1)
-    asked = say("52998224725", 2)
+    stranger = clinic_phone("5531977770004")
+    say(stranger, "minhas consultas")
+    asked = say(stranger, "52998224725")
     assert "nascimento" in asked and "João" not in asked
-    refused = say("01/01/1970", 3)
+    refused = say(stranger, "01/01/1970")
     assert "Não consegui confirmar seus dados" in refused
     assert "João" not in refused and "10:00" not in refused
-    turns.close()
