@@ -185,6 +185,9 @@ class ConversationMessage(Base):
     direction = Column(String(3), nullable=False)
     text = Column(Text)
     intent = Column(String(64))
+    # Inbound: the classifier's top intent and its confidence; ``intent`` is what Rasa acted on,
+    # ``nlu_fallback`` when the confidence was below the fallback threshold (migration 0015).
+    predicted_intent = Column(String(64))
     confidence = Column(Float)
     latency_ms = Column(Integer)
     channel = Column(String(32), nullable=False, default="whatsapp", server_default="whatsapp")

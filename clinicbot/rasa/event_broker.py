@@ -2,9 +2,12 @@
 
 Configured in ``endpoints.yml`` (``event_broker: type: clinicbot.rasa.event_broker.
 MessageLogBroker``). Rasa publishes a turn's events when it saves the tracker, after the answers
-were enqueued; for each ``user`` event from a WhatsApp channel the broker stores the intent and
-its confidence on the inbound message, on the answers to it, and as the conversation's
-``last_intent``.
+were enqueued; for each ``user`` event from a WhatsApp channel the broker stores the intent, the
+classifier's own prediction and its confidence on the inbound message and on the answers to it,
+and the intent as the conversation's ``last_intent``. When the fallback classifier replaced a
+low-confidence prediction with ``nlu_fallback``, the prediction and its real confidence come
+from the intent ranking (the fallback's own "confidence" is just its threshold): the dashboard's
+review of such messages needs both.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from clinicbot.db.models import (
     ConversationMessageKey,
     OutboxMessage,
 )
+from clinicbot.services.nlu_review import FALLBACK_INTENT
 from clinicbot.whatsapp.db_thread import run_db
 
 logger = logging.getLogger(__name__)
@@ -35,15 +39,37 @@ _LOG = ConversationMessage.__table__
 _OUTBOX = OutboxMessage.__table__
 
 
+def nlu_result(parse_data: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
+    """``(intent, predicted_intent, confidence)`` of a ``user`` event's ``parse_data``.
+
+    ``predicted_intent`` is the classifier's best intent other than the fallback, and
+    ``confidence`` its confidence; both equal the event's intent when no fallback happened.
+    """
+    intent = parse_data.get("intent") or {}
+    name, confidence = intent.get("name"), intent.get("confidence")
+    if name != FALLBACK_INTENT:
+        return name, name, confidence
+    for ranked in parse_data.get("intent_ranking") or []:
+        if ranked.get("name") and ranked["name"] != FALLBACK_INTENT:
+            return name, ranked["name"], ranked.get("confidence")
+    return name, None, confidence
+
+
 def record_intent(
     channel: str,
     external_id: str,
     intent: str | None,
     confidence: float | None,
     engine: Engine | None = None,
+    predicted_intent: str | None = None,
 ) -> bool:
-    """Store ``intent``/``confidence`` for the message ``external_id`` and its answers."""
-    values = {"intent": (intent or "")[:64] or None, "confidence": confidence}
+    """Store the NLU result for the message ``external_id`` and its answers.
+
+    ``predicted_intent`` defaults to ``intent`` (no fallback happened).
+    """
+    intent = (intent or "")[:64] or None
+    predicted = (predicted_intent or "")[:64] or intent
+    values = {"intent": intent, "predicted_intent": predicted, "confidence": confidence}
     with session_scope(engine) as session:
         key = session.get(ConversationMessageKey, (channel, external_id))
         if key is None:
@@ -97,25 +123,22 @@ class MessageLogBroker(EventBroker):
         message_id = event.get("message_id")
         if not message_id:
             return
-        intent = (event.get("parse_data") or {}).get("intent") or {}
-        args = (
-            event["input_channel"],
-            str(message_id),
-            intent.get("name"),
-            intent.get("confidence"),
-        )
+        intent, predicted, confidence = nlu_result(event.get("parse_data") or {})
+        args = (event["input_channel"], str(message_id), intent, confidence)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside the server (scripts): write synchronously
-            record_intent(*args, engine=self._engine)
+            record_intent(*args, engine=self._engine, predicted_intent=predicted)
             return
-        task = loop.create_task(self._record(*args))
+        task = loop.create_task(self._record(*args, predicted_intent=predicted))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _record(self, *args: Any) -> None:
+    async def _record(self, *args: Any, predicted_intent: str | None) -> None:
         try:
-            await run_db(record_intent, *args, engine=self._engine)
+            await run_db(
+                record_intent, *args, engine=self._engine, predicted_intent=predicted_intent
+            )
         except Exception:
             logger.exception("message log: could not store the intent")
 

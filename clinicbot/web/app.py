@@ -7,6 +7,7 @@ from sanic import Sanic
 
 from clinicbot.services.scheduler import install_scheduler
 from clinicbot.settings import Settings, get_settings
+from clinicbot.web.dashboard import dashboard_blueprint
 from clinicbot.web.health import health_blueprint
 from clinicbot.web.metrics import install_http_metrics, metrics_blueprint
 from clinicbot.web.simulator import simulator_blueprint
@@ -34,6 +35,7 @@ def create_app(
     app.blueprint(health_blueprint())
     app.blueprint(metrics_blueprint())
     app.blueprint(staff_blueprint())
+    app.blueprint(dashboard_blueprint())
     if app.ctx.simulator_enabled:
         app.blueprint(simulator_blueprint())
     install_scheduler(app)  # reminders, waiting-list offers, availability poll

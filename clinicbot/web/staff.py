@@ -7,7 +7,6 @@ unreachable → 502, rasa too slow → 504, the database down → 503.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 
 import aiohttp
@@ -31,6 +30,7 @@ from clinicbot.services.handoff import (
 from clinicbot.services.templates import BACK_TO_BOT
 from clinicbot.settings import Settings
 from clinicbot.web.database import service_engine
+from clinicbot.web.staff_auth import deny_unless_staff as _deny
 
 logger = logging.getLogger(__name__)
 
@@ -137,12 +137,3 @@ def staff_blueprint() -> Blueprint:
 def _database_down(error: SQLAlchemyError) -> HTTPResponse:
     logger.error("staff request: database unavailable: %s", type(error).__name__)
     return json({"error": f"the database is unavailable; {TRY_AGAIN}"}, status=503)
-
-
-def _deny(request: Request) -> HTTPResponse | None:
-    """401 unless the request carries ``Authorization: Bearer <STAFF_TOKEN>``."""
-    expected = request.app.ctx.settings.staff_token
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not expected or not hmac.compare_digest(given, expected):
-        return json({"error": "unauthorized"}, status=401)
-    return None
