@@ -246,6 +246,11 @@ def _percentiles(
     }
 
 
+def _first_of(columns: list[Any]) -> Any:
+    """``COALESCE`` of ``columns`` (SQLite's wants two arguments at least)."""
+    return columns[0] if len(columns) == 1 else func.coalesce(*columns)
+
+
 class _Query:
     """The report's queries, sharing the session, the UTC bounds and the clinic."""
 
@@ -336,7 +341,7 @@ class _Query:
     def funnel(self) -> list[FunnelStage]:
         columns = [column for _stage, column in FUNNEL]
         reached = self.session.execute(
-            select(*(func.count(func.coalesce(*columns[index:])) for index in range(len(FUNNEL))))
+            select(*(func.count(_first_of(columns[index:])) for index in range(len(FUNNEL))))
             .select_from(PatientTransaction)
             .where(
                 self.within(PatientTransaction.started_at),
