@@ -65,10 +65,10 @@ def record_intent(
 ) -> bool:
     """Store the NLU result for the message ``external_id`` and its answers.
 
-    ``predicted_intent`` defaults to ``intent`` (no fallback happened).
+    ``predicted_intent`` defaults to ``intent`` unless that is the fallback.
     """
     intent = (intent or "")[:64] or None
-    predicted = (predicted_intent or "")[:64] or intent
+    predicted = (predicted_intent or "")[:64] or (intent if intent != FALLBACK_INTENT else None)
     values = {"intent": intent, "predicted_intent": predicted, "confidence": confidence}
     with session_scope(engine) as session:
         key = session.get(ConversationMessageKey, (channel, external_id))

@@ -52,9 +52,8 @@ class ReviewMessage:
     @property
     def guess(self) -> str | None:
         """The intent to file the message under in the export."""
-        if self.predicted_intent:
-            return self.predicted_intent
-        return None if self.fallback else self.intent
+        guess = self.predicted_intent or self.intent
+        return None if guess == FALLBACK_INTENT else guess
 
     def to_json(self, tz: ZoneInfo) -> dict[str, Any]:
         return {
@@ -141,9 +140,17 @@ def _example_text(text: str) -> str:
 
 
 def rasa_nlu_yaml(
-    messages: list[ReviewMessage], period: Period, *, below: float, tz: ZoneInfo
+    messages: list[ReviewMessage],
+    period: Period,
+    *,
+    below: float,
+    tz: ZoneInfo,
+    truncated: bool = False,
 ) -> str:
-    """A Rasa NLU training file of ``messages``, one example per distinct text, for review."""
+    """A Rasa NLU training file of ``messages``, one example per distinct text, for review.
+
+    ``truncated``: ``messages`` are only the range's newest (the file says so).
+    """
     groups: dict[str | None, dict[str, _Example]] = {}
     for message in messages:
         key = " ".join(message.text.casefold().split())
@@ -158,6 +165,11 @@ def rasa_nlu_yaml(
         "# the last one's date. Before `rasa train`: move each example to the intent it really",
         "# expresses (or delete it), check that no personal data is left (CPFs and phones are",
         "# masked with *), then copy the examples into data/nlu/.",
+        *(
+            [f"# Only the newest {len(messages)} messages: export a shorter range for the rest."]
+            if truncated
+            else []
+        ),
         'version: "3.1"',
     ]
     known = sorted(intent for intent in groups if intent is not None)

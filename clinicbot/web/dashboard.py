@@ -29,7 +29,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicbot.db.engine import session_scope
 from clinicbot.services.analytics import BadPeriod, Period, dashboard_report
 from clinicbot.services.clinic import load_clinic
-from clinicbot.services.nlu_review import DEFAULT_BELOW, messages_to_review, rasa_nlu_yaml
+from clinicbot.services.nlu_review import (
+    DEFAULT_BELOW,
+    MAX_MESSAGES,
+    messages_to_review,
+    rasa_nlu_yaml,
+)
 from clinicbot.settings import Settings
 from clinicbot.web.database import service_engine
 from clinicbot.web.staff_auth import deny_unless_staff
@@ -136,6 +141,7 @@ def dashboard_blueprint() -> Blueprint:
             return {
                 "below": below,
                 "messages": [message.to_json(settings.clinic_tz) for message in messages],
+                "truncated": len(messages) == MAX_MESSAGES,
             }
 
         answer = await _answer(request, build)
@@ -152,7 +158,8 @@ def dashboard_blueprint() -> Blueprint:
             tz = settings.clinic_tz
             with session_scope(engine) as db:
                 messages = messages_to_review(db, period, tz=tz, below=below)
-            return period, rasa_nlu_yaml(messages, period, below=below, tz=tz)
+            truncated = len(messages) == MAX_MESSAGES
+            return period, rasa_nlu_yaml(messages, period, below=below, tz=tz, truncated=truncated)
 
         answer = await _answer(request, build)
         if isinstance(answer, HTTPResponse):

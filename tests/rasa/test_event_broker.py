@@ -91,3 +91,10 @@ def test_a_fallback_is_logged_with_what_the_classifier_predicted(engine: Engine)
             )
         ).one()
         assert tuple(logged) == ("nlu_fallback", "agendar_consulta", 0.41)
+
+
+def test_a_fallback_without_a_ranking_has_no_prediction(engine: Engine) -> None:
+    inbox.store_inbound("zapi", text_event("D3", text="???"), engine)
+    assert record_intent("zapi", "D3", "nlu_fallback", 0.5, engine)
+    with session_scope(engine) as session:
+        assert session.execute(select(ConversationMessage.predicted_intent)).scalar_one() is None

@@ -159,3 +159,11 @@ def test_a_range_is_its_local_days_in_utc() -> None:
         "2031-03-10T03:00:00+00:00",
         "2031-03-13T03:00:00+00:00",
     )
+
+
+def test_a_cut_export_says_it_holds_only_the_newest_messages(seeded: Engine) -> None:
+    with session_scope(seeded) as session:
+        messages = messages_to_review(session, PERIOD, tz=TZ, limit=2)
+    document = rasa_nlu_yaml(messages, PERIOD, below=0.6, tz=TZ, truncated=True)
+    assert [m.text for m in messages] == ["blz", "[clique](aqui) vlw"]
+    assert "# Only the newest 2 messages: export a shorter range for the rest." in document

@@ -110,3 +110,17 @@ def test_chart_js_is_served_from_the_project(dashboard_url: str) -> None:
     response = requests.get(f"{dashboard_url}/staff/vendor/chart.js/chart.umd.js", timeout=10)
     assert response.status_code == 200
     assert response.text.startswith("/*!\n * Chart.js v4.6.1")
+
+
+def test_a_database_that_is_down_is_a_503_not_a_500() -> None:
+    server = start_service("postgresql://postgres@127.0.0.1:9/clinicbot_nowhere")
+    try:
+        response = requests.get(
+            f"{server.url}/staff/api/dashboard", params=RANGE, headers=BEARER, timeout=30
+        )
+        assert (response.status_code, response.json()) == (
+            503,
+            {"error": "the database is unavailable; try again"},
+        )
+    finally:
+        server.stop()

@@ -203,6 +203,9 @@
       [(m) => moment(m.at)], [(m) => m.text, "text"], [(m) => m.intent || "—"],
       [(m) => m.predicted_intent || "—"], [(m) => confidence(m.confidence), "num"],
     ], "Nenhuma mensagem para revisar.");
+    $("review-truncated").hidden = !review.truncated;
+    $("review-truncated").textContent =
+      `Só as ${count(review.messages.length)} mensagens mais recentes: escolha um período menor para ver as outras.`;
   }
 
   // --- loading -------------------------------------------------------------------------------
