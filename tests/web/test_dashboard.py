@@ -10,9 +10,16 @@ import yaml
 
 from tests.services.test_analytics import _approx
 from tests.support.dashboard_seed import EXPECTED, EXPECTED_REVIEW
-from tests.web.dashboard_service import BEARER, dashboard_url, seeded_database, start_service
+from tests.support.databases import databases
+from tests.web.dashboard_service import (
+    BEARER,
+    dashboard_url,
+    dashboard_url_on,
+    seeded_database,
+    start_service,
+)
 
-__all__ = ["dashboard_url"]  # the fixture
+__all__ = ["dashboard_url", "dashboard_url_on", "databases"]  # fixtures
 RANGE = {"from": "2031-03-10", "to": "2031-03-12"}
 GUARDED = ["/staff/api/session", "/staff/api/dashboard", "/staff/api/dashboard/review",
            "/staff/api/dashboard/review.yml"]  # fmt: skip
@@ -40,9 +47,9 @@ def test_with_no_staff_token_configured_nobody_gets_in(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_the_figures_are_the_hand_computed_ones(dashboard_url: str) -> None:
+def test_the_figures_are_the_hand_computed_ones(dashboard_url_on: str) -> None:
     response = requests.get(
-        f"{dashboard_url}/staff/api/dashboard", params=RANGE, headers=BEARER, timeout=10
+        f"{dashboard_url_on}/staff/api/dashboard", params=RANGE, headers=BEARER, timeout=10
     )
     assert response.status_code == 200
     report = response.json()
@@ -50,7 +57,8 @@ def test_the_figures_are_the_hand_computed_ones(dashboard_url: str) -> None:
     assert report == _approx(EXPECTED)
 
 
-def test_the_review_table_and_its_rasa_export(dashboard_url: str) -> None:
+def test_the_review_table_and_its_rasa_export(dashboard_url_on: str) -> None:
+    dashboard_url = dashboard_url_on
     review = requests.get(
         f"{dashboard_url}/staff/api/dashboard/review", params=RANGE, headers=BEARER, timeout=10
     ).json()
