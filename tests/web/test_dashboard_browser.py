@@ -3,22 +3,33 @@
 The service reads the hand-computed days of ``tests/support/dashboard_seed.py``; the page must
 show exactly ``EXPECTED``, formatted as a Brazilian reader expects. Needs Debian's ``chromium``
 (``/usr/bin/chromium``) and the ``playwright`` package; Playwright's own browser download is
-never used. ``DASHBOARD_SCREENSHOT=docs/dashboard.png`` also saves the page's screenshot there.
+never used. A second service shows a busy fortnight (``tests/support/dashboard_demo.py``), checked
+against plain queries; ``DASHBOARD_SCREENSHOT=docs/dashboard.png`` saves its screenshot there.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy
 import pytest
 import yaml
+from sqlalchemy import text
 
+from clinicbot.db.engine import make_engine, session_scope
+from clinicbot.db.migrate import upgrade_to_head
+from tests.support.dashboard_demo import FIRST as DEMO_FIRST
+from tests.support.dashboard_demo import LAST as DEMO_LAST
+from tests.support.dashboard_demo import TZ as DEMO_TZ
+from tests.support.dashboard_demo import seed_demo
 from tests.support.dashboard_seed import EXPECTED, EXPECTED_REVIEW
-from tests.web.dashboard_service import STAFF_TOKEN, dashboard_url
+from tests.web.dashboard_service import STAFF_TOKEN, dashboard_url, start_service
 
 __all__ = ["dashboard_url"]  # the fixture
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,7 +41,6 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--lang=pt-BR",  # date inputs as in a Brazilian clinic
 ]
 QUERY = "from=2031-03-10&to=2031-03-12"
 STAGES = {
@@ -182,10 +192,6 @@ def test_the_page_shows_the_databases_figures(dashboard: Dashboard) -> None:
             f"Chart.getChart(document.getElementById('chart-{chart}')) !== undefined"
         ), chart
 
-    screenshot = dashboard.page.screenshot(full_page=True)
-    if target := os.environ.get("DASHBOARD_SCREENSHOT"):
-        Path(target).write_bytes(screenshot)
-
 
 def test_the_date_range_and_the_yaml_export(dashboard: Dashboard, tmp_path: Path) -> None:
     page = dashboard.page
@@ -223,3 +229,122 @@ def test_the_date_range_and_the_yaml_export(dashboard: Dashboard, tmp_path: Path
     assert page.evaluate("sessionStorage.getItem('clinicbot.staffToken')") is None
     page.goto(page.url.replace("/staff/login", f"/staff/dashboard?{QUERY}"))
     page.wait_for_url("**/staff/login?next=*")
+
+
+@pytest.fixture(scope="module")
+def busy_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A service over the busy fortnight: (its URL, its database URL)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('busy') / 'busy.db'}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        seed_demo(session)
+    engine.dispose()
+    server = start_service(url)
+    yield server.url, url
+    server.stop()
+
+
+def _database_figures(url: str) -> dict[str, Any]:
+    """The fortnight's figures straight from the tables (every row is inside the range)."""
+    engine = make_engine(url)
+    with engine.connect() as db:
+        per_day = dict(
+            db.execute(
+                text("SELECT started_on, count(*) FROM conversations GROUP BY started_on")
+            ).all()
+        )
+        conversations = db.execute(
+            text(
+                "SELECT count(*), sum(ended_at IS NOT NULL), sum(resolved_by_bot) "
+                "FROM conversations"
+            )
+        ).one()
+        handed_off = db.execute(
+            text("SELECT count(DISTINCT conversation_id) FROM conversation_dashboard")
+        ).scalar_one()
+        booked = [
+            datetime.fromisoformat(value).replace(tzinfo=timezone.utc).astimezone(DEMO_TZ).date()
+            for value in db.execute(text("SELECT created_at FROM appointments")).scalars()
+        ]
+        latencies = (
+            db.execute(
+                text("SELECT latency_ms FROM conversation_messages WHERE latency_ms IS NOT NULL")
+            )
+            .scalars()
+            .all()
+        )
+        intents = Counter(
+            db.execute(
+                text("SELECT intent FROM conversation_messages WHERE direction = 'in'")
+            ).scalars()
+        )
+        reminders = db.execute(
+            text(
+                "SELECT sum(status = 'sent'), sum(reply = 'yes'), sum(reply = 'no'), "
+                "sum(status = 'failed') FROM notifications WHERE kind = 'reminder'"
+            )
+        ).one()
+        api = {
+            service: db.execute(
+                text("SELECT latency_ms, status FROM api_call_logs WHERE service = :s"),
+                {"s": service},
+            ).all()
+            for service in ("gestaods", "zapi")
+        }
+    engine.dispose()
+    bookings = Counter(str(day) for day in booked)
+    return {
+        "daily": [[day(str(d)), count(per_day.get(str(d), 0)), count(bookings.get(str(d), 0))]
+                  for d in (DEMO_FIRST + timedelta(n) for n in range(14))],
+        "conversations": count(conversations[0]),
+        "bookings": count(len(booked)),
+        "resolution": percent(conversations[2] / conversations[1]),
+        "handoff": percent(handed_off / conversations[0]),
+        "p50": millis(float(numpy.percentile(latencies, 50))),
+        "p95": millis(float(numpy.percentile(latencies, 95))),
+        "intents": [[name, count(n), percent(n / sum(intents.values()))]
+                    for name, n in sorted(intents.items(), key=lambda i: (-i[1], i[0]))[:10]],
+        "reminders": [count(n) for n in reminders],
+        "api": [
+            [service, count(len(rows)),
+             count(sum(1 for _, s in rows if s is None or s >= 500)),
+             percent(sum(1 for _, s in rows if s is None or s >= 500) / len(rows)),
+             count(sum(1 for _, s in rows if s is not None and 400 <= s < 500)),
+             millis(float(numpy.percentile([ms for ms, _ in rows], 50))),
+             millis(float(numpy.percentile([ms for ms, _ in rows], 95)))]
+            for service, rows in api.items()
+        ],
+    }  # fmt: skip
+
+
+def test_a_busy_fortnight_shows_what_the_database_holds(
+    browser: Any, busy_url: tuple[str, str]
+) -> None:
+    service, database = busy_url
+    expected = _database_figures(database)
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="pt-BR")
+    page = context.new_page()
+    page.goto(f"{service}/staff/login")
+    page.evaluate(f"sessionStorage.setItem('clinicbot.staffToken', '{STAFF_TOKEN}')")
+    page.goto(f"{service}/staff/dashboard?from={DEMO_FIRST}&to={DEMO_LAST}")
+    view = Dashboard(page)
+    view.ready()
+
+    assert view.rows("table-daily") == expected["daily"]
+    assert view.text("#kpi-conversations .value") == expected["conversations"]
+    assert view.text("#kpi-bookings .value") == expected["bookings"]
+    assert view.text("#kpi-resolution .value") == expected["resolution"]
+    assert view.text("#kpi-handoff .value") == expected["handoff"]
+    assert view.text("#kpi-reply-p50 .value") == expected["p50"]
+    assert view.text("#kpi-reply-p95 .value") == expected["p95"]
+    assert view.rows("table-intents") == expected["intents"]
+    assert [
+        view.text(f"#reminders-{key}") for key in ("sent", "confirmed", "declined", "failed")
+    ] == expected["reminders"]
+    assert view.rows("table-api") == expected["api"]
+
+    screenshot = page.screenshot(full_page=True)
+    if target := os.environ.get("DASHBOARD_SCREENSHOT"):
+        Path(target).write_bytes(screenshot)
+    context.close()
