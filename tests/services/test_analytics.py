@@ -11,7 +11,15 @@ from sqlalchemy.engine import Engine
 from clinicbot.db.engine import session_scope
 from clinicbot.services.analytics import BadPeriod, Period, dashboard_report, percentile
 from clinicbot.services.nlu_review import messages_to_review, rasa_nlu_yaml
-from tests.support.dashboard_seed import EXPECTED, EXPECTED_REVIEW, FIRST, LAST, TZ, seed
+from tests.support.dashboard_seed import (
+    EXPECTED,
+    EXPECTED_REVIEW,
+    FIRST,
+    LAST,
+    TZ,
+    approx_nested,
+    seed,
+)
 
 PERIOD = Period(FIRST, LAST)
 
@@ -27,16 +35,7 @@ def test_every_figure_matches_the_hand_computed_values(seeded: Engine) -> None:
     with session_scope(seeded) as session:
         report = dashboard_report(session, PERIOD, tz=TZ).to_json()
     assert report.pop("clinic_id") == 1
-    assert report == _approx(EXPECTED)
-
-
-def _approx(expected: object) -> object:
-    """pytest.approx does not nest into lists of dicts: wrap every float."""
-    if isinstance(expected, dict):
-        return {key: _approx(value) for key, value in expected.items()}
-    if isinstance(expected, list):
-        return [_approx(value) for value in expected]
-    return pytest.approx(expected) if isinstance(expected, float) else expected
+    assert report == approx_nested(EXPECTED)
 
 
 def test_another_clinic_sees_nothing_of_the_default_clinic(seeded: Engine) -> None:

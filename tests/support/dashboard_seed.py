@@ -14,6 +14,7 @@ from itertools import count
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.orm import Session
 
 from clinicbot.db import models
@@ -359,3 +360,12 @@ EXPECTED_REVIEW = [
     ("2031-03-11T09:05:00-03:00", "Quero marca consulta", "nlu_fallback", "agendar_consulta", 0.35),
     ("2031-03-10T10:05:00-03:00", "quero marca consulta", "nlu_fallback", "agendar_consulta", 0.41),
 ]
+
+
+def approx_nested(expected: object) -> object:
+    """``expected`` with every float wrapped in ``pytest.approx`` (which does not nest)."""
+    if isinstance(expected, dict):
+        return {key: approx_nested(value) for key, value in expected.items()}
+    if isinstance(expected, list):
+        return [approx_nested(value) for value in expected]
+    return pytest.approx(expected) if isinstance(expected, float) else expected

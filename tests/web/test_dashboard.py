@@ -8,8 +8,7 @@ import pytest
 import requests
 import yaml
 
-from tests.services.test_analytics import _approx
-from tests.support.dashboard_seed import EXPECTED, EXPECTED_REVIEW
+from tests.support.dashboard_seed import EXPECTED, EXPECTED_REVIEW, approx_nested
 from tests.support.databases import databases
 from tests.web.dashboard_service import (
     BEARER,
@@ -54,7 +53,7 @@ def test_the_figures_are_the_hand_computed_ones(dashboard_url_on: str) -> None:
     assert response.status_code == 200
     report = response.json()
     assert report.pop("clinic_id") == 1
-    assert report == _approx(EXPECTED)
+    assert report == approx_nested(EXPECTED)
 
 
 def test_the_review_table_and_its_rasa_export(dashboard_url_on: str) -> None:
