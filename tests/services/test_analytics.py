@@ -6,9 +6,11 @@ from datetime import date
 
 import pytest
 import yaml
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
+from clinicbot.db.models import ChatbotMetrics
 from clinicbot.services.analytics import BadPeriod, Period, dashboard_report, percentile
 from clinicbot.services.nlu_review import messages_to_review, rasa_nlu_yaml
 from tests.support.dashboard_seed import (
@@ -166,3 +168,16 @@ def test_a_cut_export_says_it_holds_only_the_newest_messages(seeded: Engine) -> 
     document = rasa_nlu_yaml(messages, PERIOD, below=0.6, tz=TZ, truncated=True)
     assert [m.text for m in messages] == ["blz", "[clique](aqui) vlw"]
     assert "# Only the newest 2 messages: export a shorter range for the rest." in document
+
+
+def test_conversations_per_day_agree_with_the_metrics_trigger(seeded: Engine) -> None:
+    with session_scope(seeded) as session:
+        report = dashboard_report(session, PERIOD, tz=TZ)
+        metrics = dict(
+            session.execute(
+                select(ChatbotMetrics.date, ChatbotMetrics.total_conversations).where(
+                    ChatbotMetrics.date.between(FIRST, LAST)
+                )
+            ).all()
+        )
+    assert {day.day: day.conversations for day in report.daily} == metrics
