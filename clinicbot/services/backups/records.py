@@ -1,0 +1,77 @@
+"""What the health check and the alerts read: the last backup, its age and result.
+
+Each finished backup is a ``backup_runs`` row, written after the archive is complete (so the
+archive never holds its own row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from clinicbot import clock
+from clinicbot.db.engine import get_engine, session_scope
+from clinicbot.db.models import BackupRun
+
+
+@dataclass(frozen=True)
+class LastBackup:
+    """The newest backup run, and when a backup last succeeded (None: never)."""
+
+    finished_at: datetime
+    ok: bool
+    file_name: str | None
+    size_bytes: int | None
+    error: str | None
+    last_success_at: datetime | None
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        """Seconds since the last successful backup (None: there never was one)."""
+        if self.last_success_at is None:
+            return None
+        return ((now or clock.now()) - self.last_success_at).total_seconds()
+
+    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
+        """For ``/health/detailed``: result, when, age of the last good one, size, error."""
+        return {
+            "status": "ok" if self.ok else "failed",
+            "finished_at": self.finished_at.isoformat(),
+            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
+            "age_seconds": self.age_seconds(now),
+            "file": self.file_name,
+            "size_bytes": self.size_bytes,
+            "error": self.error,
+        }
+
+
+def record_run(engine: Engine, **values: Any) -> None:
+    with session_scope(engine) as session:
+        session.add(BackupRun(**values))
+
+
+def last_backup(engine: Engine | None = None) -> LastBackup | None:
+    """The newest recorded backup (None when no backup ever ran)."""
+    with session_scope(engine or get_engine()) as session:
+        newest = session.execute(
+            select(BackupRun).order_by(BackupRun.finished_at.desc(), BackupRun.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        if newest is None:
+            return None
+        last_success_at = session.execute(
+            select(BackupRun.finished_at)
+            .where(BackupRun.status == "ok")
+            .order_by(BackupRun.finished_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    return LastBackup(
+        finished_at=newest.finished_at,
+        ok=newest.status == "ok",
+        file_name=newest.file_name,
+        size_bytes=newest.size_bytes,
+        error=newest.error,
+        last_success_at=last_success_at,
+    )
