@@ -63,6 +63,7 @@ class RemoteStorage:
 
     def download(self, name: str, directory: Path) -> Path:
         """Fetch an archive and its checksum into ``directory``; returns the archive's path."""
+        directory.mkdir(parents=True, exist_ok=True)
         target = directory / name
         self._client.download_file(self.bucket, self.prefix + name, str(target))
         sidecar = checksum_path(target)
