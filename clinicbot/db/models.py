@@ -546,7 +546,7 @@ class BackupRun(Base):
     finished_at = Column(UTCDateTime, nullable=False)
     status = Column(String(16), nullable=False)
     backend = Column(String(16), nullable=False)  # sqlite | postgresql
-    file_name = Column(String(255))  # the archive, in the backup directory
+    archive = Column(String(255))  # the archive, in the backup directory
     size_bytes = Column(BigInteger)
     sha256 = Column(String(64))
     uploaded_to = Column(Text)  # s3://bucket/key when uploaded

@@ -164,7 +164,7 @@ def test_backup_failed_or_too_old(engine: Engine, settings: Settings) -> None:
         finished_at=night + timedelta(minutes=1),
         status="ok",
         backend="sqlite",
-        file_name="clinicbot-20310310T050000Z.sqlite.gz",
+        archive="clinicbot-20310310T050000Z.sqlite.gz",
         size_bytes=1000,
     )
     assert conditions.check_backup(engine, settings, MONDAY_11) is None

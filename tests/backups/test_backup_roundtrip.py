@@ -68,7 +68,7 @@ def test_backup_and_restore_round_trip(
 
     recorded = last_backup(fresh_engine)
     assert recorded is not None and recorded.ok
-    assert recorded.file_name == name
+    assert recorded.archive == name
     assert recorded.size_bytes == archive.stat().st_size
 
     target = databases.new_url(backend)
@@ -121,7 +121,7 @@ def test_a_failed_backup_is_recorded_and_leaves_no_half_archive(
     assert not result.ok and not result.skipped
     recorded = last_backup(engine)
     assert recorded is not None and not recorded.ok
-    assert recorded.error == result.error and recorded.file_name is None
+    assert recorded.error == result.error and recorded.archive is None
     assert recorded.last_success_at is None and recorded.age_seconds() is None
     assert blocked.read_text() == "not a directory"
 

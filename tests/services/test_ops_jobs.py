@@ -88,7 +88,7 @@ def test_a_night_of_jobs_backs_up_and_a_late_backup_raises_an_alert(
     jobs.evaluate_alerts()
     assert _alerts(engine) == [("backup", "open")]
     [notice] = _staff_messages(engine)
-    assert notice.startswith("⚠️ Alerta do assistente: o último backup do banco de dados foi há 27 h")
+    assert notice.startswith("⚠️ Alerta do assistente: o último backup do banco de dados foi há 27")
 
     jobs.backup()
     jobs.evaluate_alerts()

@@ -24,7 +24,7 @@ class LastBackup:
 
     finished_at: datetime
     ok: bool
-    file_name: str | None
+    archive: str | None
     size_bytes: int | None
     error: str | None
     last_success_at: datetime | None
@@ -42,7 +42,7 @@ class LastBackup:
             "finished_at": self.finished_at.isoformat(),
             "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
             "age_seconds": self.age_seconds(now),
-            "file": self.file_name,
+            "archive": self.archive,
             "size_bytes": self.size_bytes,
             "error": self.error,
         }
@@ -70,7 +70,7 @@ def last_backup(engine: Engine | None = None) -> LastBackup | None:
     return LastBackup(
         finished_at=newest.finished_at,
         ok=newest.status == "ok",
-        file_name=newest.file_name,
+        archive=newest.archive,
         size_bytes=newest.size_bytes,
         error=newest.error,
         last_success_at=last_success_at,

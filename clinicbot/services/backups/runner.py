@@ -59,6 +59,7 @@ def _exclusive(engine: Engine) -> Iterator[bool]:
             held = connection.execute(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": BACKUP_LOCK_KEY}
             ).scalar_one()
+            connection.commit()  # a session lock: no transaction left idle during the dump
             try:
                 yield bool(held)
             finally:
@@ -165,7 +166,7 @@ class BackupRunner:
                 finished_at=self.clock(),
                 status="failed",
                 backend=backend,
-                file_name=archive.name if digest else None,
+                archive=archive.name if digest else None,
                 size_bytes=size,
                 sha256=digest,
                 error=message[:2000],
@@ -177,7 +178,7 @@ class BackupRunner:
             finished_at=self.clock(),
             status="ok",
             backend=backend,
-            file_name=archive.name,
+            archive=archive.name,
             size_bytes=size,
             sha256=digest,
             uploaded_to=uploaded,

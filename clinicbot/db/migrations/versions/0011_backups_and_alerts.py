@@ -42,7 +42,7 @@ def upgrade() -> None:
         _timestamp("finished_at", nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("backend", sa.String(16), nullable=False),
-        sa.Column("file_name", sa.String(255)),
+        sa.Column("archive", sa.String(255)),
         sa.Column("size_bytes", sa.BigInteger()),
         sa.Column("sha256", sa.String(64)),
         sa.Column("uploaded_to", sa.Text()),
