@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from clinicbot.db.engine import make_engine
 from clinicbot.services.backups import last_backup
@@ -21,6 +21,7 @@ from clinicbot.services.backups.runner import BackupResult, BackupRunner, _exclu
 from clinicbot.settings import PROJECT_ROOT, read_settings
 from tests.backups.seed import seed
 from tests.support.databases import Databases
+from tests.support.services import POSTGRES_URL, require_postgres
 
 
 def cli(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -134,3 +135,20 @@ def test_a_second_backup_at_the_same_time_is_skipped(engine: Engine, tmp_path: P
         assert runner.run() == BackupResult(ok=False, skipped=True)
     assert last_backup(engine) is None
     assert runner.run().ok
+
+
+def test_a_database_that_cannot_be_reached_fails_the_backup_cleanly(tmp_path: Path) -> None:
+    """pg_dump fails, and so does recording the run: the caller gets the failure, no crash,
+    no half archive (the alerts then see no new good backup and say so)."""
+    require_postgres()
+    missing = make_url(POSTGRES_URL).set(database="clinicbot_test_does_not_exist")
+    engine = make_engine(missing.render_as_string(hide_password=False))
+    try:
+        runner = BackupRunner.from_settings(read_settings(), engine=engine, directory=tmp_path)
+        result = runner.run()
+    finally:
+        engine.dispose()
+    assert not result.ok
+    assert (result.error or "").startswith("pg_dump failed (exit 1)")
+    assert "does not exist" in (result.error or "")
+    assert list(tmp_path.iterdir()) == []

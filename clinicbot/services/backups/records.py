@@ -6,16 +6,20 @@ archive never holds its own row).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinicbot import clock
 from clinicbot.db.engine import get_engine, session_scope
 from clinicbot.db.models import BackupRun
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,16 @@ class LastBackup:
         }
 
 
-def record_run(engine: Engine, **values: Any) -> None:
-    with session_scope(engine) as session:
-        session.add(BackupRun(**values))
+def record_run(engine: Engine, **values: Any) -> bool:
+    """Store one run; False (logged) when the database cannot take it, e.g. it is down, which
+    is also why a dump fails: the backup's own result must not be lost in a crash."""
+    try:
+        with session_scope(engine) as session:
+            session.add(BackupRun(**values))
+    except SQLAlchemyError:
+        logger.exception("could not record the backup run in backup_runs: %s", values.get("status"))
+        return False
+    return True
 
 
 def last_backup(engine: Engine | None = None) -> LastBackup | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinicbot.clock import Clock
 from clinicbot.db.engine import sqlite_file
@@ -53,9 +54,18 @@ class BackupResult:
 
 @contextmanager
 def _exclusive(engine: Engine) -> Iterator[bool]:
-    """True inside when this process holds the backup lock, False when another one does."""
+    """True inside when this process holds the backup lock, False when another one does.
+
+    A PostgreSQL server that cannot be reached cannot be locked, nor dumped: True, so that the
+    run goes on to fail and record why.
+    """
     if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
+        try:
+            connection = engine.connect()
+        except SQLAlchemyError:
+            yield True
+            return
+        with connection:
             held = connection.execute(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": BACKUP_LOCK_KEY}
             ).scalar_one()
@@ -64,10 +74,11 @@ def _exclusive(engine: Engine) -> Iterator[bool]:
                 yield bool(held)
             finally:
                 if held:
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": BACKUP_LOCK_KEY}
-                    )
-                connection.commit()
+                    with suppress(SQLAlchemyError):  # a lost connection released it already
+                        connection.execute(
+                            text("SELECT pg_advisory_unlock(:key)"), {"key": BACKUP_LOCK_KEY}
+                        )
+                        connection.commit()
         return
     database = sqlite_file(engine.url.render_as_string(hide_password=False))
     if database is None:
