@@ -16,6 +16,7 @@ from clinicbot.services.alerts import conditions
 from clinicbot.services.alerts.business_hours import open_time_between
 from clinicbot.services.backups.records import record_run
 from clinicbot.settings import Settings
+from tests.alerts.support import ZAPI_TOKEN, free_port
 
 TZ = ZoneInfo("America/Sao_Paulo")
 MONDAY_11 = datetime(2031, 3, 10, 11, 0, tzinfo=TZ)  # the pinned "now"
@@ -206,3 +207,10 @@ def test_zapi_connected_disconnected_or_unreachable(zapi: FakeZapi, settings: Se
     assert found is not None and found.details == {"reachable": False, "error": "HTTP 500"}
     # Nothing configured (Meta only): nothing to check.
     assert conditions.check_zapi(dataclasses.replace(settings, zapi_instance_id="")) is None
+
+
+def test_zapi_that_cannot_be_reached(settings: Settings) -> None:
+    nowhere = dataclasses.replace(settings, zapi_base_url=f"http://127.0.0.1:{free_port()}")
+    found = conditions.check_zapi(nowhere, timeout=2)
+    assert found is not None and found.details["reachable"] is False
+    assert "unreachable" in found.summary and ZAPI_TOKEN not in found.summary

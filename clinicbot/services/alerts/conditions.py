@@ -74,8 +74,9 @@ def check_zapi(settings: Settings, timeout: float = 10.0) -> Finding | None:
     try:
         answer = asyncio.run(status())
     except (ZapiError, OSError, asyncio.TimeoutError) as error:
+        # ZapiClient's messages name the host, never the path that holds the instance token.
         reason = f"HTTP {error.status}" if isinstance(error, ZapiError) and error.status else ""
-        reason = reason or type(error).__name__
+        reason = reason or (str(error) or type(error).__name__)[:200]
         return Finding(
             ZAPI_DISCONNECTED,
             f"não foi possível consultar o WhatsApp (Z-API): {reason}. "
