@@ -6,9 +6,7 @@ on SQLite and PostgreSQL; every table is compared by row count and a checksum of
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
@@ -18,28 +16,11 @@ from clinicbot.services.backups import last_backup
 from clinicbot.services.backups.archives import checksum_path, local_archives
 from clinicbot.services.backups.fingerprint import table_fingerprints
 from clinicbot.services.backups.runner import BackupResult, BackupRunner, _exclusive
-from clinicbot.settings import PROJECT_ROOT, read_settings
+from clinicbot.settings import read_settings
+from tests.backups.cli import cli
 from tests.backups.seed import seed
 from tests.support.databases import Databases
 from tests.support.services import POSTGRES_URL, require_postgres
-
-
-def cli(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "DATABASE_URL": database_url,
-        "BACKUP_S3_BUCKET": "",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "clinicbot.cli", *args],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def url_of(engine: Engine) -> str:

@@ -14,17 +14,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.engine import Engine
 
+from clinicbot.db.engine import make_engine
 from clinicbot.services.backups.archives import (
     archive_name,
     checksum_path,
     local_archives,
     write_checksum,
 )
+from clinicbot.services.backups.fingerprint import table_fingerprints
 from clinicbot.services.backups.rotation import RetentionPolicy, to_keep
 from clinicbot.services.backups.runner import BackupRunner
 from clinicbot.settings import read_settings
-from tests.backups.s3_fake import new_bucket, s3_server, storage
+from tests.backups.cli import cli
+from tests.backups.s3_fake import ACCESS_KEY, SECRET_KEY, new_bucket, s3_server, storage
 from tests.services.notify_support import FrozenClock
+from tests.support.databases import Databases
 
 TZ = ZoneInfo("America/Sao_Paulo")
 FIRST_NIGHT = date(2031, 1, 1)  # a Wednesday
@@ -103,7 +107,9 @@ def test_after_200_nights_7_daily_4_weekly_6_monthly_are_left(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_nightly_backups_are_uploaded_and_rotated_in_s3_too(engine: Engine, tmp_path: Path) -> None:
+def test_nightly_backups_are_uploaded_and_rotated_in_s3_too(
+    engine: Engine, databases: Databases, tmp_path: Path
+) -> None:
     """Ten real nights against a fake S3 over HTTP, keeping 3 daily, 1 weekly, 2 monthly."""
     settings = dataclasses.replace(
         read_settings(),
@@ -127,6 +133,28 @@ def test_nightly_backups_are_uploaded_and_rotated_in_s3_too(engine: Engine, tmp_
             clock.advance(days=1)
         remote_left = remote.archives()
         fetched = remote.download(result.archive.name, tmp_path / "fetched")
+        # The operator's way back: the CLI fetches the archive from the bucket and restores it.
+        target = databases.new_url("sqlite")
+        done = cli(
+            "restore",
+            result.archive.name,
+            "--from-s3",
+            "--database-url",
+            target,
+            database_url=target,
+            BACKUP_S3_BUCKET=remote.bucket,
+            BACKUP_S3_PREFIX=remote.prefix,
+            BACKUP_S3_ENDPOINT_URL=endpoint,
+            BACKUP_S3_ACCESS_KEY_ID=ACCESS_KEY,
+            BACKUP_S3_SECRET_ACCESS_KEY=SECRET_KEY,
+        )
+        assert done.returncode == 0, done.stderr
+    restored = make_engine(target)
+    try:
+        # The last archive holds the nine runs before it (its own is recorded afterwards).
+        assert table_fingerprints(restored)["backup_runs"][0] == 9
+    finally:
+        restored.dispose()
 
     # daily: 3, 2 and 1 February; weekly (ISO week of 3 Feb): kept already; monthly: 31 Jan.
     expected = {date(2031, 2, 3), date(2031, 2, 2), date(2031, 2, 1), date(2031, 1, 31)}
