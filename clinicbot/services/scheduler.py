@@ -155,7 +155,7 @@ def build_scheduler(
             jobs.evaluate_alerts,
             "interval",
             seconds=settings.alert_check_seconds,
-            next_run_time=started + timedelta(seconds=10),
+            next_run_time=started + timedelta(seconds=min(10, settings.alert_check_seconds)),
             id="alerts",
             **common,
         )

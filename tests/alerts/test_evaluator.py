@@ -10,6 +10,8 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import time
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,9 +22,12 @@ from sqlalchemy.exc import IntegrityError
 
 from clinicbot.db import models
 from clinicbot.db.engine import session_scope
+from clinicbot.db.types import utcnow
+from clinicbot.sandbox.server import BackgroundServer
 from clinicbot.sandbox.zapi_fake import FakeZapi
 from clinicbot.services.alerts.evaluator import AlertEvaluator, Evaluation
 from clinicbot.settings import Settings
+from clinicbot.web.app import create_app
 from tests.alerts.support import SmtpInbox, WebhookReceiver, free_port
 from tests.services.notify_support import FrozenClock, outbox
 
@@ -218,3 +223,29 @@ def test_one_open_alert_per_clinic_and_condition(engine: Engine) -> None:
         )
     with pytest.raises(IntegrityError), session_scope(engine) as session:
         session.add(open_alert(1))
+
+
+def test_the_clinic_service_checks_and_sends_alerts(
+    engine: Engine, settings: Settings, webhook: tuple[WebhookReceiver, str]
+) -> None:
+    """The real scheduler in the real service (real clock) opens the alert and calls the
+    webhook; the alert job runs every second here."""
+    receiver, url = webhook
+    dead_outbox_row(engine, utcnow())
+    service_settings = dataclasses.replace(
+        settings,
+        database_url=engine.url.render_as_string(hide_password=False),
+        alert_check_seconds=1,
+        alert_webhook_url=url,
+        alert_silence_business_hours=0,
+        scheduler_poll_seconds=3600,
+        backup_schedule="off",
+    )
+    app = create_app(service_settings, name=f"test-alerts-{uuid.uuid4().hex[:8]}", simulator=False)
+    with BackgroundServer(app):
+        deadline = time.monotonic() + 20
+        while not receiver.calls and time.monotonic() < deadline:
+            time.sleep(0.2)
+    [(_headers, body)] = receiver.calls
+    assert json.loads(body)["condition"] == "dead_letters"
+    assert [(a.condition, a.status) for a in alerts(engine)] == [("dead_letters", "open")]
