@@ -1,6 +1,7 @@
 """Command line: ``python -m clinicbot.cli run`` starts the whole assistant (``make run``);
 ``python -m clinicbot.cli outbox resend --id N | --phone P | --all-dead`` puts messages the
-outbox gave up on back in its queue."""
+outbox gave up on back in its queue; ``backup [--output DIR]`` and ``restore FILE
+--database-url URL`` back the database up and load a backup (:mod:`clinicbot.services.backups`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import threading
 
 from clinicbot.db.engine import session_scope
+from clinicbot.services.backups.commands import add_commands as add_backup_commands
 from clinicbot.settings import SANDBOX_PORT
 from clinicbot.stack import PR_SET_PDEATHSIG, Ports, Stack
 from clinicbot.whatsapp.outbox import resend_dead
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--phone", help="every dead message to this phone")
     which.add_argument("--all-dead", action="store_true", help="every dead message")
     resend_parser.set_defaults(handler=resend)
+    add_backup_commands(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

@@ -9,7 +9,8 @@ repository). Every problem is collected, so that one start-up message lists them
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 from clinicbot import settings as known
 
@@ -63,6 +64,22 @@ def problems(environ: Mapping[str, str] | None = None) -> list[str]:
     for name in (*checked, *OPTIONAL_SECRETS):
         if value(name) in REPOSITORY_SECRETS:
             found.append(f"{name} is the repository's public sandbox value")
+    return found + alert_channel_problems(value)
+
+
+def alert_channel_problems(value: Callable[[str], str]) -> list[str]:
+    """Alert channels must not carry the clinic's operations in clear over the network."""
+    found = []
+    webhook = urlsplit(value("ALERT_WEBHOOK_URL"))
+    if webhook.scheme == "http" and webhook.hostname not in ("127.0.0.1", "localhost", "::1"):
+        found.append("ALERT_WEBHOOK_URL must be https:// (or on this machine)")
+    smtp_host = value("SMTP_HOST")
+    if (
+        value("SMTP_SECURITY").lower() == "none"
+        and value("SMTP_USER")
+        and smtp_host not in ("127.0.0.1", "localhost", "::1")
+    ):
+        found.append("SMTP_SECURITY=none would send SMTP_PASSWORD in clear: use starttls or ssl")
     return found
 
 

@@ -36,6 +36,18 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, "").strip() or default
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekdays(value: str) -> tuple[int, ...]:
+    """``mon,tue,…`` as weekday numbers (Monday = 0)."""
+    names = [name.strip().lower()[:3] for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in WEEKDAYS]
+    if unknown:
+        raise ValueError(f"BUSINESS_DAYS: unknown day(s) {unknown}; use {','.join(WEEKDAYS)}")
+    return tuple(sorted({WEEKDAYS.index(name) for name in names}))
+
+
 def is_production() -> bool:
     """``APP_ENV=production``: real services only, no repository secret, loopback binds."""
     return _env("APP_ENV", "sandbox").lower() == "production"
@@ -113,6 +125,50 @@ class Settings:
     action_server_host: str = "127.0.0.1"
     action_server_workers: int = 1
     clinic_service_host: str = "127.0.0.1"
+    # Backups (clinicbot/services/backups): when, on the clinic's wall clock ("HH:MM" or a
+    # crontab line; "off": no scheduled backup), where, how many are kept, the optional upload
+    # to S3-compatible storage (the access key falls back to boto3's own chain when unset).
+    backup_schedule: str = "02:00"
+    backup_dir: str = str(VAR_DIR / "backups")
+    backup_keep_daily: int = 7
+    backup_keep_weekly: int = 4
+    backup_keep_monthly: int = 6
+    backup_timeout_seconds: float = 3600.0
+    backup_s3_bucket: str = ""
+    backup_s3_prefix: str = "clinicbot/"
+    backup_s3_endpoint_url: str = ""
+    backup_s3_region: str = "us-east-1"
+    backup_s3_access_key_id: str = ""
+    backup_s3_secret_access_key: str = ""
+    # Alerts to the clinic's staff (clinicbot/services/alerts): checked by the scheduler every
+    # ``alert_check_seconds``; delivered on every channel configured (none: only recorded).
+    alerts_enabled: bool = True
+    alert_check_seconds: int = 60
+    alert_whatsapp_phone: str = ""
+    alert_whatsapp_channel: str = "zapi"
+    alert_email_to: tuple[str, ...] = ()
+    alert_email_from: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 10.0
+    alert_webhook_url: str = ""
+    alert_webhook_secret: str = ""
+    alert_webhook_timeout_seconds: float = 10.0
+    # What raises an alert: GestãoDS failing over the last window (share of failed calls, with
+    # at least a few calls), dead letters in the last hours, no patient message for this many
+    # business hours (0: never), the last backup failed or older than this.
+    alert_gestaods_window_minutes: int = 10
+    alert_gestaods_error_rate: float = 0.5
+    alert_gestaods_min_calls: int = 5
+    alert_dead_letter_hours: float = 24.0
+    alert_silence_business_hours: float = 4.0
+    business_days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    business_hours_start: time = time(8)
+    business_hours_end: time = time(18)
+    backup_max_age_hours: float = 26.0
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -243,6 +299,44 @@ def read_settings() -> Settings:
         action_server_host=_env("ACTION_SERVER_HOST", "127.0.0.1"),
         action_server_workers=int(_env("ACTION_SERVER_WORKERS", "1")),
         clinic_service_host=_env("CLINIC_SERVICE_HOST", "127.0.0.1"),
+        backup_schedule=_env("BACKUP_SCHEDULE", "02:00"),
+        backup_dir=_env("BACKUP_DIR", str(VAR_DIR / "backups")),
+        backup_keep_daily=int(_env("BACKUP_KEEP_DAILY", "7")),
+        backup_keep_weekly=int(_env("BACKUP_KEEP_WEEKLY", "4")),
+        backup_keep_monthly=int(_env("BACKUP_KEEP_MONTHLY", "6")),
+        backup_timeout_seconds=float(_env("BACKUP_TIMEOUT_SECONDS", "3600")),
+        backup_s3_bucket=_env("BACKUP_S3_BUCKET"),
+        backup_s3_prefix=_env("BACKUP_S3_PREFIX", "clinicbot/"),
+        backup_s3_endpoint_url=_env("BACKUP_S3_ENDPOINT_URL"),
+        backup_s3_region=_env("BACKUP_S3_REGION", "us-east-1"),
+        backup_s3_access_key_id=_env("BACKUP_S3_ACCESS_KEY_ID"),
+        backup_s3_secret_access_key=_env("BACKUP_S3_SECRET_ACCESS_KEY"),
+        alerts_enabled=_env("ALERTS_ENABLED", "true").lower() in ("1", "true", "yes"),
+        alert_check_seconds=int(_env("ALERT_CHECK_SECONDS", "60")),
+        alert_whatsapp_phone=_env("ALERT_WHATSAPP_PHONE"),
+        alert_whatsapp_channel=_env("ALERT_WHATSAPP_CHANNEL", "zapi"),
+        alert_email_to=tuple(
+            address.strip() for address in _env("ALERT_EMAIL_TO").split(",") if address.strip()
+        ),
+        alert_email_from=_env("ALERT_EMAIL_FROM"),
+        smtp_host=_env("SMTP_HOST"),
+        smtp_port=int(_env("SMTP_PORT", "587")),
+        smtp_security=_env("SMTP_SECURITY", "starttls").lower(),
+        smtp_user=_env("SMTP_USER"),
+        smtp_password=_env("SMTP_PASSWORD"),
+        smtp_timeout_seconds=float(_env("SMTP_TIMEOUT_SECONDS", "10")),
+        alert_webhook_url=_env("ALERT_WEBHOOK_URL"),
+        alert_webhook_secret=_env("ALERT_WEBHOOK_SECRET"),
+        alert_webhook_timeout_seconds=float(_env("ALERT_WEBHOOK_TIMEOUT_SECONDS", "10")),
+        alert_gestaods_window_minutes=int(_env("ALERT_GESTAODS_WINDOW_MINUTES", "10")),
+        alert_gestaods_error_rate=float(_env("ALERT_GESTAODS_ERROR_RATE", "0.5")),
+        alert_gestaods_min_calls=int(_env("ALERT_GESTAODS_MIN_CALLS", "5")),
+        alert_dead_letter_hours=float(_env("ALERT_DEAD_LETTER_HOURS", "24")),
+        alert_silence_business_hours=float(_env("ALERT_SILENCE_BUSINESS_HOURS", "4")),
+        business_days=_weekdays(_env("BUSINESS_DAYS", "mon,tue,wed,thu,fri")),
+        business_hours_start=time.fromisoformat(_env("BUSINESS_HOURS_START", "08:00")),
+        business_hours_end=time.fromisoformat(_env("BUSINESS_HOURS_END", "18:00")),
+        backup_max_age_hours=float(_env("BACKUP_MAX_AGE_HOURS", "26")),
     )
 
 

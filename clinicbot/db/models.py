@@ -532,3 +532,58 @@ class ABTestOutcome(Base):
     event = Column(String(50), nullable=False)
     value = Column(Float)
     created_at = _created_at()
+
+
+BACKUP_STATUSES = ("ok", "failed")
+ALERT_STATUSES = ("open", "resolved")
+
+
+class BackupRun(Base):
+    """One finished backup (clinicbot/services/backups); installation-wide, no clinic."""
+
+    __tablename__ = "backup_runs"
+    __table_args__ = (_one_of("status", BACKUP_STATUSES), Index(None, "finished_at"))
+
+    id = Column(Integer, primary_key=True)
+    started_at = Column(UTCDateTime, nullable=False)
+    finished_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(16), nullable=False)
+    backend = Column(String(16), nullable=False)  # sqlite | postgresql
+    archive = Column(String(255))  # the archive, in the backup directory
+    size_bytes = Column(BigInteger)
+    sha256 = Column(String(64))
+    uploaded_to = Column(Text)  # s3://bucket/key when uploaded
+    error = Column(Text)
+
+
+class Alert(Base):
+    """An alert raised to the clinic's staff (clinicbot/services/alerts): at most one ``open``
+    row per clinic and condition (partial unique index), so an alert is raised once and
+    resolved once whatever the number of scheduler instances."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        _one_of("status", ALERT_STATUSES),
+        Index(
+            None,
+            "clinic_id",
+            "condition",
+            unique=True,
+            postgresql_where=sql_text("status = 'open'"),
+            sqlite_where=sql_text("status = 'open'"),
+        ),
+        Index(None, "clinic_id", "opened_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    condition = Column(String(64), nullable=False)
+    status = Column(String(16), nullable=False, default="open", server_default="open")
+    summary = Column(Text, nullable=False)  # what the staff read, pt-BR
+    details = Column(JSONType)
+    opened_at = Column(UTCDateTime, nullable=False)
+    resolved_at = Column(UTCDateTime)
+    # {"open": {"email": "<when sent>", ...}, "resolved": {...}}: channels already told.
+    notices = Column(JSONType)
+    delivery_error = Column(Text)
+    updated_at = _updated_at()

@@ -17,7 +17,10 @@ Control endpoints (sandbox only), under ``/__sandbox/zapi/``:
 - ``GET  messages?phone=<digits>&after=<seq>``: messages "delivered" to WhatsApp, in order, with
   ``seq`` > ``after``; answers ``{"messages": [...], "last": <highest seq so far>}``. ``seq`` keeps
   growing across resets so a poller never misses a message.
-- ``POST reset``: forget messages and end any outage.
+- ``POST reset``: forget messages, end any outage, reconnect the instance.
+- ``POST connection``: ``{"connected": false, "error": "You are not connected."}`` makes
+  ``/status`` report the instance disconnected (the phone lost its session), ``{"connected":
+  true}`` reconnects it. Sending still works: the fake does not model Z-API's queueing.
 - ``POST outage``: ``{"status": 500, "count": n}`` fails the next n instance calls;
   ``{"down": true}`` fails every call until ``{"down": false}``; add ``"timeout": true`` (and
   optionally ``"delay": seconds``, default 30) to hang before answering 504 instead. A failed call
@@ -105,6 +108,8 @@ class FakeZapi:
     client_token: str
     messages: list[SentMessage] = field(default_factory=list)
     outage: Outage | None = None
+    connected: bool = True
+    disconnected_error: str = ""
     last_seq: int = field(default=0, init=False)
 
     def record(self, phone: str, kind: str, message: str, **extra: Any) -> SentMessage:
@@ -128,6 +133,15 @@ class FakeZapi:
     def reset(self) -> None:
         self.messages.clear()
         self.outage = None
+        self.connected = True
+        self.disconnected_error = ""
+
+    def status(self) -> dict[str, Any]:
+        """``/status`` as Z-API answers it."""
+        if self.connected:
+            return {"connected": True, "error": "", "smartphoneConnected": True}
+        error = self.disconnected_error or "You are not connected."
+        return {"connected": False, "error": error, "smartphoneConnected": False}
 
     def take_outage(self) -> Outage | None:
         """The outage that applies to the current call, consuming one of its counted failures."""
@@ -200,7 +214,7 @@ def create_zapi_blueprint(fake: FakeZapi) -> Blueprint:
         if outage is not None:
             return await _outage_response(outage)
         if method == "status":
-            return json({"connected": True, "error": "", "smartphoneConnected": True})
+            return json(fake.status())
         return _send(request, _SEND_KINDS[method])
 
     def _send(request: Request, kind: str) -> HTTPResponse:
@@ -239,6 +253,15 @@ def create_zapi_blueprint(fake: FakeZapi) -> Blueprint:
     async def reset(request: Request) -> HTTPResponse:
         fake.reset()
         return json({"reset": True})
+
+    @bp.post("/__sandbox/zapi/connection")
+    async def connection(request: Request) -> HTTPResponse:
+        body = request.json if isinstance(request.json, dict) else {}
+        if not isinstance(body.get("connected"), bool):
+            return _error(400, 'Send {"connected": true|false, "error": "..."}')
+        fake.connected = body["connected"]
+        fake.disconnected_error = str(body.get("error") or "")
+        return json(fake.status())
 
     @bp.post("/__sandbox/zapi/outage")
     async def outage(request: Request) -> HTTPResponse:

@@ -1,4 +1,5 @@
-"""The clinic service's scheduled jobs: notifications, waiting-list offers, availability poll.
+"""The clinic service's scheduled jobs: notifications, waiting-list offers, availability poll,
+the nightly backup and the alert checks.
 
 Every job only reads and writes the database (and GestãoDS), so any number of clinic-service
 instances may run them at once: the services' row claiming makes each message go out once.
@@ -22,6 +23,9 @@ from clinicbot.db.partitions import drop_partitions_older_than, ensure_partition
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.services.alerts.evaluator import AlertEvaluator
+from clinicbot.services.backups.runner import BackupRunner
+from clinicbot.services.backups.schedule import backup_trigger
 from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.policy import NotificationPolicy
@@ -56,6 +60,13 @@ class Jobs:
         self.waiting_list = WaitingListService(
             agenda=agenda, engine=engine, policy=policy, clock=clock
         )
+        self.backups = BackupRunner.from_settings(settings, engine=engine, clock=clock)
+        self.alerts = AlertEvaluator(
+            settings,
+            engine=engine,
+            clock=clock,
+            breaker_open=lambda: bool(agenda.breaker.current_state == "open"),
+        )
 
     def seed_templates(self) -> None:
         with session_scope(self.engine) as session:
@@ -83,6 +94,20 @@ class Jobs:
             return
         if offered:
             logger.info("availability poll: %d slot(s) offered", offered)
+
+    def backup(self) -> None:
+        """The nightly backup; its result (a failure too) lands in ``backup_runs``."""
+        self.backups.run()
+
+    def evaluate_alerts(self) -> None:
+        result = self.alerts.evaluate()
+        if result.opened or result.resolved or result.failed:
+            logger.info(
+                "alerts: opened %s, resolved %s, notices failed %s",
+                result.opened,
+                result.resolved,
+                result.failed,
+            )
 
 
 def build_scheduler(
@@ -122,6 +147,18 @@ def build_scheduler(
         id="availability_poll",
         **common,
     )
+    nightly = backup_trigger(settings)
+    if nightly is not None:  # BACKUP_SCHEDULE, on the clinic's wall clock
+        scheduler.add_job(jobs.backup, nightly, id="backup", misfire_grace_time=3600, **common)
+    if settings.alerts_enabled:
+        scheduler.add_job(
+            jobs.evaluate_alerts,
+            "interval",
+            seconds=settings.alert_check_seconds,
+            next_run_time=started + timedelta(seconds=min(10, settings.alert_check_seconds)),
+            id="alerts",
+            **common,
+        )
     return scheduler
 
 

@@ -24,6 +24,12 @@ SANDBOX_ONLY_ENV = {
         "META_PHONE_NUMBER_ID",
         "META_GRAPH_URL",
         "REDIS_URL",
+        # Nothing of a test stack reaches real storage or real people.
+        "BACKUP_S3_BUCKET",
+        "ALERT_WHATSAPP_PHONE",
+        "ALERT_EMAIL_TO",
+        "SMTP_HOST",
+        "ALERT_WEBHOOK_URL",
     )
 }
 
@@ -50,6 +56,7 @@ def sandbox_stack(workdir: Path, env: Mapping[str, str] | None = None) -> Stack:
         env={
             **SANDBOX_ONLY_ENV,
             "DATABASE_URL": f"sqlite:///{workdir / 'clinicbot.db'}",
+            "BACKUP_DIR": str(workdir / "backups"),
             "QUIET_HOURS_START": "00:00",
             "QUIET_HOURS_END": "00:00",
             "OUTBOX_RETRY_MAX_SECONDS": "1",
