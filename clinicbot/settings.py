@@ -113,6 +113,13 @@ class Settings:
     action_server_host: str = "127.0.0.1"
     action_server_workers: int = 1
     clinic_service_host: str = "127.0.0.1"
+    # Public API (clinicbot/api/): requests per minute of a key that sets no limit of its own.
+    api_rate_limit_per_minute: int = 120
+    # CRM webhooks (clinicbot/integrations/webhooks.py): the worker runs in the clinic service;
+    # a delivery is retried for ``webhook_retry_hours``, waiting at most the max between tries.
+    webhooks_enabled: bool = True
+    webhook_retry_hours: float = 72.0
+    webhook_retry_max_seconds: float = 600.0
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -243,6 +250,10 @@ def read_settings() -> Settings:
         action_server_host=_env("ACTION_SERVER_HOST", "127.0.0.1"),
         action_server_workers=int(_env("ACTION_SERVER_WORKERS", "1")),
         clinic_service_host=_env("CLINIC_SERVICE_HOST", "127.0.0.1"),
+        api_rate_limit_per_minute=int(_env("API_RATE_LIMIT_PER_MINUTE", "120")),
+        webhooks_enabled=_env("WEBHOOKS_ENABLED", "true").lower() in ("1", "true", "yes"),
+        webhook_retry_hours=float(_env("WEBHOOK_RETRY_HOURS", "72")),
+        webhook_retry_max_seconds=float(_env("WEBHOOK_RETRY_MAX_SECONDS", "600")),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationDashboard
 from clinicbot.db.types import utcnow
+from clinicbot.integrations.events import emit_event
 from clinicbot.settings import Settings
 
 OPEN_STATUSES = ("open", "waiting_human", "with_human")
@@ -41,6 +42,11 @@ def request_human(phone: str, reason: str) -> int:
             row = ConversationDashboard(phone=phone, status="waiting_human", reason=reason)
             session.add(row)
             session.flush()
+            emit_event(
+                session,
+                "handoff.requested",
+                {"handoff_id": row.id, "phone": phone, "reason": reason},
+            )
         return int(row.id)
 
 
@@ -74,6 +80,12 @@ def close_handoff(phone: str, engine: Engine | None = None) -> bool:
         for row in rows:
             row.status = "closed"
             row.closed_at = utcnow()
+        if rows:
+            emit_event(
+                session,
+                "handoff.resolved",
+                {"handoff_ids": [row.id for row in rows], "phone": phone},
+            )
         return bool(rows)
 
 
