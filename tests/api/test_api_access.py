@@ -94,9 +94,12 @@ def test_a_repeated_post_replays_the_first_answer(
     # A refusal is kept too: the retry gets the same 409, without asking the agenda again.
     taken = api.post("/api/v1/appointments", write, body, key="booking-2")
     assert_problem(taken, 409)
-    assert api.post("/api/v1/appointments", write, body, key="booking-2").headers[
-        "Idempotent-Replayed"
-    ] == "true"
+    assert (
+        api.post("/api/v1/appointments", write, body, key="booking-2").headers[
+            "Idempotent-Replayed"
+        ]
+        == "true"
+    )
 
 
 def test_a_post_without_idempotency_key_is_a_400(api: Api) -> None:

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from clinicbot import clock
-
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment, Notification
 from clinicbot.gestaods.client import GestaoDSClient
@@ -84,9 +83,10 @@ def test_bad_input_is_a_400_problem_naming_the_field(api: Api) -> None:
         "starts_at": {"phone": PHONE, "cpf": MARINA_CPF, "starts_at": "2031-03-12 10h"},
     }
     for field, body in cases.items():
-        assert assert_problem(api.post("/api/v1/appointments", write, body), 400)[
-            "invalid_field"
-        ] == field
+        assert (
+            assert_problem(api.post("/api/v1/appointments", write, body), 400)["invalid_field"]
+            == field
+        )
     not_json = api.post("/api/v1/appointments", write, ["a", "list"])
     assert_problem(not_json, 400)
     assert_problem(api.get("/api/v1/appointments", api.key("read"), limit="0"), 400)

@@ -36,9 +36,10 @@ def test_waiting_list_add_position_remove(api: Api) -> None:
     assert_problem(api.get(f"/api/v1/waiting-list/{OTHER}/position", read), 404)
     assert_problem(api.post("/api/v1/waiting-list", write, {**body, "preferred_period": "x"}), 400)
     bad_range = {**body, "date_from": "2031-03-10", "date_to": "2031-03-01"}
-    assert assert_problem(api.post("/api/v1/waiting-list", write, bad_range), 400)[
-        "invalid_field"
-    ] == "date_to"
+    assert (
+        assert_problem(api.post("/api/v1/waiting-list", write, bad_range), 400)["invalid_field"]
+        == "date_to"
+    )
     waiting = api.get("/api/v1/waiting-list", read, status="waiting").json()["data"]
     assert [(e["phone"], e["preferred_period"]) for e in waiting] == [(PHONE, "any")]
     joined_events = api.events("waitlist.joined")
@@ -55,9 +56,7 @@ def test_export_then_erase_a_patient(api: Api) -> None:
                     phone=PHONE, direction="in", text=text, status="processed", created_at=moment
                 )
             )
-        session.add(
-            ConversationMessage(phone=OTHER, direction="in", text="oi", status="processed")
-        )
+        session.add(ConversationMessage(phone=OTHER, direction="in", text="oi", status="processed"))
     api.post("/api/v1/waiting-list", api.key("write"), {"phone": PHONE, "cpf": MARINA_CPF})
 
     page = api.get(f"/api/v1/patients/{PHONE}/conversations", admin, limit="1").json()
@@ -91,7 +90,9 @@ def test_metrics_of_a_date_range(api: Api) -> None:
         ("2031-03-11", 1),
     ]
     assert_problem(api.get("/api/v1/metrics", read, **{"from": "2031-03-10"}), 400)
-    assert_problem(api.get("/api/v1/metrics", read, **{"from": "2031-03-10", "to": "2030-01-01"}), 400)
+    assert_problem(
+        api.get("/api/v1/metrics", read, **{"from": "2031-03-10", "to": "2030-01-01"}), 400
+    )
 
 
 def test_subscriptions_and_the_delivery_log(api: Api) -> None:
