@@ -29,9 +29,9 @@ RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen
 HandoffState = Literal["open", "closed"]
 
 
-def request_human(phone: str, reason: str) -> int:
+def request_human(phone: str, reason: str, engine: Engine | None = None) -> int:
     """Record that ``phone`` wants a person; returns the (one open) dashboard row id."""
-    with session_scope() as session:
+    with session_scope(engine) as session:
         row = session.execute(
             select(ConversationDashboard).where(
                 ConversationDashboard.phone == phone,

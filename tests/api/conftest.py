@@ -27,6 +27,7 @@ from clinicbot.sandbox.gestaods_fake import FakeGestaoDS, create_app
 from clinicbot.sandbox.server import BackgroundServer
 from clinicbot.settings import get_settings, read_settings
 from clinicbot.web.app import create_app as create_service
+from tests.integrations.schemas import assert_valid_event
 from tests.support.databases import (  # noqa: F401  (fixtures)
     _shared_engines,
     backend,
@@ -88,7 +89,10 @@ class Api:
             query = select(IntegrationEvent).order_by(IntegrationEvent.id)
             if event_type is not None:
                 query = query.where(IntegrationEvent.event_type == event_type)
-            return list(session.execute(query).scalars())
+            found = list(session.execute(query).scalars())
+        for event in found:  # every payload the API's changes produce follows its schema
+            assert_valid_event(event.event_type, event.payload)
+        return found
 
 
 @pytest.fixture
