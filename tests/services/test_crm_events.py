@@ -85,7 +85,7 @@ def test_a_confirmed_reminder(
     dispatcher.dispatch_due()
     deliver(engine)
     assert reminder_replies.answer(agenda, MARINA[1], confirmed=True).status == "confirmed"
-    [(kind, data)] = [event for event in events(engine) if event[0] == "appointment.confirmed"]
+    [(_kind, data)] = [event for event in events(engine) if event[0] == "appointment.confirmed"]
     assert (data["appointment_id"], data["phone"]) == (appointment.gestaods_id, MARINA[1])
 
 
