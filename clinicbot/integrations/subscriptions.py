@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clinicbot.db.models import (
@@ -90,11 +90,21 @@ def list_subscriptions(session: Session, *, clinic_id: int = 1) -> list[dict[str
 
 
 def deactivate_subscription(session: Session, subscription_id: int, *, clinic_id: int = 1) -> bool:
-    """Stop sending to it (its delivery log stays); False when the clinic has no such one."""
+    """Stop sending to it: its pending deliveries are dropped (``dead``), its log stays; False
+    when the clinic has no such subscription."""
     row = session.get(WebhookSubscription, subscription_id)
     if row is None or row.clinic_id != clinic_id:
         return False
     row.active = False
+    session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.subscription_id == subscription_id,
+            WebhookDelivery.status == "pending",
+        )
+        .values(status="dead", last_error="subscription deactivated")
+        .execution_options(synchronize_session=False)
+    )
     return True
 
 
