@@ -93,7 +93,7 @@ def create_key(
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiKey(
         clinic_id=clinic_id,
-        name=name.strip()[:100] or "API key",
+        label=name.strip()[:100] or "API key",
         prefix=prefix,
         key_hash=_hash(key),
         scopes=",".join(granted),
@@ -109,7 +109,7 @@ def describe(row: ApiKey) -> dict[str, Any]:
     return {
         "id": row.id,
         "clinic_id": row.clinic_id,
-        "name": row.name,
+        "name": row.label,
         "prefix": f"{KEY_PREFIX}_{row.prefix}",
         "scopes": row.scopes.split(","),
         "rate_limit_per_minute": row.rate_limit_per_minute,

@@ -550,7 +550,7 @@ class ApiKey(Base):
 
     id = Column(Integer, primary_key=True)
     clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
-    name = Column(String(100), nullable=False)
+    label = Column(String(100), nullable=False)  # what staff called it, e.g. "CRM"
     prefix = Column(String(32), nullable=False, unique=True)
     key_hash = Column(String(64), nullable=False)
     scopes = Column(String(64), nullable=False)

@@ -53,7 +53,7 @@ def upgrade() -> None:
         "api_keys",
         sa.Column("id", sa.Integer()),
         _clinic_id(),
-        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("label", sa.String(100), nullable=False),
         sa.Column("prefix", sa.String(32), nullable=False),
         sa.Column("key_hash", sa.String(64), nullable=False),
         sa.Column("scopes", sa.String(64), nullable=False),
