@@ -3,7 +3,8 @@
 The key is scoped to the API key that sent it. A retry with the same body gets the stored
 response again (header ``Idempotent-Replayed: true``); the same key with another body or route
 is a 422; while the first request is still running, a retry is a 409. A 5xx response is not
-kept, so the client may retry it with the same key.
+kept, so the client may retry it with the same key. Records are kept :data:`RETENTION` (they
+hold responses with patient data), then deleted and the key may be used again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
@@ -19,8 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from clinicbot.api.problems import Problem
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ApiIdempotencyKey
+from clinicbot.db.types import utcnow
 
 MAX_KEY_LENGTH = 200
+RETENTION = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ def begin(engine: Engine, api_key_id: int, clinic_id: int, key: str, digest: str
     """Claim ``key`` for this request; the stored response when it was answered before."""
     try:
         with session_scope(engine) as session:
+            expired = ApiIdempotencyKey.created_at < utcnow() - RETENTION
+            session.execute(delete(ApiIdempotencyKey).where(expired))
             session.add(
                 ApiIdempotencyKey(
                     clinic_id=clinic_id,

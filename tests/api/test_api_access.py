@@ -134,3 +134,13 @@ def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
     answer = requests.put(f"{api.url}/api/v1/metrics", timeout=10)
     assert_problem(answer, 405)
     assert requests.get(f"{api.url}/not-api", timeout=10).status_code == 404
+
+
+def test_an_idempotency_key_is_kept_a_day(api: Api, pinned_clock: datetime) -> None:
+    write = api.key("write")
+    first = {"phone": PHONE, "cpf": MARINA_CPF}
+    assert api.post("/api/v1/waiting-list", write, first, key="join").status_code == 201
+    other = {"phone": "5531977776666", "cpf": "52998224725"}
+    assert_problem(api.post("/api/v1/waiting-list", write, other, key="join"), 422)
+    clock.set_clock_file(Path(os.environ["CLOCK_FILE"]), pinned_clock + timedelta(hours=25))
+    assert api.post("/api/v1/waiting-list", write, other, key="join").status_code == 201
