@@ -8,6 +8,8 @@
   ``POST /staff/webhooks/deliveries/<delivery_id>/replay``.
 
 ``?clinic_id=`` picks the clinic (default 1, the single clinic until many clinics arrive).
+``GET /staff/integrations`` is a page doing all this (no data in it: it calls the endpoints
+above with the staff token it keeps in the tab's sessionStorage, ``clinicbot.staffToken``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse, html, json
 
 from clinicbot.api.keys import InvalidScopes, create_key, list_keys, revoke_key
 from clinicbot.api.problems import Problem
@@ -31,6 +34,7 @@ from clinicbot.web.database import service_engine
 from clinicbot.web.staff import _deny
 
 T = TypeVar("T")
+PAGE = Path(__file__).parent / "static" / "integrations.html"
 
 
 async def _sync(function: Callable[..., T], *args: Any) -> T:
@@ -56,6 +60,11 @@ def _body(request: Request) -> dict[str, Any]:
 
 def integrations_staff_blueprint() -> Blueprint:
     bp = Blueprint("staff_integrations", url_prefix="/staff")
+    page = PAGE.read_text(encoding="utf-8")
+
+    @bp.get("/integrations")
+    async def integrations_page(request: Request) -> HTTPResponse:
+        return html(page)
 
     def in_session(request: Request, work: Callable[..., T]) -> Callable[[], T]:
         def run() -> T:
