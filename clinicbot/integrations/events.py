@@ -16,9 +16,11 @@ Where each event is emitted:
 - ``appointment.confirmed``: :class:`clinicbot.services.notifications.replies.ReminderReplies`
 - ``waitlist.joined|offered|filled``: :class:`clinicbot.services.waiting_list.WaitingListService`
 - ``handoff.requested|resolved``: :mod:`clinicbot.services.handoff`
-- ``feedback.received``: where the satisfaction survey stores the patient's rating (being built
-  in parallel); ``conversation.closed``: where a conversation's status becomes ``closed`` or
-  ``expired`` (being built in parallel). Both schemas are defined here already.
+- ``feedback.received`` and ``conversation.closed`` are produced by features built in parallel;
+  their schemas are here already. The first must be emitted in the transaction that stores the
+  patient's rating (``conversations.satisfaction``), the second in the one that sets a
+  conversation's ``status`` to ``closed`` or ``expired`` (with ``ended_at``), each with the
+  conversation's id and phone.
 """
 
 from __future__ import annotations
