@@ -1,7 +1,8 @@
 """Command line: ``python -m clinicbot.cli run`` starts the whole assistant (``make run``);
 ``python -m clinicbot.cli outbox resend --id N | --phone P | --all-dead`` puts messages the
 outbox gave up on back in its queue; ``backup [--output DIR]`` and ``restore FILE
---database-url URL`` back the database up and load a backup (:mod:`clinicbot.services.backups`)."""
+--database-url URL`` back the database up and load a backup (:mod:`clinicbot.services.backups`);
+``api-keys create|list|revoke`` manages the public API's keys."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import sys
 import threading
 
+from clinicbot.api.keys import InvalidScopes, create_key, list_keys, revoke_key
 from clinicbot.db.engine import session_scope
 from clinicbot.services.backups.commands import add_commands as add_backup_commands
 from clinicbot.settings import SANDBOX_PORT
@@ -93,6 +95,38 @@ def resend(args: argparse.Namespace) -> int:
     return 0
 
 
+def api_keys(args: argparse.Namespace) -> int:
+    """Create (printed once), list or revoke the public API's keys of one clinic."""
+    with session_scope() as session:
+        if args.keys_command == "create":
+            try:
+                created = create_key(
+                    session,
+                    name=args.name,
+                    scopes=args.scopes,
+                    clinic_id=args.clinic_id,
+                    rate_limit_per_minute=args.rate_limit,
+                )
+            except InvalidScopes as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
+            print(f"key {created.id} ({','.join(created.scopes)}): {created.key}")
+            print("Store it now: it is not shown again.")
+            return 0
+        if args.keys_command == "list":
+            for key in list_keys(session, clinic_id=args.clinic_id):
+                state = f"revoked {key['revoked_at']}" if key["revoked_at"] else "active"
+                used = key["last_used_at"] or "never"
+                scopes = ",".join(key["scopes"])
+                print(f"{key['id']}\t{key['prefix']}\t{scopes}\t{state}\tlast used {used}")
+            return 0
+        if not revoke_key(session, args.id, clinic_id=args.clinic_id):
+            print(f"error: clinic {args.clinic_id} has no key {args.id}", file=sys.stderr)
+            return 1
+        print(f"key {args.id} revoked")
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(prog="clinicbot")
@@ -114,6 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--all-dead", action="store_true", help="every dead message")
     resend_parser.set_defaults(handler=resend)
     add_backup_commands(commands)
+    keys_parser = commands.add_parser("api-keys", help="the public API's keys")
+    keys_parser.add_argument("--clinic-id", type=int, default=1)
+    keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True)
+    create_parser = keys_commands.add_parser("create", help="a new key, printed once")
+    create_parser.add_argument("--name", required=True)
+    create_parser.add_argument("--scopes", default="read", help="comma-separated: read,write,admin")
+    create_parser.add_argument("--rate-limit", type=int, help="requests per minute")
+    keys_commands.add_parser("list", help="the clinic's keys (never the keys themselves)")
+    revoke_parser = keys_commands.add_parser("revoke", help="revoke a key at once")
+    revoke_parser.add_argument("id", type=int)
+    keys_parser.set_defaults(handler=api_keys)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

@@ -169,6 +169,13 @@ class Settings:
     business_hours_start: time = time(8)
     business_hours_end: time = time(18)
     backup_max_age_hours: float = 26.0
+    # Public API (clinicbot/api/): requests per minute of a key that sets no limit of its own.
+    api_rate_limit_per_minute: int = 120
+    # CRM webhooks (clinicbot/integrations/webhooks.py): the worker runs in the clinic service;
+    # a delivery is retried for ``webhook_retry_hours``, waiting at most the max between tries.
+    webhooks_enabled: bool = True
+    webhook_retry_hours: float = 72.0
+    webhook_retry_max_seconds: float = 600.0
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -337,6 +344,10 @@ def read_settings() -> Settings:
         business_hours_start=time.fromisoformat(_env("BUSINESS_HOURS_START", "08:00")),
         business_hours_end=time.fromisoformat(_env("BUSINESS_HOURS_END", "18:00")),
         backup_max_age_hours=float(_env("BACKUP_MAX_AGE_HOURS", "26")),
+        api_rate_limit_per_minute=int(_env("API_RATE_LIMIT_PER_MINUTE", "120")),
+        webhooks_enabled=_env("WEBHOOKS_ENABLED", "true").lower() in ("1", "true", "yes"),
+        webhook_retry_hours=float(_env("WEBHOOK_RETRY_HOURS", "72")),
+        webhook_retry_max_seconds=float(_env("WEBHOOK_RETRY_MAX_SECONDS", "600")),
     )
 
 

@@ -586,4 +586,121 @@ class Alert(Base):
     # {"open": {"email": "<when sent>", ...}, "resolved": {...}}: channels already told.
     notices = Column(JSONType)
     delivery_error = Column(Text)
+
+
+# -- Public API and CRM events (migration 0013) ----------------------------------------------
+
+API_SCOPES = ("read", "write", "admin")
+WEBHOOK_DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
+
+
+class ApiKey(Base):
+    """A clinic's key to the public API (clinicbot/api/keys.py): only its SHA-256 is stored.
+
+    ``prefix`` is the key's public, unique start (shown in lists, used to find the row);
+    ``scopes`` is a comma-separated subset of :data:`API_SCOPES`. ``window_*`` is the per-key
+    rate limit's fixed one-minute window.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index(None, "clinic_id"),)
+
+    id = Column(Integer, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    label = Column(String(100), nullable=False)  # what staff called it, e.g. "CRM"
+    prefix = Column(String(32), nullable=False, unique=True)
+    key_hash = Column(String(64), nullable=False)
+    scopes = Column(String(64), nullable=False)
+    rate_limit_per_minute = Column(Integer)
+    window_started_at = Column(UTCDateTime)
+    window_count = _counter()
+    created_at = _created_at()
+    last_used_at = Column(UTCDateTime)
+    revoked_at = Column(UTCDateTime)
+
+
+class ApiIdempotencyKey(Base):
+    """A POST made with an ``Idempotency-Key``: its request's hash and the stored response.
+
+    ``status_code`` is NULL while the first request is being handled.
+    """
+
+    __tablename__ = "api_idempotency_keys"
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"), Index(None, "created_at"))
+
+    id = Column(Integer, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    api_key_id = Column(ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False)
+    idempotency_key = Column(String(200), nullable=False)
+    request_hash = Column(String(64), nullable=False)
+    status_code = Column(Integer)
+    response_body = Column(Text)
+    created_at = _created_at()
+
+
+class WebhookSubscription(Base):
+    """A CRM's endpoint for some event types (``["*"]`` for all), signed with ``secret``."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (Index(None, "clinic_id", "active"),)
+
+    id = Column(Integer, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    url = Column(String(2000), nullable=False)
+    secret = Column(String(100), nullable=False)
+    event_types = Column(JSONType, nullable=False)
+    description = Column(String(200))
+    active = _flag(True)
+    created_at = _created_at()
+    updated_at = _updated_at()
+
+
+class IntegrationEvent(Base):
+    """An event for CRMs, written in the transaction of the change it reports (an outbox).
+
+    ``patient_phone`` names the patient the payload is about, so erasure finds it.
+    """
+
+    __tablename__ = "integration_events"
+    __table_args__ = (Index(None, "clinic_id", "created_at"), Index(None, "patient_phone"))
+
+    id = Column(BigIntegerPK, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    event_id = Column(String(40), nullable=False, unique=True)
+    event_type = Column(String(40), nullable=False)
+    version = Column(Integer, nullable=False)
+    payload = Column(JSONType, nullable=False)
+    patient_phone = Column(String(64))
+    created_at = _created_at()
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription: retried with backoff until delivered or dead."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        _one_of("status", WEBHOOK_DELIVERY_STATUSES),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "clinic_id", "id"),
+        Index(None, "event_id"),
+    )
+
+    id = Column(BigIntegerPK, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    delivery_id = Column(String(40), nullable=False, unique=True)
+    event_id = Column(ForeignKey("integration_events.id", ondelete="CASCADE"), nullable=False)
+    subscription_id = Column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), nullable=False
+    )
+    status = Column(String(16), nullable=False, default="pending", server_default="pending")
+    attempts = _counter()
+    next_attempt_at = Column(
+        UTCDateTime, nullable=False, default=utcnow, server_default=sql_text("CURRENT_TIMESTAMP")
+    )
+    claimed_until = Column(UTCDateTime)
+    queued_at = _created_at()
+    last_status_code = Column(Integer)
+    last_error = Column(Text)
+    delivered_at = Column(UTCDateTime)
+    created_at = _created_at()
     updated_at = _updated_at()

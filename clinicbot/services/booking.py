@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment as StoredAppointment
@@ -14,6 +16,7 @@ from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError, GestaoDSUnavailable, SlotUnavailable
 from clinicbot.gestaods.models import Appointment, Patient
+from clinicbot.integrations.events import emit_event
 from clinicbot.pii import mask_cpf, mask_phone
 from clinicbot.ptbr.formatting import clock, day_and_time, short_day
 from clinicbot.services.choices import Option
@@ -37,11 +40,14 @@ class BookingService:
     """What the booking conversation needs from the agenda and the database.
 
     Booking schedules the appointment's reminders; a cancellation or a reschedule drops them and
-    hands the freed slot to ``waiting_list``.
+    hands the freed slot to ``waiting_list``. Each change emits its CRM event
+    (:mod:`clinicbot.integrations.events`) in the transaction of the local copy; ``source``
+    says who made it (``whatsapp``: the bot, ``api``: the public API).
     """
 
     agenda: GestaoDSClient
     waiting_list: WaitingListService | None = None
+    engine: Engine | None = None  # the database of the local copy (None: DATABASE_URL's)
     # A slot starting sooner than this is not offered: the patient could not make it, and the
     # agenda refuses a slot that has started before the patient finishes confirming it.
     min_lead: timedelta = field(
@@ -101,11 +107,32 @@ class BookingService:
         return self.agenda.find_patient(cpf)
 
     def register_patient(
-        self, *, cpf: str, name: str, email: str, phone: str, birth_date: date | None
+        self,
+        *,
+        cpf: str,
+        name: str,
+        email: str,
+        phone: str,
+        birth_date: date | None,
+        source: str = "whatsapp",
     ) -> Patient:
-        return self.agenda.register_patient(
+        patient = self.agenda.register_patient(
             name=name, cpf=cpf, email=email, phone=phone, birth_date=birth_date
         )
+        with session_scope(self.engine) as session:
+            emit_event(
+                session,
+                "patient.registered",
+                {
+                    "phone": phone,
+                    "cpf": cpf,
+                    "name": name,
+                    "email": email or None,
+                    "birth_date": birth_date,
+                    "source": source,
+                },
+            )
+        return patient
 
     def book(
         self,
@@ -115,15 +142,23 @@ class BookingService:
         starts_at: datetime,
         patient_name: str | None,
         first_visit: bool = False,
+        source: str = "whatsapp",
     ) -> Appointment:
         """Book in GestãoDS, then keep a local copy (reminders and metrics read it).
 
         Raises the client's ``SlotUnavailable`` when the slot was taken meanwhile.
         """
         appointment = self.agenda.book(cpf=cpf, starts_at=starts_at, first_visit=first_visit)
-        self._keep_local_copy(
-            appointment, phone=phone, cpf=cpf, patient_name=patient_name, first_visit=first_visit
-        )
+        with session_scope(self.engine) as session:
+            stored = self._keep_local_copy(
+                session,
+                appointment,
+                phone=phone,
+                cpf=cpf,
+                patient_name=patient_name,
+                first_visit=first_visit,
+            )
+            emit_event(session, "appointment.booked", _appointment_data(stored, source))
         logger.info(
             "booked %s for cpf %s phone %s", appointment.id, mask_cpf(cpf), mask_phone(phone)
         )
@@ -131,6 +166,7 @@ class BookingService:
 
     @staticmethod
     def _keep_local_copy(
+        session: Session,
         appointment: Appointment,
         *,
         phone: str,
@@ -138,33 +174,39 @@ class BookingService:
         patient_name: str | None,
         first_visit: bool,
         keep_name: bool = False,
-    ) -> None:
+    ) -> StoredAppointment:
         """Insert or refresh the local row: a retried booking returns the same GestãoDS id."""
         ends_at = appointment.ends_at or appointment.starts_at
-        with session_scope() as session:
-            stored = session.execute(
-                select(StoredAppointment).where(StoredAppointment.gestaods_id == appointment.id)
-            ).scalar_one_or_none()
-            if stored is None:
-                stored = StoredAppointment(gestaods_id=appointment.id)
-                session.add(stored)
-            previous_start = stored.starts_at
-            stored.phone = phone
-            stored.cpf = cpf
-            if not keep_name or stored.patient_name is None:
-                stored.patient_name = patient_name
-            stored.starts_at = appointment.starts_at.astimezone(timezone.utc)
-            stored.ends_at = ends_at.astimezone(timezone.utc)
-            stored.appointment_date = appointment.starts_at.date()
-            stored.status = "scheduled"
-            stored.first_visit = bool(stored.first_visit) if keep_name else first_visit
-            stored.professional = appointment.professional
-            if previous_start is not None and previous_start != stored.starts_at:
-                cancel_for_appointment(session, stored)  # the reminders of the old time
-            schedule_for_appointment(session, stored)
+        stored = session.execute(
+            select(StoredAppointment).where(StoredAppointment.gestaods_id == appointment.id)
+        ).scalar_one_or_none()
+        if stored is None:
+            stored = StoredAppointment(gestaods_id=appointment.id)
+            session.add(stored)
+        previous_start = stored.starts_at
+        stored.phone = phone
+        stored.cpf = cpf
+        if not keep_name or stored.patient_name is None:
+            stored.patient_name = patient_name
+        stored.starts_at = appointment.starts_at.astimezone(timezone.utc)
+        stored.ends_at = ends_at.astimezone(timezone.utc)
+        stored.appointment_date = appointment.starts_at.date()
+        stored.status = "scheduled"
+        stored.first_visit = bool(stored.first_visit) if keep_name else first_visit
+        stored.professional = appointment.professional
+        if previous_start is not None and previous_start != stored.starts_at:
+            cancel_for_appointment(session, stored)  # the reminders of the old time
+        schedule_for_appointment(session, stored)
+        return stored
 
     def reschedule(
-        self, *, phone: str, cpf: str, appointment_id: str, starts_at: datetime
+        self,
+        *,
+        phone: str,
+        cpf: str,
+        appointment_id: str,
+        starts_at: datetime,
+        source: str = "whatsapp",
     ) -> Appointment:
         """Move an appointment with the API's reschedule call.
 
@@ -186,17 +228,28 @@ class BookingService:
                 self.agenda.cancel(moved.id, RESCHEDULED_REASON)
                 raise
             self._mark_local(appointment_id, "rescheduled", RESCHEDULED_REASON)
-        self._keep_local_copy(
-            moved, phone=phone, cpf=cpf, patient_name=None, first_visit=False, keep_name=True
-        )
+        with session_scope(self.engine) as session:
+            stored = self._keep_local_copy(
+                session,
+                moved,
+                phone=phone,
+                cpf=cpf,
+                patient_name=None,
+                first_visit=False,
+                keep_name=True,
+            )
+            data = _appointment_data(stored, source)
+            data["previous_appointment_id"] = appointment_id
+            data["previous_starts_at"] = freed.starts_at if freed is not None else None
+            emit_event(session, "appointment.rescheduled", data)
         self._offer_to_waiting_list(freed)
         return moved
 
-    def cancel(self, *, appointment_id: str, reason: str) -> None:
+    def cancel(self, *, appointment_id: str, reason: str, source: str = "whatsapp") -> None:
         """Cancel in GestãoDS and locally; the freed slot is then offered to the waiting list."""
         freed = self._slot_of(appointment_id)
         self.agenda.cancel(appointment_id, reason)
-        self._mark_local(appointment_id, "canceled", reason)
+        self._mark_local(appointment_id, "canceled", reason, source=source, freed=freed)
         self._offer_to_waiting_list(freed)
 
     def _slot_of(self, appointment_id: str) -> Slot | None:
@@ -219,9 +272,17 @@ class BookingService:
         except Exception:
             logger.exception("could not offer a freed slot to the waiting list")
 
-    @staticmethod
-    def _mark_local(appointment_id: str, status: str, reason: str) -> None:
-        with session_scope() as session:
+    def _mark_local(
+        self,
+        appointment_id: str,
+        status: str,
+        reason: str,
+        *,
+        source: str | None = None,
+        freed: Slot | None = None,
+    ) -> None:
+        """Mark the local copy; with a ``source``, emit ``appointment.cancelled`` too."""
+        with session_scope(self.engine) as session:
             stored = session.execute(
                 select(StoredAppointment).where(StoredAppointment.gestaods_id == appointment_id)
             ).scalar_one_or_none()
@@ -229,3 +290,30 @@ class BookingService:
                 stored.status = status
                 stored.cancel_reason = reason
                 cancel_for_appointment(session, stored)
+            if source is not None:
+                emit_event(
+                    session,
+                    "appointment.cancelled",
+                    {
+                        "appointment_id": appointment_id,
+                        "phone": stored.phone if stored is not None else None,
+                        "cpf": stored.cpf if stored is not None else None,
+                        "starts_at": freed.starts_at if freed is not None else None,
+                        "reason": reason,
+                        "source": source,
+                    },
+                )
+
+
+def _appointment_data(stored: StoredAppointment, source: str) -> dict[str, object]:
+    """The ``data`` of an appointment event, from the local copy."""
+    return {
+        "appointment_id": stored.gestaods_id,
+        "phone": stored.phone,
+        "cpf": stored.cpf,
+        "patient_name": stored.patient_name,
+        "starts_at": stored.starts_at,
+        "ends_at": stored.ends_at,
+        "professional": stored.professional,
+        "source": source,
+    }

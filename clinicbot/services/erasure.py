@@ -2,7 +2,8 @@
 
 The clinic's own record in GestãoDS is the medical record and stays; what goes is the assistant's
 copy: messages, conversations, appointments' local copies, waiting list, notifications, handoffs,
-funnel rows, A/B assignments, and Rasa's tracker events (same database).
+funnel rows, A/B assignments, CRM events about them, and Rasa's tracker events (same
+database).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from clinicbot.db.models import (
     ConversationMessage,
     ConversationMessageKey,
     IdentityCheck,
+    IntegrationEvent,
     Notification,
     OutboxMessage,
     PatientTransaction,
@@ -68,6 +70,10 @@ def erase_patient(session: Session, phone: str) -> dict[str, int]:
         erased[model.__tablename__] = erased.get(model.__tablename__, 0) + (
             session.execute(delete(model).where(model.phone == phone)).rowcount
         )
+    # CRM events about the patient (their deliveries go with them: ON DELETE CASCADE).
+    erased[IntegrationEvent.__tablename__] = session.execute(
+        delete(IntegrationEvent).where(IntegrationEvent.patient_phone == phone)
+    ).rowcount
     erased[Conversation.__tablename__] = session.execute(
         delete(Conversation).where(Conversation.phone == phone)
     ).rowcount

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationDashboard
 from clinicbot.db.types import utcnow
+from clinicbot.integrations.events import emit_event
 from clinicbot.settings import Settings
 
 OPEN_STATUSES = ("open", "waiting_human", "with_human")
@@ -28,9 +29,9 @@ RESUME_EVENTS = [{"event": "resume"}, {"event": "action", "name": "action_listen
 HandoffState = Literal["open", "closed"]
 
 
-def request_human(phone: str, reason: str) -> int:
+def request_human(phone: str, reason: str, engine: Engine | None = None) -> int:
     """Record that ``phone`` wants a person; returns the (one open) dashboard row id."""
-    with session_scope() as session:
+    with session_scope(engine) as session:
         row = session.execute(
             select(ConversationDashboard).where(
                 ConversationDashboard.phone == phone,
@@ -41,6 +42,11 @@ def request_human(phone: str, reason: str) -> int:
             row = ConversationDashboard(phone=phone, status="waiting_human", reason=reason)
             session.add(row)
             session.flush()
+            emit_event(
+                session,
+                "handoff.requested",
+                {"handoff_id": row.id, "phone": phone, "reason": reason},
+            )
         return int(row.id)
 
 
@@ -74,6 +80,12 @@ def close_handoff(phone: str, engine: Engine | None = None) -> bool:
         for row in rows:
             row.status = "closed"
             row.closed_at = utcnow()
+        if rows:
+            emit_event(
+                session,
+                "handoff.resolved",
+                {"handoff_ids": [row.id for row in rows], "phone": phone},
+            )
         return bool(rows)
 
 

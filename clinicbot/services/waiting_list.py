@@ -36,6 +36,7 @@ from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import SlotUnavailable
 from clinicbot.gestaods.models import Appointment as Booked
+from clinicbot.integrations.events import emit_event
 from clinicbot.pii import mask_phone
 from clinicbot.ptbr.formatting import clock, short_day
 from clinicbot.services import templates
@@ -199,6 +200,7 @@ class WaitingListService:
         period: str = "any",
         specialty: str | None = None,
         priority: int = PRIORITY_NORMAL,
+        source: str = "whatsapp",
     ) -> JoinResult:
         """Put the patient on the list (joining again updates the preferences, keeps the place)."""
         now = self.clock()
@@ -218,7 +220,25 @@ class WaitingListService:
             entry.updated_at = now
             session.flush()
             logger.info("waiting list: %s joined (entry %s)", mask_phone(phone), entry.id)
-            return JoinResult(entry.id, self._position(session, entry), already)
+            position = self._position(session, entry)
+            if not already:
+                emit_event(
+                    session,
+                    "waitlist.joined",
+                    {
+                        "entry_id": entry.id,
+                        "phone": phone,
+                        "cpf": cpf,
+                        "patient_name": entry.patient_name,
+                        "position": position,
+                        "preferred_date_from": date_from,
+                        "preferred_date_to": date_to,
+                        "preferred_period": period,
+                        "specialty": specialty,
+                        "source": source,
+                    },
+                )
+            return JoinResult(entry.id, position, already)
 
     def position(self, phone: str) -> int | None:
         """1-based place among the patients still waiting, or None when not on the list."""
@@ -283,6 +303,22 @@ class WaitingListService:
                 .execution_options(synchronize_session=False)
             )
             _close_offer_question(session, entry_id, slot.key, REPLY_YES, now)
+            filled = {"entry_id": entry_id, "phone": phone, "cpf": cpf}
+            when = {"appointment_id": booked.id, "starts_at": appointment.starts_at}
+            emit_event(session, "waitlist.filled", {**filled, **when})
+            emit_event(
+                session,
+                "appointment.booked",
+                {
+                    **when,
+                    "phone": phone,
+                    "cpf": cpf,
+                    "patient_name": name,
+                    "ends_at": appointment.ends_at,
+                    "professional": appointment.professional,
+                    "source": "waitlist",
+                },
+            )
             # If the offer lapsed during the booking call and went to someone else, withdraw it.
             for other in self._offers_of(session, slot.key):
                 session.execute(_clear_offer(other.id, slot.key, "waiting", now))
@@ -419,6 +455,16 @@ class WaitingListService:
             session.add(notification)
             session.flush()  # a concurrent offer of the same slot fails here (unique index)
             session.refresh(entry)
+            emit_event(
+                session,
+                "waitlist.offered",
+                {
+                    "entry_id": entry.id,
+                    "phone": entry.phone,
+                    "slot_starts_at": slot.starts_at,
+                    "offer_expires_at": expires_at,
+                },
+            )
             if send_at <= now:
                 message = compose_offer(session, notification, now, self.policy)
                 send_notification(session, notification, message, now)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import aiohttp
 from sanic import Sanic
 
+from clinicbot.api.blueprint import install_api
+from clinicbot.integrations.webhooks import install_webhook_worker
 from clinicbot.services.scheduler import install_scheduler
 from clinicbot.settings import Settings, get_settings
 from clinicbot.web.dashboard import dashboard_blueprint
 from clinicbot.web.health import health_blueprint
+from clinicbot.web.integrations_staff import integrations_staff_blueprint
 from clinicbot.web.metrics import install_http_metrics, metrics_blueprint
 from clinicbot.web.simulator import simulator_blueprint
 from clinicbot.web.staff import staff_blueprint
@@ -36,9 +39,12 @@ def create_app(
     app.blueprint(metrics_blueprint())
     app.blueprint(staff_blueprint())
     app.blueprint(dashboard_blueprint())
+    app.blueprint(integrations_staff_blueprint())
+    install_api(app)  # /api/v1 (public API: keys, scopes, idempotency)
     if app.ctx.simulator_enabled:
         app.blueprint(simulator_blueprint())
     install_scheduler(app)  # reminders, waiting-list offers, availability poll
+    install_webhook_worker(app)  # CRM events to their subscribers
 
     @app.before_server_start
     async def open_http(app: Sanic, _loop: object) -> None:

@@ -46,8 +46,9 @@ def sandbox_stack(workdir: Path, env: Mapping[str, str] | None = None) -> Stack:
 
     Tests run at any hour, so there are no quiet hours; their patients write as fast as they
     are answered, so there is no rate limit (the production probes keep the default one); the
-    clock can be moved (:meth:`Stack.set_clock`); the outbox retries at least every second while
-    WhatsApp is down, so a test's outage ends in seconds, not in the production backoff's minutes.
+    clock can be moved (:meth:`Stack.set_clock`); the outbox and the CRM webhooks retry at least
+    every second while WhatsApp or the receiver is down, so a test's outage ends in seconds, not
+    in the production backoff's minutes.
     """
     return Stack(
         ports=Ports(
@@ -60,6 +61,7 @@ def sandbox_stack(workdir: Path, env: Mapping[str, str] | None = None) -> Stack:
             "QUIET_HOURS_START": "00:00",
             "QUIET_HOURS_END": "00:00",
             "OUTBOX_RETRY_MAX_SECONDS": "1",
+            "WEBHOOK_RETRY_MAX_SECONDS": "1",
             "RATE_LIMIT_PER_MINUTE": "0",
             **(env or {}),
         },

@@ -21,6 +21,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment, Notification, WaitingList
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.integrations.events import emit_event
 from clinicbot.services.notifications.policy import ACTIVE_APPOINTMENT
 
 REPLY_YES = "yes"
@@ -155,4 +156,15 @@ class ReminderReplies:
                 appointment = session.get(Appointment, pending.appointment_id)
                 if appointment is not None and appointment.status == "scheduled":
                     appointment.status = "confirmed"
+                    emit_event(
+                        session,
+                        "appointment.confirmed",
+                        {
+                            "appointment_id": appointment.gestaods_id,
+                            "phone": appointment.phone,
+                            "cpf": appointment.cpf,
+                            "starts_at": appointment.starts_at,
+                            "source": "whatsapp",
+                        },
+                    )
         return ReminderAnswer("confirmed" if confirmed else "declined", pending.starts_at)
