@@ -586,6 +586,7 @@ class Alert(Base):
     # {"open": {"email": "<when sent>", ...}, "resolved": {...}}: channels already told.
     notices = Column(JSONType)
     delivery_error = Column(Text)
+    updated_at = _updated_at()
 
 
 # -- Public API and CRM events (migration 0013) ----------------------------------------------
