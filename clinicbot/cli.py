@@ -12,7 +12,8 @@ import sys
 import threading
 
 from clinicbot.db.engine import session_scope
-from clinicbot.settings import SANDBOX_PORT
+from clinicbot.logs import configure_logging
+from clinicbot.settings import SANDBOX_PORT, get_settings
 from clinicbot.stack import PR_SET_PDEATHSIG, Ports, Stack
 from clinicbot.whatsapp.outbox import resend_dead
 
@@ -92,7 +93,7 @@ def resend(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(get_settings())
     parser = argparse.ArgumentParser(prog="clinicbot")
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="start every process of the assistant")

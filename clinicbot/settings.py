@@ -113,6 +113,13 @@ class Settings:
     action_server_host: str = "127.0.0.1"
     action_server_workers: int = 1
     clinic_service_host: str = "127.0.0.1"
+    # Operations (issue #13): log level and format (text or json) of every process, whether
+    # /metrics and the detailed health answer, and how long api_call_logs rows are kept.
+    log_level: str = "INFO"
+    log_format: str = "text"
+    monitoring_enabled: bool = True
+    api_log_retention_days: int = 30
+    health_cache_seconds: float = 5.0
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -243,6 +250,11 @@ def read_settings() -> Settings:
         action_server_host=_env("ACTION_SERVER_HOST", "127.0.0.1"),
         action_server_workers=int(_env("ACTION_SERVER_WORKERS", "1")),
         clinic_service_host=_env("CLINIC_SERVICE_HOST", "127.0.0.1"),
+        log_level=_env("LOG_LEVEL", "INFO").upper(),
+        log_format=_env("LOG_FORMAT", "text").lower(),
+        monitoring_enabled=_env("MONITORING_ENABLED", "true").lower() in ("1", "true", "yes"),
+        api_log_retention_days=int(_env("API_LOG_RETENTION_DAYS", "30")),
+        health_cache_seconds=float(_env("HEALTH_CACHE_SECONDS", "5")),
     )
 
 

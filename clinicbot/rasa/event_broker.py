@@ -4,7 +4,9 @@ Configured in ``endpoints.yml`` (``event_broker: type: clinicbot.rasa.event_brok
 MessageLogBroker``). Rasa publishes a turn's events when it saves the tracker, after the answers
 were enqueued; for each ``user`` event from a WhatsApp channel the broker stores the intent and
 its confidence on the inbound message, on the answers to it, and as the conversation's
-``last_intent``.
+``last_intent``. Every event also goes to :class:`~clinicbot.rasa.outcomes.OutcomeTracker`,
+whose changes (the conversation's outcome, the booking funnel, a goodbye closing it) run on
+the same thread, in the events' order.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from clinicbot.db.models import (
     ConversationMessageKey,
     OutboxMessage,
 )
+from clinicbot.rasa.outcomes import Change, OutcomeTracker
 from clinicbot.whatsapp.db_thread import run_db
 
 logger = logging.getLogger(__name__)
@@ -78,12 +81,19 @@ def record_intent(
     return True
 
 
+def apply_change(change: Change, engine: Engine | None = None) -> None:
+    """Run one of :class:`OutcomeTracker`'s changes in its own transaction."""
+    with session_scope(engine) as session:
+        change(session)
+
+
 class MessageLogBroker(EventBroker):
     """Writes in the background (the database thread); :meth:`close` waits for the writes."""
 
     def __init__(self, engine: Engine | None = None) -> None:
         self._engine = engine
         self._pending: set[asyncio.Task[Any]] = set()
+        self._outcomes = OutcomeTracker()
 
     @classmethod
     async def from_endpoint_config(
@@ -92,32 +102,39 @@ class MessageLogBroker(EventBroker):
         return cls()
 
     def publish(self, event: dict[str, Any]) -> None:
-        if event.get("event") != "user" or event.get("input_channel") not in LOGGED_CHANNELS:
-            return
         message_id = event.get("message_id")
-        if not message_id:
-            return
-        intent = (event.get("parse_data") or {}).get("intent") or {}
-        args = (
-            event["input_channel"],
-            str(message_id),
-            intent.get("name"),
-            intent.get("confidence"),
-        )
+        if (
+            event.get("event") == "user"
+            and event.get("input_channel") in LOGGED_CHANNELS
+            and message_id
+        ):
+            intent = (event.get("parse_data") or {}).get("intent") or {}
+            args = (
+                event["input_channel"],
+                str(message_id),
+                intent.get("name"),
+                intent.get("confidence"),
+            )
+            self._write(record_intent, *args, what="the intent")
+        change = self._outcomes.change_for(event)
+        if change is not None:
+            self._write(apply_change, change, what="the conversation's outcome")
+
+    def _write(self, function: Any, *args: Any, what: str) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside the server (scripts): write synchronously
-            record_intent(*args, engine=self._engine)
+            function(*args, engine=self._engine)
             return
-        task = loop.create_task(self._record(*args))
+        task = loop.create_task(self._record(function, *args, what=what))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _record(self, *args: Any) -> None:
+    async def _record(self, function: Any, *args: Any, what: str) -> None:
         try:
-            await run_db(record_intent, *args, engine=self._engine)
+            await run_db(function, *args, engine=self._engine)
         except Exception:
-            logger.exception("message log: could not store the intent")
+            logger.exception("message log: could not store %s", what)
 
     async def close(self) -> None:
         if self._pending:

@@ -32,7 +32,8 @@ def create_app(
 
     install_http_metrics(app)
     app.blueprint(health_blueprint())
-    app.blueprint(metrics_blueprint())
+    if settings.monitoring_enabled:
+        app.blueprint(metrics_blueprint())
     app.blueprint(staff_blueprint())
     if app.ctx.simulator_enabled:
         app.blueprint(simulator_blueprint())
