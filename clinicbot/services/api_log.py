@@ -28,11 +28,12 @@ logger = logging.getLogger(__name__)
 _pending: set[asyncio.Future[Any]] = set()
 
 
-def record_api_call(record: ApiCallRecord) -> None:
-    """Store one call. A logging failure must never break the patient's conversation."""
+def record_api_call(record: ApiCallRecord, engine: Engine | None = None) -> None:
+    """Count and store one call. A logging failure must never break the patient's
+    conversation."""
     count_api_call(record)
     try:
-        with session_scope() as session:
+        with session_scope(engine) as session:
             session.add(
                 ApiCallLog(
                     service=record.service,
