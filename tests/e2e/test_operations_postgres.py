@@ -34,7 +34,7 @@ def pg_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     databases = Databases(tmp_path_factory.mktemp("pg-db"))
     url = databases.new_url("postgresql")
     running = sandbox_stack(tmp_path_factory.mktemp("pg-stack"), {"DATABASE_URL": url})
-    running.start()
+    running.start(timeout=600)  # the shared CI machine may be slow to load rasa's model
     try:
         yield running
     finally:
