@@ -230,3 +230,45 @@ def test_a_conversation_ends_after_the_session_timeout_not_before(day: Day, engi
         # time the clock ran meanwhile): its duration is what the patient spent.
         answered = at(DAY, 9) + timeout - timedelta(seconds=1) + timedelta(milliseconds=100)
         assert answered <= conversation.ended_at < answered + timedelta(seconds=5)
+
+
+def test_a_taken_slot_is_the_same_attempt_and_a_no_drops_it(day: Day, engine: Engine) -> None:
+    day.turn(at(DAY, 9), ANA, "agendar_consulta", form("agendamento_form"), latency_ms=100)
+    day.turn(at(DAY, 9, 1), ANA, "informar_cpf", slot("cpf", "39053344705"))
+    day.turn(at(DAY, 9, 2), ANA, "escolher_opcao", slot("dia_escolhido", "2031-03-12"))
+    day.turn(at(DAY, 9, 3), ANA, "escolher_opcao", slot("horario_escolhido", "09:00"))
+    day.turn(
+        at(DAY, 9, 4),
+        ANA,
+        "afirmar",
+        slot("confirmacao", True),
+        form(None),
+        bot("utter_horario_ocupado"),  # taken meanwhile: back to the time question
+        slot("horario_escolhido", None),
+        form("agendamento_form"),
+    )
+    day.turn(at(DAY, 9, 5), ANA, "escolher_opcao", slot("horario_escolhido", "10:00"))
+    day.turn(
+        at(DAY, 9, 6),
+        ANA,
+        "negar",
+        slot("confirmacao", False),
+        form(None),
+        bot("utter_agendamento_cancelado_pelo_paciente"),
+    )
+    day.turn(at(DAY, 9, 7), ANA, "agendar_consulta", form("agendamento_form"))
+    with session_scope(engine) as session:
+        attempts = session.execute(
+            select(
+                PatientTransaction.stage_current,
+                PatientTransaction.dropped_stage,
+                PatientTransaction.abandoned_at,
+            ).order_by(PatientTransaction.id)
+        ).all()
+        conversation = session.execute(select(Conversation)).scalar_one()
+        assert (conversation.outcome, conversation.appointment_booked) == (None, False)
+    assert [(stage, dropped) for stage, dropped, _ in attempts] == [
+        ("abandoned", "confirmed"),  # confirmed once, then the slot was gone and she said no
+        ("started", None),
+    ]
+    assert attempts[0][2] >= at(DAY, 9, 7)  # dropped when she wrote next
