@@ -5,15 +5,19 @@ MessageLogBroker``). Rasa publishes a turn's events when it saves the tracker, a
 were enqueued; for each ``user`` event from a WhatsApp channel the broker stores the intent and
 its confidence on the inbound message, on the answers to it, and as the conversation's
 ``last_intent``. Every event also goes to :class:`~clinicbot.rasa.outcomes.OutcomeTracker`,
-whose changes (the conversation's outcome, the booking funnel, a goodbye closing it) run on
-the same thread, in the events' order.
+whose changes (the conversation's outcome, the booking funnel, a goodbye closing it) run in the
+events' order on a thread of their own: bookkeeping must not delay the WhatsApp database
+thread, where the turn's answers wait to be delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from asyncio import AbstractEventLoop
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
@@ -34,6 +38,7 @@ from clinicbot.whatsapp.db_thread import run_db
 logger = logging.getLogger(__name__)
 
 LOGGED_CHANNELS = ("zapi", "meta")
+_OUTCOMES_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clinicbot-outcomes")
 _LOG = ConversationMessage.__table__
 _OUTBOX = OutboxMessage.__table__
 
@@ -87,6 +92,12 @@ def apply_change(change: Change, engine: Engine | None = None) -> None:
         change(session)
 
 
+async def _run_outcome(function: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """``function`` on the outcomes thread (one thread: the events' order is kept)."""
+    call = functools.partial(function, *args, **kwargs)
+    await asyncio.get_running_loop().run_in_executor(_OUTCOMES_THREAD, call)
+
+
 class MessageLogBroker(EventBroker):
     """Writes in the background (the database thread); :meth:`close` waits for the writes."""
 
@@ -115,24 +126,28 @@ class MessageLogBroker(EventBroker):
                 intent.get("name"),
                 intent.get("confidence"),
             )
-            self._write(record_intent, *args, what="the intent")
+            self._write(run_db, record_intent, *args, what="the intent")
         change = self._outcomes.change_for(event)
         if change is not None:
-            self._write(apply_change, change, what="the conversation's outcome")
+            self._write(_run_outcome, apply_change, change, what="the conversation's outcome")
 
-    def _write(self, function: Any, *args: Any, what: str) -> None:
+    def _write(
+        self, runner: Callable[..., Awaitable[Any]], function: Any, *args: Any, what: str
+    ) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside the server (scripts): write synchronously
             function(*args, engine=self._engine)
             return
-        task = loop.create_task(self._record(function, *args, what=what))
+        task = loop.create_task(self._record(runner, function, *args, what=what))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _record(self, function: Any, *args: Any, what: str) -> None:
+    async def _record(
+        self, runner: Callable[..., Awaitable[Any]], function: Any, *args: Any, what: str
+    ) -> None:
         try:
-            await run_db(function, *args, engine=self._engine)
+            await runner(function, *args, engine=self._engine)
         except Exception:
             logger.exception("message log: could not store %s", what)
 
