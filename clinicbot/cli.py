@@ -15,8 +15,9 @@ import threading
 
 from clinicbot.api.keys import InvalidScopes, create_key, list_keys, revoke_key
 from clinicbot.db.engine import session_scope
+from clinicbot.logs import configure_logging
 from clinicbot.services.backups.commands import add_commands as add_backup_commands
-from clinicbot.settings import SANDBOX_PORT
+from clinicbot.settings import SANDBOX_PORT, get_settings
 from clinicbot.stack import PR_SET_PDEATHSIG, Ports, Stack
 from clinicbot.whatsapp.outbox import resend_dead
 
@@ -128,7 +129,7 @@ def api_keys(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(get_settings())
     parser = argparse.ArgumentParser(prog="clinicbot")
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="start every process of the assistant")

@@ -176,6 +176,13 @@ class Settings:
     webhooks_enabled: bool = True
     webhook_retry_hours: float = 72.0
     webhook_retry_max_seconds: float = 600.0
+    # Operations (issue #13): log level and format (text or json) of every process, whether
+    # /metrics and the detailed health answer, and how long api_call_logs rows are kept.
+    log_level: str = "INFO"
+    log_format: str = "text"
+    monitoring_enabled: bool = True
+    api_log_retention_days: int = 30
+    health_cache_seconds: float = 5.0
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -348,6 +355,11 @@ def read_settings() -> Settings:
         webhooks_enabled=_env("WEBHOOKS_ENABLED", "true").lower() in ("1", "true", "yes"),
         webhook_retry_hours=float(_env("WEBHOOK_RETRY_HOURS", "72")),
         webhook_retry_max_seconds=float(_env("WEBHOOK_RETRY_MAX_SECONDS", "600")),
+        log_level=_env("LOG_LEVEL", "INFO").upper(),
+        log_format=_env("LOG_FORMAT", "text").lower(),
+        monitoring_enabled=_env("MONITORING_ENABLED", "true").lower() in ("1", "true", "yes"),
+        api_log_retention_days=int(_env("API_LOG_RETENTION_DAYS", "30")),
+        health_cache_seconds=float(_env("HEALTH_CACHE_SECONDS", "5")),
     )
 
 

@@ -25,6 +25,7 @@ import yaml
 
 from clinicbot import clock
 from clinicbot.clock import parse_start, read_clock_file, set_clock_file
+from clinicbot.logs import rasa_logging_config
 from clinicbot.production import require_safe_environment
 from clinicbot.settings import PROJECT_ROOT, SANDBOX_PORT, Settings, read_settings
 
@@ -167,6 +168,7 @@ class Stack:
                     str(self._credentials_file(run_dir, settings)),
                     "--endpoints",
                     str(self._endpoints_file(run_dir, settings)),
+                    *self._rasa_logging_args(run_dir, settings),
                 ],
                 f"http://127.0.0.1:{ports.rasa}/status?token={settings.rasa_api_token}",
             )
@@ -196,6 +198,14 @@ class Stack:
             "token": settings.action_server_token,
         }
         return _write_private(run_dir / f"endpoints-{self.ports.rasa}.yml", endpoints)
+
+    def _rasa_logging_args(self, run_dir: Path, settings: Settings) -> list[str]:
+        """JSON logs (``LOG_FORMAT=json``) through rasa's own logging config file; rasa reads
+        ``LOG_LEVEL`` itself."""
+        if settings.log_format != "json":
+            return []
+        path = _write_private(run_dir / f"logging-{self.ports.rasa}.yml", rasa_logging_config())
+        return ["--logging-config-file", str(path)]
 
     def _credentials_file(self, run_dir: Path, settings: Settings) -> Path:
         """``credentials.yml`` with the channels this mode may mount.

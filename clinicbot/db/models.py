@@ -69,7 +69,26 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed", 
 WAITING_LIST_STATUSES = ("waiting", "offered", "booked", "left", "expired")
 WAITING_LIST_PERIODS = ("any", "morning", "afternoon", "evening")
 DASHBOARD_STATUSES = ("open", "waiting_human", "with_human", "closed")
-FUNNEL_STAGES = ("started", "identified", "slot_chosen", "booked", "abandoned")
+# slot_chosen: the time; day_chosen and confirmed came with migration 0010.
+FUNNEL_STAGES = (
+    "started",
+    "identified",
+    "slot_chosen",
+    "booked",
+    "abandoned",
+    "day_chosen",
+    "confirmed",
+)
+# How a conversation ended (migration 0010; clinicbot/conversations/lifecycle.py).
+CONVERSATION_OUTCOMES = (
+    "booked",
+    "rescheduled",
+    "cancelled",
+    "waiting_list",
+    "answered",
+    "handoff",
+    "abandoned",
+)
 NOTIFICATION_KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offer")
 # queued: in the outbox; sent: the provider accepted it (migration 0005).
 NOTIFICATION_STATUSES = ("pending", "queued", "sent", "failed", "canceled")
@@ -132,6 +151,7 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         _one_of("status", CONVERSATION_STATUSES),
+        _one_of("outcome", CONVERSATION_OUTCOMES),
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
         Index(None, "phone", "updated_at"),
     )
@@ -155,6 +175,8 @@ class Conversation(Base):
     # The patient's inbound rate limit: when their token bucket is full again
     # (clinicbot/whatsapp/throttle.py; migration 0005).
     rate_bucket_full_at = Column(UTCDateTime)
+    # How it ended, or what it achieved so far (migration 0010).
+    outcome = Column(String(16))
 
     @validates("started_at")
     def _sync_started_on(self, _key: str, value: datetime) -> datetime:
@@ -397,6 +419,11 @@ class PatientTransaction(Base):
     slot_chosen_at = Column(UTCDateTime)
     booked_at = Column(UTCDateTime)
     abandoned_at = Column(UTCDateTime)
+    # Migration 0010: the day (slot_chosen is the time), the patient's "sim", and the stage an
+    # abandoned attempt had reached.
+    day_chosen_at = Column(UTCDateTime)
+    confirmed_at = Column(UTCDateTime)
+    dropped_stage = Column(String(16))
     created_at = _created_at()
     updated_at = _updated_at()
 

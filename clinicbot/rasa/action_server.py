@@ -30,11 +30,14 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
+from clinicbot.logs import configure_logging
+from clinicbot.monitoring import add_metrics_route
 from clinicbot.production import UnsafeConfiguration, require_safe_environment
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/health"})
+METRICS_PATH = "/metrics"
 
 
 class ThreadedActionExecutor(ActionExecutor):
@@ -45,16 +48,20 @@ class ThreadedActionExecutor(ActionExecutor):
         return await asyncio.to_thread(lambda: asyncio.run(parent_run(action_call)))
 
 
-def create_action_app(token: str, package: str = "actions") -> Sanic:
-    """rasa_sdk's app for ``package``, refusing requests without ``token``."""
+def create_action_app(token: str, package: str = "actions", *, metrics: bool = False) -> Sanic:
+    """rasa_sdk's app for ``package``, refusing requests without ``token``; ``metrics`` adds
+    an open ``GET /metrics`` (the process listens on loopback; nothing personal in it)."""
     # rasa_sdk builds its executor inside create_app, from this module attribute.
     endpoint.ActionExecutor = ThreadedActionExecutor
     app = endpoint.create_app(package, cors_origins=None)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    open_paths = OPEN_PATHS | {METRICS_PATH} if metrics else OPEN_PATHS
+    if metrics:
+        add_metrics_route(app, METRICS_PATH)
 
     @app.middleware("request")
     async def require_token(request: Request) -> HTTPResponse | None:
-        if request.path in OPEN_PATHS:
+        if request.path in open_paths:
             return None
         supplied = request.args.get("token", "")
         if token and hmac.compare_digest(supplied.encode(), token.encode()):
@@ -72,14 +79,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings)
     require_safe_environment()
     if not settings.action_server_token:
         raise UnsafeConfiguration(
             "ACTION_SERVER_TOKEN is not set: the action server answers only rasa, which sends "
             "that token (make run generates one)"
         )
-    app = create_action_app(settings.action_server_token, args.actions)
+    app = create_action_app(
+        settings.action_server_token, args.actions, metrics=settings.monitoring_enabled
+    )
     app.run(
         host=args.host,
         port=args.port,

@@ -7,14 +7,21 @@ classifier's own prediction and its confidence on the inbound message and on the
 and the intent as the conversation's ``last_intent``. When the fallback classifier replaced a
 low-confidence prediction with ``nlu_fallback``, the prediction and its real confidence come
 from the intent ranking (the fallback's own "confidence" is just its threshold): the dashboard's
-review of such messages needs both.
+review of such messages needs both. Every event also goes to
+:class:`~clinicbot.rasa.outcomes.OutcomeTracker`, whose changes (the conversation's outcome, the
+booking funnel, a goodbye closing it) run in the events' order on a thread of their own:
+bookkeeping must not delay the WhatsApp database thread, where the turn's answers wait to be
+delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from asyncio import AbstractEventLoop
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
@@ -29,12 +36,14 @@ from clinicbot.db.models import (
     ConversationMessageKey,
     OutboxMessage,
 )
+from clinicbot.rasa.outcomes import Change, OutcomeTracker
 from clinicbot.services.nlu_review import FALLBACK_INTENT
 from clinicbot.whatsapp.db_thread import run_db
 
 logger = logging.getLogger(__name__)
 
 LOGGED_CHANNELS = ("zapi", "meta")
+_OUTCOMES_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clinicbot-outcomes")
 _LOG = ConversationMessage.__table__
 _OUTBOX = OutboxMessage.__table__
 
@@ -104,12 +113,25 @@ def record_intent(
     return True
 
 
+def apply_change(change: Change, engine: Engine | None = None) -> None:
+    """Run one of :class:`OutcomeTracker`'s changes in its own transaction."""
+    with session_scope(engine) as session:
+        change(session)
+
+
+async def _run_outcome(function: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """``function`` on the outcomes thread (one thread: the events' order is kept)."""
+    call = functools.partial(function, *args, **kwargs)
+    await asyncio.get_running_loop().run_in_executor(_OUTCOMES_THREAD, call)
+
+
 class MessageLogBroker(EventBroker):
     """Writes in the background (the database thread); :meth:`close` waits for the writes."""
 
     def __init__(self, engine: Engine | None = None) -> None:
         self._engine = engine
         self._pending: set[asyncio.Task[Any]] = set()
+        self._outcomes = OutcomeTracker()
 
     @classmethod
     async def from_endpoint_config(
@@ -118,29 +140,39 @@ class MessageLogBroker(EventBroker):
         return cls()
 
     def publish(self, event: dict[str, Any]) -> None:
-        if event.get("event") != "user" or event.get("input_channel") not in LOGGED_CHANNELS:
-            return
         message_id = event.get("message_id")
-        if not message_id:
-            return
-        intent, predicted, confidence = nlu_result(event.get("parse_data") or {})
-        args = (event["input_channel"], str(message_id), intent, confidence)
+        if (
+            event.get("event") == "user"
+            and event.get("input_channel") in LOGGED_CHANNELS
+            and message_id
+        ):
+            intent, predicted, confidence = nlu_result(event.get("parse_data") or {})
+            record = functools.partial(record_intent, predicted_intent=predicted)
+            args = (event["input_channel"], str(message_id), intent, confidence)
+            self._write(run_db, record, *args, what="the intent")
+        change = self._outcomes.change_for(event)
+        if change is not None:
+            self._write(_run_outcome, apply_change, change, what="the conversation's outcome")
+
+    def _write(
+        self, runner: Callable[..., Awaitable[Any]], function: Any, *args: Any, what: str
+    ) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside the server (scripts): write synchronously
-            record_intent(*args, engine=self._engine, predicted_intent=predicted)
+            function(*args, engine=self._engine)
             return
-        task = loop.create_task(self._record(*args, predicted_intent=predicted))
+        task = loop.create_task(self._record(runner, function, *args, what=what))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _record(self, *args: Any, predicted_intent: str | None) -> None:
+    async def _record(
+        self, runner: Callable[..., Awaitable[Any]], function: Any, *args: Any, what: str
+    ) -> None:
         try:
-            await run_db(
-                record_intent, *args, engine=self._engine, predicted_intent=predicted_intent
-            )
+            await runner(function, *args, engine=self._engine)
         except Exception:
-            logger.exception("message log: could not store the intent")
+            logger.exception("message log: could not store %s", what)
 
     async def close(self) -> None:
         if self._pending:

@@ -23,6 +23,7 @@ from clinicbot.db.partitions import drop_partitions_older_than, ensure_partition
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.services import api_log, lifecycle
 from clinicbot.services.alerts.evaluator import AlertEvaluator
 from clinicbot.services.backups.runner import BackupRunner
 from clinicbot.services.backups.schedule import backup_trigger
@@ -54,6 +55,7 @@ class Jobs:
         self.engine = engine
         self.clock = clock
         self.retention_months = settings.message_retention_months
+        self.api_log_retention_days = settings.api_log_retention_days
         self.notifications = NotificationDispatcher(
             {**APPOINTMENT_MESSAGES, **OFFER_MESSAGES}, engine=engine, policy=policy, clock=clock
         )
@@ -85,6 +87,16 @@ class Jobs:
         result = drop_partitions_older_than(self.engine, self.retention_months)
         logger.info("message log: partitions created %s; retention %s", created, result)
         purge_expired(self.engine, self.retention_months, self.clock())
+        purged = api_log.purge_old(self.engine, self.api_log_retention_days, self.clock())
+        logger.info(
+            "api_call_logs: %d row(s) past %d days deleted", purged, self.api_log_retention_days
+        )
+
+    def close_idle_conversations(self) -> None:
+        """End the conversations idle for the Rasa session timeout (their outcome is final)."""
+        closed = lifecycle.close_idle(self.engine, self.clock())
+        if closed:
+            logger.info("conversations closed after inactivity: %d", closed)
 
     def poll_availability(self) -> None:
         try:
@@ -141,6 +153,14 @@ def build_scheduler(
         **common,
     )
     scheduler.add_job(
+        jobs.close_idle_conversations,
+        "interval",
+        minutes=1,
+        next_run_time=started + timedelta(seconds=2),
+        id="close_idle_conversations",
+        **common,
+    )
+    scheduler.add_job(
         jobs.poll_availability,
         "interval",
         minutes=settings.availability_poll_minutes,
@@ -171,7 +191,8 @@ def install_scheduler(app: Sanic) -> None:
     @app.after_server_start
     async def start_scheduler(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
         engine = make_engine(settings.database_url)
-        jobs = Jobs(settings, engine=engine, agenda=GestaoDSClient.from_settings(settings))
+        agenda = GestaoDSClient.from_settings(settings, on_call=api_log.record_api_call)
+        jobs = Jobs(settings, engine=engine, agenda=agenda)
         app.ctx.scheduler = build_scheduler(settings, jobs, loop=loop)
         app.ctx.scheduler_engine = engine
         app.ctx.scheduler.start()

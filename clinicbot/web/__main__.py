@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from clinicbot.logs import configure_logging
 from clinicbot.production import require_safe_environment
 from clinicbot.settings import get_settings
 from clinicbot.web.app import create_app
@@ -20,10 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     require_safe_environment()
     # On our package logger, not the root one: Sanic has its own handlers and would log twice.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.getLogger("clinicbot").addHandler(handler)
-    logging.getLogger("clinicbot").setLevel(logging.INFO)
+    configure_logging(settings, "clinicbot")
     app = create_app(settings)
     if app.ctx.simulator_enabled:
         logger.info("simulator on http://%s:%d/simulator", args.host, args.port)

@@ -36,7 +36,8 @@ def create_app(
 
     install_http_metrics(app)
     app.blueprint(health_blueprint())
-    app.blueprint(metrics_blueprint())
+    if settings.monitoring_enabled:
+        app.blueprint(metrics_blueprint())
     app.blueprint(staff_blueprint())
     app.blueprint(dashboard_blueprint())
     app.blueprint(integrations_staff_blueprint())

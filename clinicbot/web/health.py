@@ -1,4 +1,15 @@
-"""``GET /health`` (the process answers) and ``GET /health/detailed`` (its dependencies answer)."""
+"""``GET /health`` (the process answers; public) and ``GET /health/detailed`` (staff only).
+
+The detailed health answers with the plan's fields (``status``, ``database``, ``zapi``,
+``gestaods``, ``active_conversations``, ``messages_last_hour``, ``error_rate``) plus ``redis``,
+``rasa``, ``action_server``, ``model_version``, ``last_backup`` and, under ``components``, each
+check's latency and error. Every component is ``ok``, ``error`` or ``disabled`` (not
+configured: Redis without ``REDIS_URL``, a WhatsApp channel without credentials); one in
+``error`` makes the status ``degraded`` and the answer a 503. GestãoDS is checked with an
+authenticated call (the agenda's time zone): only a 2xx is healthy, so a wrong token or path
+fails. Results are cached ``HEALTH_CACHE_SECONDS`` (5): monitors polling it do not hammer the
+clinic's APIs. Each check also refreshes the Prometheus gauges (:mod:`clinicbot.monitoring`).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +20,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import redis
 import sqlalchemy
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json
 from sqlalchemy.engine import Engine
 
+from clinicbot import clock, monitoring
+from clinicbot.services.backups import LastBackup, last_backup
+from clinicbot.services.operations import Figures, figures
 from clinicbot.settings import Settings
 from clinicbot.web.database import service_engine
+from clinicbot.web.staff_auth import deny_unless_staff
 from clinicbot.whatsapp.zapi.client import ZapiClient
 from clinicbot.whatsapp.zapi.errors import ZapiError
 
 CHECK_TIMEOUT = 3.0  # seconds per component; the whole check runs them concurrently
+DISABLED = {"status": "disabled"}
 
 
 class CheckFailed(Exception):
@@ -37,13 +54,36 @@ async def _check_database(app: Sanic) -> dict[str, Any]:
     return {"dialect": engine.dialect.name}
 
 
-async def _check_http(
-    session: aiohttp.ClientSession, url: str, *, accept_any_answer: bool = False
-) -> dict[str, Any]:
-    """GET ``url``: a 200 (or, for a bare base URL, any answer below 500) is healthy."""
+async def _check_http(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    """GET ``url``: only a 200 is healthy."""
     async with session.get(url) as response:
-        healthy = response.status < 500 if accept_any_answer else response.status == 200
-        if not healthy:
+        if response.status != 200:
+            raise CheckFailed(f"HTTP {response.status}")
+        return {"http_status": response.status}
+
+
+async def _check_rasa(session: aiohttp.ClientSession, settings: Settings) -> dict[str, Any]:
+    """Rasa's ``/status`` (with its API token) answers, and names the loaded model."""
+    url = f"http://127.0.0.1:{settings.rasa_port}/status"
+    params = {"token": settings.rasa_api_token} if settings.rasa_api_token else None
+    async with session.get(url, params=params) as response:
+        if response.status != 200:
+            raise CheckFailed(f"HTTP {response.status}")
+        try:
+            body = await response.json(content_type=None)
+        except ValueError:
+            body = None
+    model = body.get("model_id") or body.get("model_file") if isinstance(body, dict) else None
+    return {"model_version": str(model) if model else None}
+
+
+async def _check_gestaods(session: aiohttp.ClientSession, settings: Settings) -> dict[str, Any]:
+    """An authenticated, cheap read (the agenda's time zone); only a 2xx is healthy. The URL
+    holds the agenda token: errors name the HTTP status only."""
+    base = settings.gestaods_base_url.rstrip("/")
+    url = f"{base}{settings.gestaods_prefix}agendamento/retornar-fuso-horario/"
+    async with session.get(url + settings.gestaods_token) as response:
+        if not 200 <= response.status < 300:
             raise CheckFailed(f"HTTP {response.status}")
         return {"http_status": response.status}
 
@@ -65,7 +105,22 @@ async def _check_zapi(session: aiohttp.ClientSession, settings: Settings) -> dic
     return {"connected": True}
 
 
-async def _timed(check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+def _ping_redis(url: str) -> None:
+    client = redis.Redis.from_url(url, socket_timeout=CHECK_TIMEOUT, socket_connect_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+async def _check_redis(settings: Settings) -> dict[str, Any]:
+    await asyncio.get_running_loop().run_in_executor(None, _ping_redis, settings.redis_url)
+    return {}
+
+
+async def _timed(check: Callable[[], Awaitable[dict[str, Any]]] | None) -> dict[str, Any]:
+    if check is None:
+        return dict(DISABLED)
     started = time.perf_counter()
     try:
         details = await asyncio.wait_for(check(), CHECK_TIMEOUT)
@@ -87,19 +142,85 @@ async def detailed_health(app: Sanic) -> dict[str, dict[str, Any]]:
     """Status and latency of every dependency, checked concurrently."""
     settings: Settings = app.ctx.settings
     session: aiohttp.ClientSession = app.ctx.http
-    checks: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
+    checks: dict[str, Callable[[], Awaitable[dict[str, Any]]] | None] = {
         "database": lambda: _check_database(app),
-        "rasa": lambda: _check_http(session, f"http://127.0.0.1:{settings.rasa_port}/"),
+        "redis": (lambda: _check_redis(settings)) if settings.redis_url else None,
+        "rasa": lambda: _check_rasa(session, settings),
         "action_server": lambda: _check_http(
             session, _action_server_health_url(settings.action_server_url)
         ),
-        "gestaods": lambda: _check_http(
-            session, settings.gestaods_base_url, accept_any_answer=True
-        ),
-        "zapi": lambda: _check_zapi(session, settings),
+        "gestaods": lambda: _check_gestaods(session, settings),
+        "zapi": (lambda: _check_zapi(session, settings)) if settings.zapi_enabled else None,
     }
     results = await asyncio.gather(*(_timed(check) for check in checks.values()))
     return dict(zip(checks, results, strict=True))
+
+
+def _figures_now(engine: Engine) -> tuple[Figures, LastBackup | None]:
+    return figures(engine, clock.now()), last_backup(engine)
+
+
+async def build_report(app: Sanic) -> dict[str, Any]:
+    """The whole detailed health (uncached) and the gauges it refreshes."""
+    components = await detailed_health(app)
+    report: dict[str, Any] = {}
+    try:
+        found, backup = await asyncio.get_running_loop().run_in_executor(
+            None, _figures_now, service_engine(app)
+        )
+    except Exception as error:  # the figures live in the database: it is not healthy
+        components["database"] = {**components["database"], "status": "error", "error": str(error)}
+        found, backup = None, None
+    healthy = all(c["status"] != "error" for c in components.values())
+    report["status"] = "ok" if healthy else "degraded"
+    report.update({name: component["status"] for name, component in components.items()})
+    report["active_conversations"] = found.active_conversations if found else None
+    report["messages_last_hour"] = found.messages_last_hour if found else None
+    report["error_rate"] = found.error_rate if found else None
+    report["model_version"] = components["rasa"].get("model_version")
+    report["last_backup"] = _backup_json(backup)
+    report["checked_at"] = clock.now().isoformat()
+    report["components"] = components
+    _refresh_gauges(report, found, backup)
+    return report
+
+
+def _backup_json(backup: LastBackup | None) -> dict[str, Any] | None:
+    return None if backup is None else backup.to_json(clock.now())
+
+
+def _refresh_gauges(
+    report: dict[str, Any], found: Figures | None, backup: LastBackup | None
+) -> None:
+    for name, component in report["components"].items():
+        if component["status"] != "disabled":
+            monitoring.DEPENDENCY_UP.labels(name).set(1 if component["status"] == "ok" else 0)
+    monitoring.HEALTHY.set(1 if report["status"] == "ok" else 0)
+    if found is not None:
+        monitoring.ACTIVE_CONVERSATIONS.set(found.active_conversations)
+        monitoring.MESSAGES_LAST_HOUR.set(found.messages_last_hour)
+        monitoring.API_ERROR_RATE.set(found.error_rate)
+        if found.last_patient_message is not None:
+            monitoring.LAST_PATIENT_MESSAGE.set(found.last_patient_message.timestamp())
+    if backup is not None:
+        monitoring.LAST_BACKUP_OK.set(1 if backup.ok else 0)
+        if backup.last_success_at is not None:
+            monitoring.LAST_BACKUP.set(backup.last_success_at.timestamp())
+
+
+async def cached_report(app: Sanic) -> dict[str, Any]:
+    """The detailed health, computed at most once per ``HEALTH_CACHE_SECONDS``."""
+    settings: Settings = app.ctx.settings
+    if getattr(app.ctx, "health_lock", None) is None:
+        app.ctx.health_lock = asyncio.Lock()
+    async with app.ctx.health_lock:  # concurrent requests share one check
+        cached = getattr(app.ctx, "health_cache", None)
+        if cached is not None and time.monotonic() - cached[0] < settings.health_cache_seconds:
+            report: dict[str, Any] = cached[1]
+            return report
+        report = await build_report(app)
+        app.ctx.health_cache = (time.monotonic(), report)
+        return report
 
 
 def health_blueprint() -> Blueprint:
@@ -111,11 +232,9 @@ def health_blueprint() -> Blueprint:
 
     @bp.get("/health/detailed")
     async def health_detailed(request: Request) -> HTTPResponse:
-        components = await detailed_health(request.app)
-        healthy = all(c["status"] == "ok" for c in components.values())
-        return json(
-            {"status": "ok" if healthy else "error", "components": components},
-            status=200 if healthy else 503,
-        )
+        if denied := deny_unless_staff(request):
+            return denied
+        report = await cached_report(request.app)
+        return json(report, status=200 if report["status"] == "ok" else 503)
 
     return bp

@@ -12,6 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, raw
 
+from clinicbot.web.health import cached_report
+
 HTTP_REQUESTS = Counter(
     "clinicbot_http_requests_total",
     "HTTP requests answered by the clinic service",
@@ -51,6 +53,7 @@ def metrics_blueprint() -> Blueprint:
 
     @bp.get("/metrics")
     async def metrics(request: Request) -> HTTPResponse:
+        await cached_report(request.app)  # refreshes the gauges (health, figures, backup)
         return raw(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
     return bp

@@ -19,6 +19,7 @@ from sanic import Blueprint, Sanic
 from sanic.request import Request
 
 from clinicbot.db.engine import session_scope
+from clinicbot.monitoring import INBOUND_MESSAGES, add_metrics_route
 from clinicbot.rasa.turn_failures import raise_tracker_store_errors
 from clinicbot.settings import Settings, get_settings
 from clinicbot.whatsapp.db_thread import run_db
@@ -78,6 +79,8 @@ class WhatsAppInput(InputChannel):
             max_queued=self.settings.max_queued_turns,
         )
         webhook = Blueprint(f"{self.name()}_webhook_{id(self)}", __name__)
+        if self.settings.monitoring_enabled:  # rasa's process metrics (loopback; not in nginx)
+            add_metrics_route(webhook)
 
         @webhook.listener("after_server_start")
         async def start(app: Sanic, *_: Any) -> None:
@@ -111,7 +114,9 @@ class WhatsAppInput(InputChannel):
     async def handle_event(self, event: InboundEvent, turns: TurnRunner) -> str | None:
         """Messages go to the turns, statuses to the outbox; None for anything else."""
         if event.kind in (InboundKind.MESSAGE, InboundKind.UNSUPPORTED):
-            return await turns.accept(event)
+            result = await turns.accept(event)
+            INBOUND_MESSAGES.labels(self.name(), result).inc()
+            return result
         if event.kind is InboundKind.STATUS and event.status is not None:
             update = event.status
             changed = await run_db(

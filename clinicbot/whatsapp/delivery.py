@@ -43,6 +43,7 @@ from clinicbot.db.claims import claim_with, lock_candidates
 from clinicbot.db.engine import get_engine, session_scope
 from clinicbot.db.models import OutboxMessage
 from clinicbot.db.types import utcnow
+from clinicbot.monitoring import OUTBOX_DELIVERIES
 from clinicbot.pii import mask_phone
 from clinicbot.services.notifications.delivery import record_delivery
 from clinicbot.settings import Settings, get_settings
@@ -159,6 +160,8 @@ class DeliveryWorker:
         if not claimed:
             return 0
         outcomes = await asyncio.gather(*(self._deliver(message) for message in claimed))
+        for message, outcome in zip(claimed, outcomes, strict=True):
+            OUTBOX_DELIVERIES.labels(message.channel, _attempt_result(outcome)).inc()
         dead = await run_db(self._record, list(zip(claimed, outcomes, strict=True)))
         for letter in dead:
             alert_dead_letter(letter)
@@ -307,3 +310,10 @@ class DeliveryWorker:
 def get_delivery_worker() -> DeliveryWorker:
     """The one delivery worker of this process, shared by its connectors."""
     return DeliveryWorker.from_settings(get_settings())
+
+
+def _attempt_result(outcome: str | DeliveryFailed) -> str:
+    """``sent``, ``retry`` (sent again later) or ``failed`` (for good), for the counters."""
+    if isinstance(outcome, str):
+        return "sent"
+    return "retry" if outcome.retryable else "failed"

@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from sanic import Sanic
 
+from clinicbot.db.migrate import upgrade_to_head
+from clinicbot.sandbox.gestaods_fake import FakeGestaoDS
+from clinicbot.sandbox.gestaods_fake import create_app as create_gestaods_app
 from clinicbot.sandbox.server import BackgroundServer
 from clinicbot.sandbox.zapi_fake import FakeZapi, create_zapi_blueprint
 from clinicbot.settings import Settings, read_settings
@@ -23,6 +26,8 @@ from tests.support.stack import free_port
 INSTANCE_ID = "WEBTESTINSTANCE1"
 INSTANCE_TOKEN = "web-test-instance-token"
 CLIENT_TOKEN = "web-test-client-token"
+AGENDA_TOKEN = "web-test-agenda-token"
+MODEL_ID = "20261201-120000-stand-in"
 
 
 class StandInRasa:
@@ -34,6 +39,9 @@ class StandInRasa:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path.startswith("/status"):
+                    self._answer(200, json.dumps({"model_id": MODEL_ID}).encode())
+                    return
                 self._answer(200, b"Hello from Rasa: 3.6.21")
 
             def do_POST(self) -> None:
@@ -76,16 +84,34 @@ def zapi_fake() -> Iterator[tuple[FakeZapi, str]]:
 
 
 @pytest.fixture(scope="session")
+def gestaods_fake() -> Iterator[tuple[FakeGestaoDS, str]]:
+    fake = FakeGestaoDS(AGENDA_TOKEN, read_settings().clinic_tz)
+    with BackgroundServer(
+        create_gestaods_app(fake, f"test-web-gds-{uuid.uuid4().hex[:8]}")
+    ) as server:
+        yield fake, server.url
+
+
+@pytest.fixture(scope="session")
 def rasa() -> Iterator[StandInRasa]:
     with StandInRasa() as stand_in:
         yield stand_in
 
 
-def service_settings(tmp: Path, zapi_url: str, rasa_port: int, action_server_port: int) -> Settings:
+def service_settings(
+    tmp: Path, zapi_url: str, rasa_port: int, action_server_port: int, gestaods_url: str
+) -> Settings:
+    """The service's settings, on a migrated database; health is not cached (each test sees
+    the dependencies as they are now)."""
+    database_url = f"sqlite:///{tmp / 'service.db'}"
+    upgrade_to_head(database_url)
     return dataclasses.replace(
         read_settings(),
-        database_url=f"sqlite:///{tmp / 'service.db'}",
-        gestaods_base_url=zapi_url,  # any HTTP answer counts as "reachable"
+        database_url=database_url,
+        gestaods_base_url=gestaods_url,
+        gestaods_token=AGENDA_TOKEN,
+        gestaods_env="prod",
+        health_cache_seconds=0,
         zapi_base_url=zapi_url,
         zapi_instance_id=INSTANCE_ID,
         zapi_instance_token=INSTANCE_TOKEN,
@@ -97,10 +123,15 @@ def service_settings(tmp: Path, zapi_url: str, rasa_port: int, action_server_por
 
 @pytest.fixture(scope="session")
 def service(
-    tmp_path_factory: pytest.TempPathFactory, zapi_fake: tuple[FakeZapi, str], rasa: StandInRasa
+    tmp_path_factory: pytest.TempPathFactory,
+    zapi_fake: tuple[FakeZapi, str],
+    gestaods_fake: tuple[FakeGestaoDS, str],
+    rasa: StandInRasa,
 ) -> Iterator[str]:
     """The clinic service with every dependency up (the stand-in plays rasa and actions)."""
-    settings = service_settings(tmp_path_factory.mktemp("up"), zapi_fake[1], rasa.port, rasa.port)
+    settings = service_settings(
+        tmp_path_factory.mktemp("up"), zapi_fake[1], rasa.port, rasa.port, gestaods_fake[1]
+    )
     app = create_app(settings, name=f"test-service-{uuid.uuid4().hex[:8]}", simulator=True)
     with BackgroundServer(app) as server:
         yield server.url
@@ -108,11 +139,13 @@ def service(
 
 @pytest.fixture(scope="session")
 def service_without_rasa(
-    tmp_path_factory: pytest.TempPathFactory, zapi_fake: tuple[FakeZapi, str]
+    tmp_path_factory: pytest.TempPathFactory,
+    zapi_fake: tuple[FakeZapi, str],
+    gestaods_fake: tuple[FakeGestaoDS, str],
 ) -> Iterator[str]:
     """The clinic service while neither the rasa server nor the action server runs."""
     tmp = tmp_path_factory.mktemp("down")
-    settings = service_settings(tmp, zapi_fake[1], free_port(), free_port())
+    settings = service_settings(tmp, zapi_fake[1], free_port(), free_port(), gestaods_fake[1])
     app = create_app(settings, name=f"test-service-{uuid.uuid4().hex[:8]}", simulator=True)
     with BackgroundServer(app) as server:
         yield server.url

@@ -9,11 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
-from clinicbot.pii import mask_phone
+from clinicbot import clock
+from clinicbot.gestaods.models import ApiCallRecord
+from clinicbot.pii import mask_phone, mask_text
 from clinicbot.settings import Settings, get_settings
 from clinicbot.whatsapp.meta.errors import MetaError
 
@@ -21,7 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 class MetaClient:
-    """``POST {graph_url}/{version}/{phone_number_id}/messages`` with a bearer token."""
+    """``POST {graph_url}/{version}/{phone_number_id}/messages`` with a bearer token.
+
+    ``on_call`` receives a record of every call (phone number id masked).
+    """
 
     def __init__(
         self,
@@ -30,20 +38,28 @@ class MetaClient:
         phone_number_id: str,
         access_token: str,
         timeout: float = 10.0,
+        on_call: Callable[[ApiCallRecord], None] | None = None,
     ) -> None:
         self._url = f"{graph_url.rstrip('/')}/{api_version}/{phone_number_id}/messages"
+        self._logged_path = f"/{api_version}/***/messages"
         self._access_token = access_token
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._on_call = on_call
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> MetaClient:
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        on_call: Callable[[ApiCallRecord], None] | None = None,
+    ) -> MetaClient:
         settings = settings or get_settings()
         return cls(
             settings.meta_graph_url,
             settings.meta_api_version,
             settings.meta_phone_number_id,
             settings.meta_access_token,
+            on_call=on_call,
         )
 
     async def send_text(self, to: str, body: str) -> str:
@@ -75,6 +91,35 @@ class MetaClient:
             self._session = None
 
     async def _send(self, to: str, content: dict[str, Any]) -> str:
+        started = time.monotonic()
+        try:
+            message_id = await self._send_once(to, content)
+        except MetaError as error:
+            self._report(error.status, started, str(error))
+            raise
+        self._report(200, started, None)
+        return message_id
+
+    def _report(self, status: int | None, started: float, error: str | None) -> None:
+        if self._on_call is None:
+            return
+        latency_ms = (time.monotonic() - started) * 1000
+        record = ApiCallRecord(
+            operation="messages",
+            method="POST",
+            path=self._logged_path,
+            status=status,
+            latency_ms=round(latency_ms, 1),
+            started_at=clock.now() - timedelta(milliseconds=latency_ms),
+            error=mask_text(error)[:200] if error else None,
+            service="meta",
+        )
+        try:
+            self._on_call(record)
+        except Exception:  # a failing sink must not turn a sent message into a failure
+            logger.exception("meta on_call sink failed")
+
+    async def _send_once(self, to: str, content: dict[str, Any]) -> str:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         body.update(content)
         headers = {"Authorization": f"Bearer {self._access_token}"}

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
+from clinicbot.services.api_log import record_in_background
 from clinicbot.services.templates import LIST_BUTTON
 from clinicbot.settings import Settings
 from clinicbot.whatsapp.db_thread import run_db
@@ -51,7 +52,7 @@ class MetaSender:
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> MetaSender:
         return cls(
-            MetaClient.from_settings(settings),
+            MetaClient.from_settings(settings, on_call=record_in_background),
             settings.meta_template_name,
             settings.meta_template_language,
             engine,

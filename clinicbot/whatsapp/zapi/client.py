@@ -10,12 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from clinicbot.pii import mask_phone
+from clinicbot import clock
+from clinicbot.gestaods.models import ApiCallRecord
+from clinicbot.pii import mask_phone, mask_text
 from clinicbot.settings import Settings, get_settings
 from clinicbot.whatsapp.zapi.errors import ZapiError
 from clinicbot.whatsapp.zapi.messages import ZapiButton, ZapiOption
@@ -29,7 +34,8 @@ class ZapiClient:
     """One Z-API instance. Every call raises :class:`ZapiError` unless Z-API answers 200.
 
     Pass ``session`` to share an ``aiohttp.ClientSession``; otherwise the client opens its own on
-    first use (inside the running loop) and :meth:`close` closes it.
+    first use (inside the running loop) and :meth:`close` closes it. ``on_call`` receives a
+    record of every call (instance id and tokens masked), e.g. for ``api_call_logs``.
     """
 
     def __init__(
@@ -38,17 +44,23 @@ class ZapiClient:
         client_token: str,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 10.0,
+        on_call: Callable[[ApiCallRecord], None] | None = None,
     ) -> None:
         self._instance_url = instance_url.rstrip("/")
         self._client_token = client_token
         self._session = session
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._on_call = on_call
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> ZapiClient:
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        on_call: Callable[[ApiCallRecord], None] | None = None,
+    ) -> ZapiClient:
         settings = settings or get_settings()
-        return cls(settings.zapi_instance_url, settings.zapi_client_token)
+        return cls(settings.zapi_instance_url, settings.zapi_client_token, on_call=on_call)
 
     async def __aenter__(self) -> ZapiClient:
         return self
@@ -124,6 +136,39 @@ class ZapiClient:
         return str(message_id)
 
     async def _request(
+        self, http_method: str, method: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            answer = await self._request_once(http_method, method, body)
+        except ZapiError as error:
+            self._report(http_method, method, error.status, started, str(error))
+            raise
+        self._report(http_method, method, 200, started, None)
+        return answer
+
+    def _report(
+        self, http_method: str, method: str, status: int | None, started: float, error: str | None
+    ) -> None:
+        if self._on_call is None:
+            return
+        latency_ms = (time.monotonic() - started) * 1000
+        record = ApiCallRecord(
+            operation=method,
+            method=http_method,
+            path=f"/instances/***/token/***/{method}",
+            status=status,
+            latency_ms=round(latency_ms, 1),
+            started_at=clock.now() - timedelta(milliseconds=latency_ms),
+            error=mask_text(error)[:200] if error else None,
+            service="zapi",
+        )
+        try:
+            self._on_call(record)
+        except Exception:  # a failing sink must not turn a sent message into a failure
+            logger.exception("zapi on_call sink failed")
+
+    async def _request_once(
         self, http_method: str, method: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         headers = {"Client-Token": self._client_token, "Content-Type": "application/json"}

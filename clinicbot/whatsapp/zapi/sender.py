@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from clinicbot.services.api_log import record_in_background
 from clinicbot.services.templates import LIST_BUTTON, LIST_TITLE
 from clinicbot.settings import Settings
 from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
@@ -32,7 +33,8 @@ class ZapiSender:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ZapiSender:
-        return cls(ZapiClient.from_settings(settings), settings.zapi_delay_typing)
+        client = ZapiClient.from_settings(settings, on_call=record_in_background)
+        return cls(client, settings.zapi_delay_typing)
 
     async def close(self) -> None:
         await self._client.close()
