@@ -15,7 +15,7 @@ import requests
 
 from clinicbot import clock
 from clinicbot.db.engine import make_engine, session_scope
-from clinicbot.db.models import ApiCallLog, Conversation, ConversationMessage
+from clinicbot.db.models import ApiCallLog, BackupRun, Conversation, ConversationMessage
 from clinicbot.sandbox.server import BackgroundServer
 from clinicbot.settings import SANDBOX_STAFF_TOKEN, Settings, read_settings
 from clinicbot.web.app import create_app
@@ -209,3 +209,27 @@ def test_an_unreachable_service_is_an_error_not_a_crash(run_service) -> None:
         response = detailed(url)
     assert response.status_code == 503
     assert response.json()["rasa"] == "error"
+
+
+def test_the_last_backup_is_reported(run_service) -> None:
+    """The newest backup run and the last good one, as the backups module records them."""
+    with run_service() as (url, settings):
+        now = clock.now()
+        engine = make_engine(settings.database_url)
+        with session_scope(engine) as session:
+            for hours_ago, status in ((30, "ok"), (2, "failed")):
+                finished = now - timedelta(hours=hours_ago)
+                session.add(
+                    BackupRun(
+                        started_at=finished - timedelta(minutes=1),
+                        finished_at=finished,
+                        status=status,
+                        backend="sqlite",
+                        archive="clinicbot-x.sqlite.gz" if status == "ok" else None,
+                        error=None if status == "ok" else "disk full",
+                    )
+                )
+        backup = detailed(url).json()["last_backup"]
+    assert (backup["status"], backup["error"]) == ("failed", "disk full")
+    assert backup["last_success_at"] == (now - timedelta(hours=30)).isoformat()
+    assert 30 * 3600 - 60 < backup["age_seconds"] < 30 * 3600 + 60
