@@ -113,6 +113,9 @@ class Settings:
     action_server_host: str = "127.0.0.1"
     action_server_workers: int = 1
     clinic_service_host: str = "127.0.0.1"
+    # Fernet keys of the clinics' secrets at rest, comma-separated, newest first
+    # (clinicbot/tenancy/secrets.py); empty outside production: a sandbox key is used.
+    clinic_secrets_keys: str = ""
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -243,6 +246,7 @@ def read_settings() -> Settings:
         action_server_host=_env("ACTION_SERVER_HOST", "127.0.0.1"),
         action_server_workers=int(_env("ACTION_SERVER_WORKERS", "1")),
         clinic_service_host=_env("CLINIC_SERVICE_HOST", "127.0.0.1"),
+        clinic_secrets_keys=_env("CLINIC_SECRETS_KEYS"),
     )
 
 
