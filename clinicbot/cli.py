@@ -1,6 +1,7 @@
 """Command line: ``python -m clinicbot.cli run`` starts the whole assistant (``make run``);
 ``python -m clinicbot.cli outbox resend --id N | --phone P | --all-dead`` puts messages the
-outbox gave up on back in its queue."""
+outbox gave up on back in its queue; ``python -m clinicbot.cli clinics …`` manages the clinics
+(:mod:`clinicbot.tenancy.cli`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import threading
 from clinicbot.db.engine import session_scope
 from clinicbot.settings import SANDBOX_PORT
 from clinicbot.stack import PR_SET_PDEATHSIG, Ports, Stack
+from clinicbot.tenancy import cli as clinics_cli
 from clinicbot.whatsapp.outbox import resend_dead
 
 
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--phone", help="every dead message to this phone")
     which.add_argument("--all-dead", action="store_true", help="every dead message")
     resend_parser.set_defaults(handler=resend)
+    clinics_cli.add_parser(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 
