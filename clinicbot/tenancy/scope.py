@@ -2,9 +2,10 @@
 
 :func:`clinic_session` is :func:`~clinicbot.db.engine.session_scope` for one clinic. In it:
 
-- every ORM ``select``/``update``/``delete`` of a model with a ``clinic_id`` column (any table,
-  including ones added later) gets ``clinic_id = <clinic>`` (SQLAlchemy's
-  ``with_loader_criteria``), joins and relationships included;
+- every ``select``/``update``/``delete`` reading a table with a ``clinic_id`` column (any
+  table, including ones added later) gets ``clinic_id = <clinic>``: ORM statements through
+  SQLAlchemy's ``with_loader_criteria`` (joins, outer joins included), Core ones through
+  :func:`scoped` (plain tables and joins of them; a subquery is left to row-level security);
 - a new row without ``clinic_id`` gets the clinic's, and a row of another clinic cannot be
   written (:class:`CrossClinicWrite`);
 - on PostgreSQL each transaction sets ``app.clinic_id``, which the row-level security policies
@@ -18,15 +19,13 @@ plain session and passes ``clinic_id`` explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, with_loader_criteria
+from sqlalchemy.sql.selectable import Join
 
-from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Base
 
 CLINIC_COLUMN = "clinic_id"
@@ -56,7 +55,11 @@ def scoped(statement: Any, clinic_id: int) -> Any:
     tables = [getattr(statement, "table", None)]
     tables += list(statement.get_final_froms()) if hasattr(statement, "get_final_froms") else []
     seen: set[str] = set()
-    for table in tables:
+    while tables:
+        table = tables.pop(0)
+        if isinstance(table, Join):
+            tables += [table.left, table.right]
+            continue
         columns = getattr(table, "c", None)
         if columns is None or CLINIC_COLUMN not in columns or table.name in seen:
             continue
@@ -76,14 +79,6 @@ def set_database_clinic(connection: Connection, clinic_id: int | None) -> None:
     )
 
 
-@contextmanager
-def clinic_session(clinic_id: int, engine: Engine | None = None) -> Iterator[Session]:
-    """A session acting for ``clinic_id`` only, committed when the block ends."""
-    with session_scope(engine) as session:
-        session.info[_INFO_KEY] = int(clinic_id)
-        yield session
-
-
 @event.listens_for(Session, "after_begin")
 def _set_rls_clinic(session: Session, _transaction: Any, connection: Connection) -> None:
     clinic_id = session_clinic(session)
@@ -95,6 +90,9 @@ def _set_rls_clinic(session: Session, _transaction: Any, connection: Connection)
 def _add_clinic_criteria(state: Any) -> None:
     clinic_id = session_clinic(state.session)
     if clinic_id is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    if not state.is_orm_statement:
+        state.statement = scoped(state.statement, clinic_id)
         return
     if state.is_column_load or state.is_relationship_load:
         return  # the statement that loaded the parent was already scoped

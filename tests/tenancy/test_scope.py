@@ -13,15 +13,16 @@ from sqlalchemy.exc import DBAPIError
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment, Conversation, ConversationDashboard
 from clinicbot.settings import Settings
+from clinicbot.tenancy.context import acting_for
 from clinicbot.tenancy.registry import NewClinic, add_clinic
 from clinicbot.tenancy.scope import (
     CrossClinicWrite,
     clinic_owned_models,
-    clinic_session,
     scoped,
     set_database_clinic,
 )
 from clinicbot.tenancy.senders import sender_id, split_sender_id
+from clinicbot.tenancy.sessions import clinic_session
 from tests.db import factories
 
 PHONE = "5531988887777"
@@ -181,3 +182,30 @@ def test_sender_ids_keep_the_default_clinic_unchanged() -> None:
     assert split_sender_id(PHONE) == (1, PHONE)
     assert split_sender_id("123@lid") == (1, "123@lid")
     assert split_sender_id(sender_id(12, "99@lid")) == (12, "99@lid")
+
+
+def test_core_statements_in_a_clinic_session_are_scoped(engine: Engine, two_clinics: int) -> None:
+    conversations, appointments = Conversation.__table__, Appointment.__table__
+    with clinic_session(two_clinics, engine) as session:
+        assert session.execute(select(conversations.c.clinic_id)).scalars().all() == [two_clinics]
+        joined = session.execute(
+            select(appointments.c.clinic_id).select_from(
+                appointments.join(
+                    conversations, appointments.c.conversation_id == conversations.c.id
+                )
+            )
+        ).scalars()
+        assert list(joined) == [two_clinics]
+        session.execute(update(appointments).values(status="canceled"))
+    with session_scope(engine) as session:
+        statuses = dict(session.execute(select(Appointment.clinic_id, Appointment.status)).all())
+    assert statuses == {1: "scheduled", two_clinics: "canceled"}
+
+
+def test_acting_for_a_clinic_scopes_every_session_opened_inside(
+    engine: Engine, two_clinics: int
+) -> None:
+    with acting_for(two_clinics), session_scope(engine) as session:
+        assert session.execute(select(Conversation.clinic_id)).scalars().all() == [two_clinics]
+    with session_scope(engine) as session:
+        assert len(session.execute(select(Conversation.id)).all()) == 2
