@@ -52,7 +52,7 @@ def session_clinic(session: Session) -> int | None:
 def scoped(statement: Any, clinic_id: int) -> Any:
     """``statement`` (Core or ORM select/update/delete) restricted to ``clinic_id``'s rows of
     every clinic-owned table it reads or writes."""
-    tables = [getattr(statement, "table", None)]
+    tables: list[Any] = [getattr(statement, "table", None)]
     tables += list(statement.get_final_froms()) if hasattr(statement, "get_final_froms") else []
     seen: set[str] = set()
     while tables:

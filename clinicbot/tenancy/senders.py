@@ -26,3 +26,8 @@ def split_sender_id(value: str) -> tuple[int, str]:
     if match is None:
         return DEFAULT_CLINIC_ID, value
     return int(match["clinic"]), match["phone"]
+
+
+def phone_of(value: str) -> str:
+    """The patient's phone in a sender id (what the actions call the patient's phone)."""
+    return split_sender_id(value)[1]
