@@ -419,7 +419,7 @@ class IdentityCheck(Base):
     """Failed identity checks of one phone on one clinic day (capped: then staff take over)."""
 
     __tablename__ = "identity_checks"
-    __table_args__ = (UniqueConstraint("phone", "day"),)
+    __table_args__ = (UniqueConstraint("clinic_id", "phone", "day"),)
 
     id = Column(Integer, primary_key=True)
     clinic_id = _clinic_id()
@@ -517,7 +517,7 @@ class MessageTemplate(Base):
     """A text the assistant sends, per key, A/B variant and locale."""
 
     __tablename__ = "message_templates"
-    __table_args__ = (UniqueConstraint("key", "variant", "locale"),)
+    __table_args__ = (UniqueConstraint("clinic_id", "key", "variant", "locale"),)
 
     id = Column(Integer, primary_key=True)
     clinic_id = _clinic_id()

@@ -98,6 +98,9 @@ class ClinicConfig:
             meta_app_secret=self.meta_app_secret,
             meta_verify_token=self.meta_verify_token,
             clinic_tz_name=self.timezone,
+            # Other hosts than the environment's: sandboxes and tests only.
+            zapi_base_url=options.get("zapi_base_url") or base.zapi_base_url,
+            meta_graph_url=options.get("meta_graph_url") or base.meta_graph_url,
             staff_token="",  # a clinic's staff token lives only as its digest
             reminder_hours_before=tuple(
                 float(hours) for hours in options.get("reminder_hours_before", ())

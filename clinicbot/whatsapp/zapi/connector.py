@@ -127,31 +127,38 @@ class ZapiInput(WhatsAppInput):
     async def _receive(
         self, request: Request, turns: TurnRunner, path_secret: str | None
     ) -> HTTPResponse:
-        """The webhook's ``instanceId`` selects the clinic (unknown or disabled: 404), whose
-        instance token then authenticates the request."""
+        """The webhook's ``instanceId`` selects the clinic, whose instance token authenticates
+        the request. A request naming no active clinic's instance is checked against the
+        default clinic's token: 401 when that fails too (nothing is revealed to a stranger),
+        else 404 (a gateway of ours pointing at an unknown or disabled instance)."""
         body = await self.read_webhook_body(request)
         if body is None:
             return response.json({"error": "payload too large"}, status=413)
         try:
             payload = read_json(body)
-            event = parse_callback(payload)
         except MalformedPayload as error:
             logger.warning("zapi webhook rejected: malformed body (%s)", error)
             return response.json({"error": "malformed payload"}, status=400)
-        instance_id = payload.get("instanceId")
+        instance_id = payload.get("instanceId") if isinstance(payload, dict) else None
         clinic = await run_db(self._clinic_of, instance_id if isinstance(instance_id, str) else "")
-        if clinic is None:
-            logger.warning("zapi webhook rejected: unknown instanceId %.40r", instance_id)
-            return response.json({"error": "unknown instance"}, status=404)
-        problem = self._auth_problem(request, path_secret, clinic.zapi_instance_token)
+        token = clinic.zapi_instance_token if clinic is not None else self.instance_token
+        problem = self._auth_problem(request, path_secret, token)
         if problem:
             logger.warning(
                 "zapi webhook from %s for clinic %s rejected: %s",
                 request.remote_addr or request.ip,
-                clinic.slug,
+                clinic.slug if clinic is not None else "?",
                 problem,
             )
             return response.json({"error": "unauthorized"}, status=401)
+        if clinic is None:
+            logger.warning("zapi webhook rejected: unknown instanceId %.40r", instance_id)
+            return response.json({"error": "unknown instance"}, status=404)
+        try:
+            event = parse_callback(payload)
+        except MalformedPayload as error:
+            logger.warning("zapi webhook rejected: malformed body (%s)", error)
+            return response.json({"error": "malformed payload"}, status=400)
         event = dataclasses.replace(event, clinic_id=clinic.id)
         return response.json({"status": await self._handle(event, turns)})
 

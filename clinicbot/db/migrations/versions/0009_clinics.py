@@ -9,6 +9,12 @@
   column is added plainly, then its definition in the schema text gains the REFERENCES clause
   (the documented schema edit, https://www.sqlite.org/lang_altertable.html#otheralter; every
   row holds 1, which exists, so nothing stored breaks the new constraint).
+- ``message_templates`` and ``identity_checks`` are unique per clinic (each clinic edits its
+  own texts; a phone's failed identity checks count per clinic). SQLite rebuilds those two
+  tables (no trigger on them, no foreign key to them).
+- ``appointments.gestaods_id`` stays unique across clinics: GestãoDS is one service whose
+  appointment ids do not repeat between accounts (rebuilding ``appointments`` on SQLite would
+  fire the ON DELETE actions of the tables that reference it).
 - PostgreSQL: row-level security on those tables (forced, so the tables' owner is subject
   too; superusers never are). A transaction that set ``app.clinic_id`` (clinicbot.tenancy.scope)
   sees and writes only that clinic's rows; one that did not (migrations, Rasa's tracker store,
@@ -79,6 +85,31 @@ def _edit_sqlite_schema(bind: Connection, table: str, old: str, new: str) -> Non
         raise RuntimeError(f"{table}: clinic_id column definition not found")
 
 
+# Unique constraints that gain clinic_id: table → (old name, new name, old columns).
+PER_CLINIC_UNIQUES = {
+    "message_templates": (
+        "uq_message_templates_key_variant_locale",
+        "uq_message_templates_clinic_id_key_variant_locale",
+        ["key", "variant", "locale"],
+    ),
+    "identity_checks": (
+        "uq_identity_checks_phone_day",
+        "uq_identity_checks_clinic_id_phone_day",
+        ["phone", "day"],
+    ),
+}
+
+
+def _swap_unique(postgres: bool, table: str, drop: str, create: str, columns: list[str]) -> None:
+    if postgres:
+        op.drop_constraint(drop, table, type_="unique")
+        op.create_unique_constraint(create, table, columns)
+        return
+    with op.batch_alter_table(table, recreate="always") as batch:
+        batch.drop_constraint(drop, type_="unique")
+        batch.create_unique_constraint(create, columns)
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     postgres = bind.dialect.name == "postgresql"
@@ -129,12 +160,26 @@ def upgrade() -> None:
         else:
             reference = _SQLITE_COLUMN + _SQLITE_REFERENCE
             _edit_sqlite_schema(bind, table, _SQLITE_COLUMN, reference)
+    for table, (old, new, columns) in PER_CLINIC_UNIQUES.items():
+        _swap_unique(postgres, table, old, new, ["clinic_id", *columns])
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     postgres = bind.dialect.name == "postgresql"
+    for table, (old, new, columns) in PER_CLINIC_UNIQUES.items():
+        if postgres:
+            _swap_unique(postgres, table, new, old, columns)
+            continue
+        # SQLite rebuilt these tables: the reference is a table constraint now.
+        with op.batch_alter_table(table, recreate="always") as batch:
+            batch.drop_constraint(new, type_="unique")
+            batch.create_unique_constraint(old, columns)
+            batch.drop_index(f"ix_{table}_clinic_id")
+            batch.drop_column("clinic_id")
     for table in reversed(CLINIC_OWNED_TABLES):
+        if not postgres and table in PER_CLINIC_UNIQUES:
+            continue
         if postgres:
             op.execute(f"DROP POLICY {POLICY} ON {table}")
             op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
