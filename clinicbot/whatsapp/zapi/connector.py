@@ -145,20 +145,20 @@ class ZapiInput(WhatsAppInput):
         problem = self._auth_problem(request, path_secret, token)
         if problem:
             logger.warning(
-                "zapi webhook from %s for clinic %s rejected: %s",
+                "zapi webhook from %s rejected: %s (clinic %s)",
                 request.remote_addr or request.ip,
-                clinic.slug if clinic is not None else "?",
                 problem,
+                clinic.slug if clinic is not None else "unknown",
             )
             return response.json({"error": "unauthorized"}, status=401)
-        if clinic is None:
-            logger.warning("zapi webhook rejected: unknown instanceId %.40r", instance_id)
-            return response.json({"error": "unknown instance"}, status=404)
         try:
             event = parse_callback(payload)
         except MalformedPayload as error:
             logger.warning("zapi webhook rejected: malformed body (%s)", error)
             return response.json({"error": "malformed payload"}, status=400)
+        if clinic is None:
+            logger.warning("zapi webhook rejected: unknown instanceId %.40r", instance_id)
+            return response.json({"error": "unknown instance"}, status=404)
         event = dataclasses.replace(event, clinic_id=clinic.id)
         return response.json({"status": await self._handle(event, turns)})
 
