@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
+from clinicbot.production import problems
 from clinicbot.settings import Settings
 from clinicbot.tenancy.secrets import SANDBOX_SECRETS_KEY, SecretBox, SecretsKeyMissing, keys_of
 
@@ -37,3 +38,12 @@ def test_keys_come_from_the_setting_newest_first(settings: Settings) -> None:
     assert keys_of(unset) == [SANDBOX_SECRETS_KEY]
     with pytest.raises(SecretsKeyMissing):
         keys_of(dataclasses.replace(unset, production=True))
+
+
+def test_production_refuses_the_sandbox_key() -> None:
+    unsafe = problems(
+        {"CLINIC_SECRETS_KEYS": f"{Fernet.generate_key().decode()},{SANDBOX_SECRETS_KEY}"}
+    )
+    assert "CLINIC_SECRETS_KEYS holds the repository's public sandbox key" in unsafe
+    safe = problems({"CLINIC_SECRETS_KEYS": Fernet.generate_key().decode()})
+    assert not [problem for problem in safe if "CLINIC_SECRETS_KEYS" in problem]
