@@ -35,8 +35,8 @@ def rasa() -> Iterator[RasaAPI]:
 
 
 @pytest.fixture
-def clinics(engine: Engine, settings: Settings) -> str:
-    """A second clinic; the same phone handed over to staff in both. Its staff token."""
+def clinics(engine: Engine, settings: Settings) -> tuple[int, str]:
+    """A second clinic; the same phone handed over to staff in both. Its id and staff token."""
     with session_scope(engine) as session:
         clinic_id, token = add_clinic(session, NewClinic(slug="sul", name="Sul"), settings)
     with session_scope(engine) as session:
@@ -46,7 +46,7 @@ def clinics(engine: Engine, settings: Settings) -> str:
             session.add(
                 ConversationDashboard(clinic_id=clinic, phone=PHONE, status="waiting_human")
             )
-    return token
+    return clinic_id, token
 
 
 @pytest.fixture
@@ -78,19 +78,21 @@ def _open_handoffs(engine: Engine) -> dict[int, str]:
 
 
 def test_each_clinics_staff_list_and_resume_their_own_patients(
-    engine: Engine, clinics: str, service: str, rasa: RasaAPI
+    engine: Engine, clinics: tuple[int, str], service: str, rasa: RasaAPI
 ) -> None:
-    for token in (DEFAULT_TOKEN, clinics):
-        listed = _call("GET", f"{service}/handoffs", token).json()["handoffs"]
+    clinic_id, token = clinics
+    for staff in (DEFAULT_TOKEN, token):
+        listed = _call("GET", f"{service}/handoffs", staff).json()["handoffs"]
         assert [handoff["phone"] for handoff in listed] == [PHONE]
-    rasa.paused[f"c2:{PHONE}"] = True
-    answer = _call("POST", f"{service}/handoffs/{PHONE}/resume", clinics)
+    conversation = f"c{clinic_id}:{PHONE}"  # the second clinic's rasa conversation
+    rasa.paused[conversation] = True
+    answer = _call("POST", f"{service}/handoffs/{PHONE}/resume", token)
     assert answer.status_code == 200, answer.text
-    assert rasa.posted == [(f"c2:{PHONE}", RESUME_EVENTS)]  # the second clinic's conversation
-    assert _open_handoffs(engine) == {1: "waiting_human", 2: "closed"}
-    # Only clinic 2's handoff was closed: the default clinic's staff still see theirs.
+    assert rasa.posted == [(conversation, RESUME_EVENTS)]
+    assert _open_handoffs(engine) == {1: "waiting_human", clinic_id: "closed"}
+    # Only the second clinic's handoff was closed: the default clinic's staff still see theirs.
     assert len(_call("GET", f"{service}/handoffs", DEFAULT_TOKEN).json()["handoffs"]) == 1
-    assert _call("GET", f"{service}/handoffs", clinics).json()["handoffs"] == []
+    assert _call("GET", f"{service}/handoffs", token).json()["handoffs"] == []
 
 
 def test_another_clinics_patient_is_not_found(
@@ -107,9 +109,9 @@ def test_another_clinics_patient_is_not_found(
 
 
 def test_erasure_erases_the_patient_in_the_staffs_clinic_only(
-    engine: Engine, clinics: str, service: str
+    engine: Engine, clinics: tuple[int, str], service: str
 ) -> None:
-    answer = _call("DELETE", f"{service}/patients/{PHONE}", clinics)
+    answer = _call("DELETE", f"{service}/patients/{PHONE}", clinics[1])
     assert answer.status_code == 200, answer.text
     with session_scope(engine) as session:
         left = session.execute(select(Conversation.clinic_id)).scalars().all()
@@ -118,7 +120,7 @@ def test_erasure_erases_the_patient_in_the_staffs_clinic_only(
 
 
 def test_a_disabled_clinics_staff_and_unknown_tokens_are_refused(
-    engine: Engine, clinics: str, service: str
+    engine: Engine, clinics: tuple[int, str], service: str
 ) -> None:
     assert _call("GET", f"{service}/handoffs", "no-such-token").status_code == 401
     assert requests.get(f"{service}/handoffs", timeout=10).status_code == 401
@@ -129,4 +131,4 @@ def test_a_disabled_clinics_staff_and_unknown_tokens_are_refused(
         ("POST", f"/handoffs/{PHONE}/resume"),
         ("DELETE", f"/patients/{PHONE}"),
     ):
-        assert _call(method, f"{service}{path}", clinics).status_code == 401
+        assert _call(method, f"{service}{path}", clinics[1]).status_code == 401

@@ -134,11 +134,11 @@ class ZapiInput(WhatsAppInput):
         body = await self.read_webhook_body(request)
         if body is None:
             return response.json({"error": "payload too large"}, status=413)
+        malformed: MalformedPayload | None = None  # answered once the sender is authenticated
         try:
             payload = read_json(body)
         except MalformedPayload as error:
-            logger.warning("zapi webhook rejected: malformed body (%s)", error)
-            return response.json({"error": "malformed payload"}, status=400)
+            payload, malformed = None, error
         instance_id = payload.get("instanceId") if isinstance(payload, dict) else None
         clinic = await run_db(self._clinic_of, instance_id if isinstance(instance_id, str) else "")
         token = clinic.zapi_instance_token if clinic is not None else self.instance_token
@@ -152,6 +152,8 @@ class ZapiInput(WhatsAppInput):
             )
             return response.json({"error": "unauthorized"}, status=401)
         try:
+            if malformed is not None:
+                raise malformed
             event = parse_callback(payload)
         except MalformedPayload as error:
             logger.warning("zapi webhook rejected: malformed body (%s)", error)
