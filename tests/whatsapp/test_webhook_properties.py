@@ -2,9 +2,9 @@
 
 Whatever arrives, carrying the right credentials so that parsing is what gets exercised (Z-API
 callbacks with the instance token, Meta envelopes signed with the app secret), the connector
-answers 200, 400 or 404 (an instance no clinic has), never a 5xx (Z-API and Meta retry a 5xx forever), and nothing is
-logged at ERROR: no unhandled exception in the request nor in the turns and deliveries that
-follow. Odd credentials always get 401. On PostgreSQL too, whose columns refuse what SQLite
+answers 200, 400 or 404 (an instance no clinic has), never a 5xx (Z-API and Meta retry a 5xx
+forever), and nothing is logged at ERROR: no unhandled exception in the request nor in the
+turns and deliveries that follow. Odd credentials always get 401. On PostgreSQL too, whose columns refuse what SQLite
 stores silently (over-long ids, NUL characters).
 """
 
