@@ -4,8 +4,8 @@ Whatever arrives, carrying the right credentials so that parsing is what gets ex
 callbacks with the instance token, Meta envelopes signed with the app secret), the connector
 answers 200, 400 or 404 (an instance no clinic has), never a 5xx (Z-API and Meta retry a 5xx
 forever), and nothing is logged at ERROR: no unhandled exception in the request nor in the
-turns and deliveries that follow. Odd credentials always get 401. On PostgreSQL too, whose columns refuse what SQLite
-stores silently (over-long ids, NUL characters).
+turns and deliveries that follow. Odd credentials always get 401. On PostgreSQL too, whose
+columns refuse what SQLite stores silently (over-long ids, NUL characters).
 """
 
 from __future__ import annotations
