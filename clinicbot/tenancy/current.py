@@ -47,6 +47,12 @@ def clinic_config(clinic_id: int) -> ClinicConfig:
     return config
 
 
+def forget_clinics() -> None:
+    """Drop the cached configurations (the next use reads the rows again)."""
+    with _lock:
+        _cache.clear()
+
+
 def acting_clinic_id() -> int:
     """The clinic being acted for; the default clinic when none is."""
     clinic_id = current_clinic_id()
