@@ -121,22 +121,21 @@ class MetaInput(WhatsAppInput):
         return webhook
 
     async def _receive(self, request: Request, turns: TurnRunner) -> HTTPResponse:
-        """Each change's ``phone_number_id`` selects its clinic (unknown or disabled: 404),
-        whose app secret must have signed the body."""
+        """Each change's ``phone_number_id`` selects its clinic, whose app secret must have
+        signed the body (the default clinic's when it names none: 401 when that fails). Then a
+        number no active clinic has is a 404."""
         body = await self.read_webhook_body(request)
         if body is None:
             return response.json({"error": "payload too large"}, status=413)
+        malformed: MalformedPayload | None = None  # answered once the signature is checked
+        payload: Any = None
         try:
             payload = read_json(body)
             parse_webhook(payload)  # the shape, before anything is looked up
+            numbers = phone_number_ids(payload)
         except MalformedPayload as error:
-            logger.warning("meta webhook rejected: malformed body (%s)", error)
-            return response.json({"error": "malformed payload"}, status=400)
-        clinics = await run_db(self._clinics_of, phone_number_ids(payload))
-        unknown = sorted(number for number, clinic in clinics.items() if clinic is None)
-        if unknown:
-            logger.warning("meta webhook rejected: unknown phone_number_id %.40r", unknown[0])
-            return response.json({"error": "unknown phone number"}, status=404)
+            malformed, numbers = error, set()
+        clinics = await run_db(self._clinics_of, numbers)
         signature = request.headers.get("x-hub-signature-256")
         secrets = {clinic.meta_app_secret for clinic in clinics.values() if clinic is not None}
         if not all(is_valid(body, signature, secret) for secret in secrets or {self.app_secret}):
@@ -145,6 +144,13 @@ class MetaInput(WhatsAppInput):
                 request.remote_addr or request.ip,
             )
             return response.json({"error": "invalid signature"}, status=401)
+        if malformed is not None:
+            logger.warning("meta webhook rejected: malformed body (%s)", malformed)
+            return response.json({"error": "malformed payload"}, status=400)
+        unknown = sorted(number for number, clinic in clinics.items() if clinic is None)
+        if unknown:
+            logger.warning("meta webhook rejected: unknown phone_number_id %.40r", unknown[0])
+            return response.json({"error": "unknown phone number"}, status=404)
         events = [
             dataclasses.replace(event, clinic_id=clinic.id)
             for number, clinic in sorted(clinics.items())
