@@ -8,8 +8,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from clinicbot.services.clinic import load_clinic
 from clinicbot.services.handoff import request_human
+from clinicbot.tenancy.current import current_facts
+from clinicbot.tenancy.senders import phone_of
 
 # After this many misunderstandings in a row the assistant offers a person.
 OFFER_HUMAN_AFTER = 3
@@ -40,9 +41,11 @@ class ActionTransferirAtendente(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        request_human(tracker.sender_id, reason=f"pediu atendente ({slots.intent(tracker)})")
+        request_human(
+            phone_of(tracker.sender_id), reason=f"pediu atendente ({slots.intent(tracker)})"
+        )
         dispatcher.utter_message(
-            response="utter_atendente_avisado", horario_recepcao=load_clinic().human_hours
+            response="utter_atendente_avisado", horario_recepcao=current_facts().human_hours
         )
         return [*slots.stop_form(), *slots.reset_journey(), ConversationPaused()]
 

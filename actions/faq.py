@@ -7,7 +7,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from clinicbot.services.clinic import faq_reply, load_clinic
+from clinicbot.services.clinic import faq_reply
+from clinicbot.tenancy.current import current_facts
 
 
 class ActionResponderFaq(Action):
@@ -19,7 +20,7 @@ class ActionResponderFaq(Action):
     ) -> list[dict[str, Any]]:
         intent = tracker.latest_message.get("intent", {}).get("name", "")
         insurer = next(tracker.get_latest_entity_values("convenio"), None)
-        reply = faq_reply(intent, load_clinic(), asked_insurer=insurer)
+        reply = faq_reply(intent, current_facts(), asked_insurer=insurer)
         if reply:
             dispatcher.utter_message(response=reply.response, **reply.variables)
         else:

@@ -21,10 +21,10 @@ from clinicbot.ptbr.replies import declines_to_say, says_no, says_yes
 from clinicbot.ptbr.words import WEEKDAY_NAMES
 from clinicbot.services import identity
 from clinicbot.services.choices import Option, pick_option
-from clinicbot.services.clinic import load_clinic
 from clinicbot.services.handoff import request_human
 from clinicbot.services.patients import parse_birth_date, parse_email, parse_full_name
-from clinicbot.settings import get_settings
+from clinicbot.tenancy.current import current_facts, current_settings
+from clinicbot.tenancy.senders import phone_of
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
         if not is_valid_cpf(digits):
             dispatcher.utter_message(response="utter_cpf_invalido")
             return {"cpf": None}
-        if identity.blocked(tracker.sender_id):
+        if identity.blocked(phone_of(tracker.sender_id)):
             return _hand_over(dispatcher, tracker)
         try:
             patient = booking_service().find_patient(digits)
@@ -88,7 +88,9 @@ class JourneyFormValidator(FormValidationAction, ABC):
             logger.exception("patient lookup failed")
             dispatcher.utter_message(response="utter_agenda_indisponivel")
             return {"cpf": None}
-        verified = patient is not None and identity.sender_is_patient(tracker.sender_id, patient)
+        verified = patient is not None and identity.sender_is_patient(
+            phone_of(tracker.sender_id), patient
+        )
         found: Slots = {
             "cpf": digits,
             "paciente_cadastrado": patient is not None,
@@ -110,7 +112,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
         ends with the staff (``verificacao_falhou``). In the other forms any failure gets the
         same answer, whether the CPF is registered or not.
         """
-        born = parse_birth_date(str(value or ""), get_settings().clinic_today())
+        born = parse_birth_date(str(value or ""), current_settings().clinic_today())
         if born is None:
             dispatcher.utter_message(response="utter_nascimento_invalido")
             return {"paciente_nascimento": None}
@@ -126,7 +128,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
             return {**told, "identidade_verificada": True, "paciente_nome": patient.name}
         if patient is None and booking:
             return told  # a new patient: registration goes on
-        failures = identity.record_failure(tracker.sender_id)
+        failures = identity.record_failure(phone_of(tracker.sender_id))
         if booking:
             return {**told, "paciente_cadastrado": False, "verificacao_falhou": True}
         if failures >= identity.MAX_FAILURES_PER_DAY:
@@ -162,7 +164,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
         A weekday named alone on that weekday ("terça" on a Tuesday) is today while today has
         free times, else the same weekday next week, and the patient is told so.
         """
-        today = get_settings().clinic_today()
+        today = current_settings().clinic_today()
         service = booking_service()
         try:
             available = wanted >= today and service.is_available_day(wanted)
@@ -242,9 +244,9 @@ def _listed_day(options: list[Option]) -> date | None:
 def _hand_over(dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
     """Out of identity checks for today: the staff take over (the form stops, the bot
     pauses; see :meth:`JourneyFormValidator.run`)."""
-    request_human(tracker.sender_id, reason="verificação de identidade não confirmada")
+    request_human(phone_of(tracker.sender_id), reason="verificação de identidade não confirmada")
     dispatcher.utter_message(
-        response="utter_verificacao_bloqueada", horario_recepcao=load_clinic().human_hours
+        response="utter_verificacao_bloqueada", horario_recepcao=current_facts().human_hours
     )
     return {
         "cpf": None,

@@ -15,8 +15,9 @@ from actions.asks import ActionAskHorarioEscolhido, upcoming_or_apology
 from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
-from clinicbot.services.clinic import load_clinic
 from clinicbot.services.handoff import request_human
+from clinicbot.tenancy.current import current_facts
+from clinicbot.tenancy.senders import phone_of
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +67,11 @@ class ActionAgendarConsulta(Action):
                     cpf=tracker.get_slot("cpf"),
                     name=tracker.get_slot("paciente_nome"),
                     email=tracker.get_slot("paciente_email"),
-                    phone=tracker.sender_id,
+                    phone=phone_of(tracker.sender_id),
                     birth_date=date.fromisoformat(born) if born else None,
                 )
             appointment = service.book(
-                phone=tracker.sender_id,
+                phone=phone_of(tracker.sender_id),
                 cpf=tracker.get_slot("cpf"),
                 starts_at=datetime.fromisoformat(chosen),
                 patient_name=tracker.get_slot("paciente_nome"),
@@ -93,9 +94,11 @@ class ActionAgendarConsulta(Action):
 
 def _staff_confirm_identity(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
     """A registered CPF whose birth date did not match: nothing is booked, staff confirm."""
-    request_human(tracker.sender_id, reason="agendamento com data de nascimento divergente")
+    request_human(
+        phone_of(tracker.sender_id), reason="agendamento com data de nascimento divergente"
+    )
     dispatcher.utter_message(
-        response="utter_cadastro_nao_confirmado", horario_recepcao=load_clinic().human_hours
+        response="utter_cadastro_nao_confirmado", horario_recepcao=current_facts().human_hours
     )
     forget = [SlotSet(slot, None) for slot in ("cpf", "verificacao_falhou", "paciente_nome")]
     return [*slots.reset_journey(), *forget, ConversationPaused()]
@@ -118,7 +121,7 @@ class ActionReagendarConsulta(Action):
             return slots.reset_journey()
         try:
             moved = booking_service().reschedule(
-                phone=tracker.sender_id,
+                phone=phone_of(tracker.sender_id),
                 cpf=tracker.get_slot("cpf"),
                 appointment_id=appointment_id,
                 starts_at=datetime.fromisoformat(chosen),

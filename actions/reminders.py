@@ -18,7 +18,8 @@ from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.ptbr.formatting import clock, long_day
 from clinicbot.ptbr.replies import says_yes
 from clinicbot.services.notifications.replies import ReminderReplies, pending_reply
-from clinicbot.settings import get_settings
+from clinicbot.tenancy.current import current_settings
+from clinicbot.tenancy.senders import phone_of
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def reminder_replies() -> ReminderReplies:
 def _when(starts_at: datetime | None) -> dict[str, str]:
     if starts_at is None:
         return {}
-    local = starts_at.astimezone(get_settings().clinic_tz)
+    local = starts_at.astimezone(current_settings().clinic_tz)
     return {"dia": long_day(local.date()), "hora": clock(local)}
 
 
@@ -51,7 +52,7 @@ class ActionResponderLembreteOuOferta(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        phone = tracker.sender_id
+        phone = phone_of(tracker.sender_id)
         yes = slots.intent(tracker) == "afirmar" or says_yes(slots.text(tracker))
         with session_scope(reminder_replies().engine) as session:
             pending = pending_reply(session, phone)

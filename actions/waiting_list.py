@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions.forms import JourneyFormValidator
 from actions.services import waiting_list_service
 from clinicbot.ptbr.formatting import PERIOD_PHRASES, short_day
+from clinicbot.tenancy.senders import phone_of
 
 FORM = "lista_espera_form"
 JOIN_INTENT = "lista_espera"
@@ -63,7 +64,7 @@ class ActionPosicaoListaEspera(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        position = waiting_list_service().position(tracker.sender_id)
+        position = waiting_list_service().position(phone_of(tracker.sender_id))
         if position is None:
             return [SlotSet("na_lista_espera", False)]
         dispatcher.utter_message(response="utter_lista_espera_posicao", posicao=position)
@@ -91,7 +92,7 @@ class ActionEntrarListaEspera(Action):
             return []  # the form stopped early and already told the patient why
         day, period = _preferences(tracker)
         joined = waiting_list_service().join(
-            phone=tracker.sender_id,
+            phone=phone_of(tracker.sender_id),
             cpf=cpf,
             name=tracker.get_slot("paciente_nome"),
             date_from=day,
@@ -113,7 +114,7 @@ class ActionSairListaEspera(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if waiting_list_service().leave(tracker.sender_id):
+        if waiting_list_service().leave(phone_of(tracker.sender_id)):
             dispatcher.utter_message(response="utter_lista_espera_saiu")
         else:
             dispatcher.utter_message(response="utter_lista_espera_nao_estava")

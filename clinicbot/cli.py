@@ -2,7 +2,8 @@
 ``python -m clinicbot.cli outbox resend --id N | --phone P | --all-dead`` puts messages the
 outbox gave up on back in its queue; ``backup [--output DIR]`` and ``restore FILE
 --database-url URL`` back the database up and load a backup (:mod:`clinicbot.services.backups`);
-``api-keys create|list|revoke`` manages the public API's keys."""
+``api-keys create|list|revoke`` manages the public API's keys; ``clinics …`` manages the clinics
+(:mod:`clinicbot.tenancy.cli`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from clinicbot.logs import configure_logging
 from clinicbot.services.backups.commands import add_commands as add_backup_commands
 from clinicbot.settings import SANDBOX_PORT, get_settings
 from clinicbot.stack import PR_SET_PDEATHSIG, Ports, Stack
+from clinicbot.tenancy import cli as clinics_cli
 from clinicbot.whatsapp.outbox import resend_dead
 
 
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke_parser = keys_commands.add_parser("revoke", help="revoke a key at once")
     revoke_parser.add_argument("id", type=int)
     keys_parser.set_defaults(handler=api_keys)
+    clinics_cli.add_parser(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

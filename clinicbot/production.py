@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from clinicbot import settings as known
+from clinicbot.tenancy.secrets import SANDBOX_SECRETS_KEY
 
 REPOSITORY_SECRETS = frozenset(
     {
@@ -64,6 +65,9 @@ def problems(environ: Mapping[str, str] | None = None) -> list[str]:
     for name in (*checked, *OPTIONAL_SECRETS):
         if value(name) in REPOSITORY_SECRETS:
             found.append(f"{name} is the repository's public sandbox value")
+    # Optional (only clinics beyond the default one need it), never the sandbox key.
+    if SANDBOX_SECRETS_KEY in (key.strip() for key in value("CLINIC_SECRETS_KEYS").split(",")):
+        found.append("CLINIC_SECRETS_KEYS holds the repository's public sandbox key")
     return found + alert_channel_problems(value)
 
 

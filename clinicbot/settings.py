@@ -183,6 +183,9 @@ class Settings:
     monitoring_enabled: bool = True
     api_log_retention_days: int = 30
     health_cache_seconds: float = 5.0
+    # Fernet keys of the clinics' secrets at rest, comma-separated, newest first
+    # (clinicbot/tenancy/secrets.py); empty outside production: a sandbox key is used.
+    clinic_secrets_keys: str = ""
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -360,6 +363,7 @@ def read_settings() -> Settings:
         monitoring_enabled=_env("MONITORING_ENABLED", "true").lower() in ("1", "true", "yes"),
         api_log_retention_days=int(_env("API_LOG_RETENTION_DAYS", "30")),
         health_cache_seconds=float(_env("HEALTH_CACHE_SECONDS", "5")),
+        clinic_secrets_keys=_env("CLINIC_SECRETS_KEYS"),
     )
 
 

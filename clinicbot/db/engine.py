@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from clinicbot.settings import get_settings
+from clinicbot.tenancy import scope as _clinic_scope  # noqa: F401  (registers the listeners)
+from clinicbot.tenancy.context import current_clinic_id
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # libpq keepalives: first probe after 30 s idle, then every 10 s; 3 unanswered = connection dead.
@@ -104,8 +106,15 @@ _sessions = sessionmaker(future=True, expire_on_commit=False)
 
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A session committed when the block ends, rolled back if it raises."""
+    """A session committed when the block ends, rolled back if it raises.
+
+    Inside :func:`clinicbot.tenancy.context.acting_for` it acts for that clinic only
+    (:mod:`clinicbot.tenancy.scope`).
+    """
     session = _sessions(bind=engine or get_engine())
+    clinic_id = current_clinic_id()
+    if clinic_id is not None:
+        session.info["clinic_id"] = clinic_id
     try:
         yield session
         session.commit()

@@ -129,6 +129,19 @@ def _flag(default: bool) -> Column:
     )
 
 
+def _clinic_id() -> Column:
+    """The clinic that owns the row (``clinics.id``; 1 is the default clinic, the one the
+    environment configures). Queries for a clinic go through :mod:`clinicbot.tenancy.scope`."""
+    return Column(
+        Integer,
+        ForeignKey("clinics.id"),
+        nullable=False,
+        index=True,
+        default=1,
+        server_default=sql_text("1"),
+    )
+
+
 def _created_at() -> Column:
     return Column(
         UTCDateTime, nullable=False, default=utcnow, server_default=sql_text("CURRENT_TIMESTAMP")
@@ -145,6 +158,42 @@ def _updated_at() -> Column:
     )
 
 
+class ClinicRecord(Base):
+    """A clinic served by this deployment (:mod:`clinicbot.tenancy`); row 1 is the default one.
+
+    Secret columns hold Fernet tokens (:mod:`clinicbot.tenancy.secrets`), never the secret;
+    the staff token only as its SHA-256. The default clinic leaves them empty: its services and
+    secrets come from the environment (``GESTAODS_TOKEN``, ``ZAPI_*``, ``META_*``,
+    ``STAFF_TOKEN``). ``faq`` holds what ``clinic.yml`` holds; ``options`` the reminder and
+    quiet-hour settings that differ from the environment's.
+    """
+
+    __tablename__ = "clinics"
+
+    id = Column(Integer, primary_key=True)
+    slug = Column(String(64), nullable=False, unique=True)
+    name = Column(String(200), nullable=False)
+    timezone = Column(
+        String(64), nullable=False, default="America/Sao_Paulo", server_default="America/Sao_Paulo"
+    )
+    gestaods_base_url = Column(String(300))
+    gestaods_env = Column(String(8), nullable=False, default="prod", server_default="prod")
+    gestaods_token = Column(Text)
+    zapi_instance_id = Column(String(100), unique=True)
+    zapi_instance_token = Column(Text)
+    zapi_client_token = Column(Text)
+    meta_phone_number_id = Column(String(64), unique=True)
+    meta_access_token = Column(Text)
+    meta_app_secret = Column(Text)
+    meta_verify_token = Column(Text)
+    staff_token_sha256 = Column(String(64), unique=True)
+    faq = Column(JSONType)
+    options = Column(JSONType)
+    active = _flag(True)
+    created_at = _created_at()
+    updated_at = _updated_at()
+
+
 class Conversation(Base):
     """One session of a patient with the assistant; its changes feed ``chatbot_metrics``."""
 
@@ -157,6 +206,7 @@ class Conversation(Base):
     )
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     phone = Column(String(64), nullable=False)
     channel = Column(String(32), nullable=False, default="whatsapp", server_default="whatsapp")
     status = Column(String(16), nullable=False, default="active", server_default="active")
@@ -202,6 +252,7 @@ class ConversationMessage(Base):
     )
 
     id = Column(BigIntegerPK, primary_key=True)
+    clinic_id = _clinic_id()
     conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
     phone = Column(String(64), nullable=False)
     direction = Column(String(3), nullable=False)
@@ -262,6 +313,7 @@ class OutboxMessage(Base):
     )
 
     id = Column(BigIntegerPK, primary_key=True)
+    clinic_id = _clinic_id()
     channel = Column(String(32), nullable=False)
     phone = Column(String(64), nullable=False)
     text = Column(Text, nullable=False)
@@ -299,6 +351,7 @@ class Appointment(Base):
     )
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     gestaods_id = Column(String(64), nullable=False, unique=True)
     phone = Column(String(64), nullable=False)
     cpf = Column(String(11), nullable=False)
@@ -345,6 +398,7 @@ class WaitingList(Base):
     )
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     phone = Column(String(64), nullable=False)
     cpf = Column(String(11), nullable=False)
     patient_name = Column(String(200))
@@ -375,6 +429,7 @@ class ConversationDashboard(Base):
     )
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
     phone = Column(String(64), nullable=False)
     status = Column(String(16), nullable=False, default="open", server_default="open")
@@ -389,9 +444,10 @@ class IdentityCheck(Base):
     """Failed identity checks of one phone on one clinic day (capped: then staff take over)."""
 
     __tablename__ = "identity_checks"
-    __table_args__ = (UniqueConstraint("phone", "day"),)
+    __table_args__ = (UniqueConstraint("clinic_id", "phone", "day"),)
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     phone = Column(String(64), nullable=False)
     day = Column(Date, nullable=False)
     failures = Column(Integer, nullable=False, default=0, server_default="0")
@@ -409,6 +465,7 @@ class PatientTransaction(Base):
     )
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     phone = Column(String(64), nullable=False)
     cpf = Column(String(11))
     conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
@@ -465,6 +522,7 @@ class Notification(Base):
     )
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     kind = Column(String(16), nullable=False)
     phone = Column(String(64), nullable=False)
     appointment_id = Column(ForeignKey("appointments.id", ondelete="SET NULL"))
@@ -489,9 +547,10 @@ class MessageTemplate(Base):
     """A text the assistant sends, per key, A/B variant and locale."""
 
     __tablename__ = "message_templates"
-    __table_args__ = (UniqueConstraint("key", "variant", "locale"),)
+    __table_args__ = (UniqueConstraint("clinic_id", "key", "variant", "locale"),)
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     key = Column(String(100), nullable=False)
     variant = Column(String(50), nullable=False, default="default", server_default="default")
     locale = Column(String(10), nullable=False, default="pt_BR", server_default="pt_BR")
@@ -508,6 +567,7 @@ class ApiCallLog(Base):
     __table_args__ = (Index(None, "service", "created_at"),)
 
     id = Column(BigIntegerPK, primary_key=True)
+    clinic_id = _clinic_id()
     service = Column(String(32), nullable=False)
     method = Column(String(8), nullable=False)
     path = Column(String(500), nullable=False)
@@ -525,6 +585,7 @@ class ABTest(Base):
     __table_args__ = (_one_of("status", AB_TEST_STATUSES),)
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     key = Column(String(100), nullable=False, unique=True)
     description = Column(Text)
     variants = Column(JSONType, nullable=False)
@@ -541,6 +602,7 @@ class ABTestAssignment(Base):
     __table_args__ = (UniqueConstraint("test_id", "phone"),)
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     test_id = Column(ForeignKey("ab_tests.id", ondelete="CASCADE"), nullable=False)
     phone = Column(String(64), nullable=False)
     variant = Column(String(50), nullable=False)
@@ -554,6 +616,7 @@ class ABTestOutcome(Base):
     __table_args__ = (Index(None, "test_id", "event"),)
 
     id = Column(Integer, primary_key=True)
+    clinic_id = _clinic_id()
     test_id = Column(ForeignKey("ab_tests.id", ondelete="CASCADE"), nullable=False)
     assignment_id = Column(ForeignKey("ab_test_assignments.id", ondelete="CASCADE"), nullable=False)
     event = Column(String(50), nullable=False)

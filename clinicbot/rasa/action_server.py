@@ -34,6 +34,8 @@ from clinicbot.logs import configure_logging
 from clinicbot.monitoring import add_metrics_route
 from clinicbot.production import UnsafeConfiguration, require_safe_environment
 from clinicbot.settings import get_settings
+from clinicbot.tenancy.context import acting_for
+from clinicbot.tenancy.senders import split_sender_id
 
 logger = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/health"})
@@ -41,11 +43,14 @@ METRICS_PATH = "/metrics"
 
 
 class ThreadedActionExecutor(ActionExecutor):
-    """Runs each action call in a worker thread, with an event loop of its own."""
+    """Runs each action call in a worker thread, with an event loop of its own, acting for the
+    clinic of the conversation (its sender id, :mod:`clinicbot.tenancy.senders`)."""
 
     async def run(self, action_call: dict[str, Any]) -> dict[str, Any] | None:
         parent_run = super().run
-        return await asyncio.to_thread(lambda: asyncio.run(parent_run(action_call)))
+        clinic_id, _ = split_sender_id(str(action_call.get("sender_id") or ""))
+        with acting_for(clinic_id):  # asyncio.to_thread copies the context
+            return await asyncio.to_thread(lambda: asyncio.run(parent_run(action_call)))
 
 
 def create_action_app(token: str, package: str = "actions", *, metrics: bool = False) -> Sanic:

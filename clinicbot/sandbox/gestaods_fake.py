@@ -176,7 +176,13 @@ class FakeGestaoDS:
         today: date | None = None,
         seed: bool = True,
         clock: Callable[[], datetime] | None = None,
+        *,
+        opening_hours: tuple[tuple[time, time], ...] = OPENING_HOURS,
+        id_prefix: str = "ag_",
     ) -> None:
+        # Another clinic's agenda has its own hours and appointment ids (tests of many clinics).
+        self.opening_hours = opening_hours
+        self.id_prefix = id_prefix
         self.token = token
         self.tz = tz
         self._fixed_today = today
@@ -207,7 +213,7 @@ class FakeGestaoDS:
         if day.weekday() >= 5 or not self.today <= day < self.today + timedelta(HORIZON_DAYS):
             return []
         starts = []
-        for opens, closes in OPENING_HOURS:
+        for opens, closes in self.opening_hours:
             moment = datetime.combine(day, opens, tzinfo=self.tz)
             while moment.time() < closes:
                 starts.append(moment)
@@ -263,7 +269,7 @@ class FakeGestaoDS:
 
     def _add(self, cpf: str, start: datetime, first_visit: bool = False) -> FakeAppointment:
         appointment = FakeAppointment(
-            id=f"ag_{next(self._ids):05d}",
+            id=f"{self.id_prefix}{next(self._ids):05d}",
             cpf=cpf,
             starts_at=start,
             ends_at=start + timedelta(minutes=SLOT_MINUTES),

@@ -26,6 +26,7 @@ from clinicbot.services.notifications.scheduling import (
 )
 from clinicbot.services.waiting_list import Slot, WaitingListService
 from clinicbot.settings import get_settings
+from clinicbot.tenancy.current import current_settings
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class BookingService:
 
     def _has_bookable_time(self, day: date) -> bool:
         """Only the day ``min_lead`` from now falls in (or an earlier one) needs its times read."""
-        earliest = (utcnow() + self.min_lead).astimezone(get_settings().clinic_tz)
+        earliest = (utcnow() + self.min_lead).astimezone(current_settings().clinic_tz)
         return day > earliest.date() or bool(self.bookable_times(day))
 
     def time_options(

@@ -30,6 +30,9 @@ from clinicbot.db.models import (
     WaitingList,
 )
 from clinicbot.pii import mask_phone
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
+from clinicbot.tenancy.scope import session_clinic
+from clinicbot.tenancy.senders import sender_id
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +82,8 @@ def erase_patient(session: Session, phone: str) -> dict[str, int]:
     ).rowcount
     if _has_rasa_events(session):
         erased["events"] = session.execute(
-            text("DELETE FROM events WHERE sender_id = :phone"), {"phone": phone}
+            text("DELETE FROM events WHERE sender_id = :conversation"),
+            {"conversation": _conversation(session, phone)},
         ).rowcount
     logger.info("erased %s: %s", mask_phone(phone), erased)
     return erased
@@ -131,10 +135,16 @@ def has_conversation(engine: Engine, phone: str) -> bool:
             return False
         return (
             session.execute(
-                text("SELECT 1 FROM events WHERE sender_id = :phone LIMIT 1"), {"phone": phone}
+                text("SELECT 1 FROM events WHERE sender_id = :conversation LIMIT 1"),
+                {"conversation": _conversation(session, phone)},
             ).first()
             is not None
         )
+
+
+def _conversation(session: Session, phone: str) -> str:
+    """Rasa's sender id of ``phone`` with the clinic the session acts for."""
+    return sender_id(session_clinic(session) or DEFAULT_CLINIC_ID, phone)
 
 
 def _has_rasa_events(session: Session) -> bool:

@@ -17,7 +17,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import IdentityCheck
 from clinicbot.gestaods.models import Patient
 from clinicbot.ptbr.phones import same_phone
-from clinicbot.settings import get_settings
+from clinicbot.tenancy.current import current_settings
 
 MAX_FAILURES_PER_DAY = 3
 
@@ -62,4 +62,4 @@ def blocked(phone: str) -> bool:
 
 
 def _today() -> date:
-    return get_settings().clinic_today()
+    return current_settings().clinic_today()

@@ -10,8 +10,10 @@ they never block the Sanic server.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sanic import Sanic
@@ -124,11 +126,12 @@ class Jobs:
 
 def build_scheduler(
     settings: Settings,
-    jobs: Jobs,
+    jobs: Any,
     *,
     loop: asyncio.AbstractEventLoop | None = None,
 ) -> AsyncIOScheduler:
-    """An (unstarted) scheduler running ``jobs`` at the configured intervals.
+    """An (unstarted) scheduler running ``jobs`` (:class:`Jobs`, or
+    :class:`clinicbot.tenancy.jobs.ClinicJobs` for every clinic) at the configured intervals.
 
     APScheduler fires on the system clock; the jobs themselves read the project clock.
     """
@@ -190,9 +193,17 @@ def install_scheduler(app: Sanic) -> None:
 
     @app.after_server_start
     async def start_scheduler(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
+        # Imported here: clinicbot.tenancy.jobs builds on this module's Jobs.
+        from clinicbot.tenancy.jobs import ClinicJobs
+
         engine = make_engine(settings.database_url)
-        agenda = GestaoDSClient.from_settings(settings, on_call=api_log.record_api_call)
-        jobs = Jobs(settings, engine=engine, agenda=agenda)
+        jobs = ClinicJobs(
+            settings,
+            engine=engine,
+            make_agenda=functools.partial(
+                GestaoDSClient.from_settings, on_call=api_log.record_api_call
+            ),
+        )
         app.ctx.scheduler = build_scheduler(settings, jobs, loop=loop)
         app.ctx.scheduler_engine = engine
         app.ctx.scheduler.start()

@@ -25,6 +25,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from clinicbot.db.models import MessageTemplate
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
+from clinicbot.tenancy.scope import session_clinic
 
 LOCALE = "pt_BR"
 DEFAULT_VARIANT = "default"
@@ -120,8 +122,15 @@ def seed_default_templates(session: Session) -> None:
     several processes at once.
     """
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    clinic_id = session_clinic(session) or DEFAULT_CLINIC_ID  # the clinic's own copies
     rows = [
-        {"key": key, "variant": DEFAULT_VARIANT, "locale": LOCALE, "text": text}
+        {
+            "clinic_id": clinic_id,
+            "key": key,
+            "variant": DEFAULT_VARIANT,
+            "locale": LOCALE,
+            "text": text,
+        }
         for key, text in DEFAULT_TEMPLATES.items()
     ]
     session.execute(insert(MessageTemplate).values(rows).on_conflict_do_nothing())

@@ -1,5 +1,9 @@
 """Staff endpoints: see who asked for a person, and hand a conversation back to the assistant.
 
+Each clinic's staff have their own bearer token (``STAFF_TOKEN`` for the default clinic, the
+one ``clinics add`` printed for another): every endpoint acts for that clinic only
+(:mod:`clinicbot.tenancy.scope`), so another clinic's patients are not found.
+
 Every failure of a dependency is a JSON answer staff can act on, never a 500: rasa refusing or
 unreachable → 502, rasa too slow → 504, the database down → 503.
 """
@@ -7,7 +11,10 @@ unreachable → 502, rasa too slow → 504, the database down → 503.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from sanic import Blueprint, Request
@@ -29,8 +36,10 @@ from clinicbot.services.handoff import (
 )
 from clinicbot.services.templates import BACK_TO_BOT
 from clinicbot.settings import Settings
+from clinicbot.tenancy.context import acting_for, current_clinic_id
+from clinicbot.tenancy.registry import clinic_for_staff_token
+from clinicbot.tenancy.senders import sender_id
 from clinicbot.web.database import service_engine
-from clinicbot.web.staff_auth import deny_unless_staff as _deny
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +50,8 @@ def staff_blueprint() -> Blueprint:
     staff = Blueprint("staff", url_prefix="/staff")
 
     @staff.get("/handoffs")
+    @_for_staff
     async def open_handoffs(request: Request) -> HTTPResponse:
-        if denied := _deny(request):
-            return denied
         with session_scope(service_engine(request.app)) as session:
             rows = session.execute(
                 select(ConversationDashboard)
@@ -62,14 +70,13 @@ def staff_blueprint() -> Blueprint:
         return json({"handoffs": handoffs})
 
     @staff.post("/handoffs/<phone>/resume")
+    @_for_staff
     async def resume(request: Request, phone: str) -> HTTPResponse:
         """Let the assistant answer this phone again, then close the handoff.
 
         In that order, so that a failure leaves the handoff open for staff to try again; once
         it is done, doing it again answers 200 with ``already_resumed``.
         """
-        if denied := _deny(request):
-            return denied
         phone = normalize_phone(phone)
         settings: Settings = request.app.ctx.settings
         engine = service_engine(request.app)
@@ -82,7 +89,7 @@ def staff_blueprint() -> Blueprint:
         if state == "closed":
             return json({"resumed": phone, "already_resumed": True})
         try:
-            await resume_in_rasa(request.app.ctx.http, settings, phone)
+            await resume_in_rasa(request.app.ctx.http, settings, _conversation(phone))
         except asyncio.TimeoutError:
             logger.error("rasa did not answer the resume of %s in time", mask_phone(phone))
             return json({"error": f"the assistant did not answer in time; {TRY_AGAIN}"}, status=504)
@@ -97,14 +104,13 @@ def staff_blueprint() -> Blueprint:
         return json({"resumed": phone, "notice": BACK_TO_BOT})
 
     @staff.delete("/patients/<phone>")
+    @_for_staff
     async def erase(request: Request, phone: str) -> HTTPResponse:
         """Erase everything the assistant holds about a patient (LGPD); GestãoDS is untouched.
 
         The conversation is paused in rasa first, which waits for a turn in flight: otherwise
         that turn would save the history again right after it was erased.
         """
-        if denied := _deny(request):
-            return denied
         phone = normalize_phone(phone)
         engine = service_engine(request.app)
         try:
@@ -113,7 +119,9 @@ def staff_blueprint() -> Blueprint:
             return _database_down(error)
         try:
             if in_rasa:
-                await pause_in_rasa(request.app.ctx.http, request.app.ctx.settings, phone)
+                await pause_in_rasa(
+                    request.app.ctx.http, request.app.ctx.settings, _conversation(phone)
+                )
         except asyncio.TimeoutError:
             logger.error("erasure of %s: a turn is still running", mask_phone(phone))
             return json({"error": "a conversation turn is still running; try again"}, status=504)
@@ -137,3 +145,33 @@ def staff_blueprint() -> Blueprint:
 def _database_down(error: SQLAlchemyError) -> HTTPResponse:
     logger.error("staff request: database unavailable: %s", type(error).__name__)
     return json({"error": f"the database is unavailable; {TRY_AGAIN}"}, status=503)
+
+
+Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
+
+
+def _for_staff(handler: Handler) -> Handler:
+    """401 unless the request carries ``Authorization: Bearer <token>`` of an active clinic's
+    staff; the handler then acts for that clinic."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        try:
+            with session_scope(service_engine(request.app)) as session:
+                clinic_id = clinic_for_staff_token(session, given, request.app.ctx.settings)
+        except SQLAlchemyError as error:
+            return _database_down(error)
+        if clinic_id is None:
+            return json({"error": "unauthorized"}, status=401)
+        with acting_for(clinic_id):
+            return await handler(request, *args, **kwargs)
+
+    return guarded
+
+
+def _conversation(phone: str) -> str:
+    """The rasa conversation of ``phone`` with the clinic acted for."""
+    clinic_id = current_clinic_id()
+    assert clinic_id is not None, "staff handlers act for a clinic"
+    return sender_id(clinic_id, phone)

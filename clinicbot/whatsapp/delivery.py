@@ -71,6 +71,7 @@ class OutgoingMessage:
     options: list[dict[str, Any]] | None
     attempts: int
     give_up_at: datetime
+    clinic_id: int = 1  # whose number sends it
 
 
 class DeliveryFailed(Exception):
@@ -212,6 +213,7 @@ class DeliveryWorker:
                     ~exists().where(
                         earlier.channel == OutboxMessage.channel,
                         earlier.phone == OutboxMessage.phone,
+                        earlier.clinic_id == OutboxMessage.clinic_id,
                         earlier.id < OutboxMessage.id,
                         earlier.status.in_(UNFINISHED),
                     ),
@@ -242,6 +244,7 @@ class DeliveryWorker:
                             row.options,
                             row.attempts + 1,
                             self._give_up_at(row),
+                            row.clinic_id,
                         )
                     )
             return claimed

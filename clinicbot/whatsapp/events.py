@@ -46,6 +46,7 @@ class InboundEvent:
     moment: datetime | None = None
     status: StatusUpdate | None = None
     data: dict[str, Any] = field(default_factory=dict)  # stored with the message (replayable)
+    clinic_id: int = 1  # the clinic whose number received it (set by the connector)
 
 
 class MalformedPayload(ValueError):

@@ -32,6 +32,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, ConversationMessageKey, OutboxMessage
 from clinicbot.db.types import utcnow
 from clinicbot.services.templates import TURN_FAILED_APOLOGY
+from clinicbot.tenancy.sessions import clinic_session
 from clinicbot.whatsapp import throttle
 from clinicbot.whatsapp.conversations import conversation_for
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
@@ -63,6 +64,7 @@ class StoredInbound:
     data: dict[str, Any]
     attempts: int = 0  # failed turns so far
     throttled: bool = False
+    clinic_id: int = 1
 
 
 def store_inbound(
@@ -80,7 +82,7 @@ def store_inbound(
     """
     data = {**event.data, "unsupported": event.kind is InboundKind.UNSUPPORTED}
     try:
-        with session_scope(engine) as session:
+        with clinic_session(event.clinic_id, engine) as session:
             seen = session.get(ConversationMessageKey, (channel, event.message_id))
             if seen is not None:
                 return None
@@ -122,6 +124,7 @@ def _stored(message: ConversationMessage) -> StoredInbound:
         data=data,
         attempts=int(message.attempts or 0),
         throttled=message.status == "throttled",
+        clinic_id=int(message.clinic_id),
     )
 
 
@@ -178,7 +181,7 @@ def give_up(message: StoredInbound, error: str, engine: Engine | None = None) ->
     """Mark the claimed ``message`` dead and queue the apology to the patient (unless they got
     one within :data:`APOLOGY_INTERVAL`), in one transaction; False when it was not claimed."""
     now = utcnow()
-    with session_scope(engine) as session:
+    with clinic_session(message.clinic_id, engine) as session:
         dead = claim_with(
             session,
             update(_MESSAGES)

@@ -31,6 +31,8 @@ from sqlalchemy.orm import Session
 from clinicbot.db.models import ConversationMessage, OutboxMessage
 from clinicbot.db.types import utcnow
 from clinicbot.ptbr.phones import normalize_phone
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
+from clinicbot.tenancy.scope import session_clinic
 from clinicbot.whatsapp.conversations import conversation_for
 
 # Delivery states in the order they happen; a late "sent" never undoes a "read".
@@ -60,10 +62,13 @@ def enqueue_text(
     when the channel can, with ``text`` (which should already number the options) as fallback.
     ``in_reply_to`` and ``latency_ms`` are set by the connectors for answers to a message.
     ``deliver_by``: after it the message is not worth sending (the outbox gives up on it).
+    It goes out from the number of the clinic the session acts for (the default clinic's
+    when it acts for none: :mod:`clinicbot.tenancy.scope`).
     """
     phone = normalize_phone(phone)
     now = utcnow()
     values = {
+        "clinic_id": session_clinic(session) or DEFAULT_CLINIC_ID,
         "channel": channel,
         "phone": phone,
         "text": text,

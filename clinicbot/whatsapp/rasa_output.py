@@ -21,8 +21,9 @@ from typing import Any
 from rasa.core.channels.channel import OutputChannel
 from sqlalchemy.engine import Engine
 
-from clinicbot.db.engine import session_scope
 from clinicbot.db.types import utcnow
+from clinicbot.tenancy.senders import split_sender_id
+from clinicbot.tenancy.sessions import clinic_session
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.formatting import numbered_menu, split_message
 from clinicbot.whatsapp.outbox import REPLY_SHELF_LIFE, enqueue_text
@@ -68,10 +69,12 @@ class WhatsAppOutput(OutputChannel):
         await self._enqueue(recipient_id, split_message(numbered_menu(text, buttons)), options)
 
     async def _enqueue(
-        self, phone: str, parts: list[str], options: list[dict[str, Any]] | None = None
+        self, recipient_id: str, parts: list[str], options: list[dict[str, Any]] | None = None
     ) -> None:
+        """``recipient_id`` is Rasa's sender id: the clinic's and the patient's phone."""
         if not parts:
             return
+        clinic_id, phone = split_sender_id(recipient_id)
         latency_ms = deliver_by = None
         if self._received_at is not None:
             latency_ms = int((utcnow() - self._received_at).total_seconds() * 1000)
@@ -80,7 +83,7 @@ class WhatsAppOutput(OutputChannel):
         self._enqueued += len(parts)
 
         def write() -> None:
-            with session_scope(self._engine) as session:
+            with clinic_session(clinic_id, self._engine) as session:
                 for index, part in enumerate(parts, 1):
                     enqueue_text(
                         session,

@@ -36,12 +36,13 @@ from sqlalchemy.engine import Engine
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
 
 from clinicbot.alerts import DeadLetter, alert_dead_letter
-from clinicbot.db.engine import session_scope
 from clinicbot.db.types import utcnow
 from clinicbot.pii import mask_phone, mask_text
 from clinicbot.rasa.turn_failures import strict_turn
 from clinicbot.services.templates import ONLY_TEXT_REPLY
 from clinicbot.settings import Settings
+from clinicbot.tenancy.senders import sender_id
+from clinicbot.tenancy.sessions import clinic_session
 from clinicbot.whatsapp import inbox
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.events import InboundEvent
@@ -117,7 +118,7 @@ class TurnRunner:
     async def accept(self, event: InboundEvent) -> str:
         """Store ``event`` and schedule its turn: ``accepted``, ``throttled`` (stored, no turn)
         or ``duplicate`` (a redelivery)."""
-        queue_full = self._in_order.is_full(event.phone)
+        queue_full = self._in_order.is_full(sender_id(event.clinic_id, event.phone))
         stored = await run_db(
             inbox.store_inbound,
             self.channel,
@@ -213,7 +214,7 @@ class TurnRunner:
             finally:
                 self._scheduled.discard(stored.id)
 
-        if self._in_order.submit(stored.phone, process_once) is None:
+        if self._in_order.submit(sender_id(stored.clinic_id, stored.phone), process_once) is None:
             return False
         self._scheduled.add(stored.id)
         return True
@@ -287,7 +288,9 @@ class TurnRunner:
         output = self.output(stored)
         if stored.unsupported:
             logger.info("%s message without text (%s): only text is read", self.channel, stored.id)
-            await output.send_text_message(stored.phone, ONLY_TEXT_REPLY)
+            await output.send_text_message(
+                sender_id(stored.clinic_id, stored.phone), ONLY_TEXT_REPLY
+            )
             return
         metadata = {
             "channel": self.channel,
@@ -300,7 +303,7 @@ class TurnRunner:
         message = UserMessage(
             text=self._nlu_text(stored),
             output_channel=output,
-            sender_id=stored.phone,
+            sender_id=sender_id(stored.clinic_id, stored.phone),
             input_channel=self.channel,
             message_id=stored.external_id,
             metadata=metadata,
@@ -324,7 +327,7 @@ class TurnRunner:
 
     def _menu_offered(self, stored: inbox.StoredInbound) -> bool:
         """Whether the patient was answering a menu (the same for every attempt of the turn)."""
-        with session_scope(self._engine) as session:
+        with clinic_session(stored.clinic_id, self._engine) as session:
             return last_sent_was_menu(
                 session, stored.phone, self.channel, not_replying_to=stored.external_id
             )

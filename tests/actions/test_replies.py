@@ -204,7 +204,7 @@ class TestAnotherDayNamed:
     @pytest.fixture(autouse=True)
     def _today(self, monkeypatch: pytest.MonkeyPatch) -> None:
         settings = SimpleNamespace(clinic_today=lambda: TUESDAY)
-        monkeypatch.setattr("actions.forms.get_settings", lambda: settings)
+        monkeypatch.setattr("actions.forms.current_settings", lambda: settings)
 
     @staticmethod
     def said(text: str, day: date, requested: str) -> list[str]:

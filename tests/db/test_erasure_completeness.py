@@ -56,6 +56,10 @@ NOT_PATIENT_DATA = {
         "mask_cpf()'s ***.***.*47-05, not enough to identify anyone, and the path and error are "
         "masked before they are written (clinicbot/gestaods/transport.py)"
     ),
+    "clinics": (
+        "the clinics this deployment serves (clinicbot/tenancy/registry.py): name and "
+        "meta_phone_number_id are the clinic's, not a patient's"
+    ),
 }
 
 

@@ -87,20 +87,23 @@ class WhatsAppPatient:
     turns: Turns
     seen: int = 0
     sent_ids: list[str] = field(default_factory=list)
+    # The clinic's Z-API instance it writes to (the default clinic's unless told otherwise).
+    instance_id: str = SANDBOX_ZAPI_INSTANCE_ID
+    instance_token: str = SANDBOX_ZAPI_INSTANCE_TOKEN
 
     def send(self, message: str, **overrides: Any) -> requests.Response:
         """Post ``message`` to the webhook and return the acknowledgement (no waiting)."""
-        payload = received_callback(SANDBOX_ZAPI_INSTANCE_ID, self.phone, text_content(message))
+        payload = received_callback(self.instance_id, self.phone, text_content(message))
         payload.update(overrides)
         return self.post(payload)
 
-    def post(self, payload: Any, token: str = SANDBOX_ZAPI_INSTANCE_TOKEN) -> requests.Response:
+    def post(self, payload: Any, token: str | None = None) -> requests.Response:
         if isinstance(payload, dict) and payload.get("messageId"):
             self.sent_ids.append(str(payload["messageId"]))
         return requests.post(
             f"{self.rasa_url}/webhooks/zapi/webhook",
             json=payload,
-            headers={"z-api-token": token},
+            headers={"z-api-token": self.instance_token if token is None else token},
             timeout=10,
         )
 

@@ -15,6 +15,7 @@ switches to the configured template outside the 24-hour customer-service window.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -22,11 +23,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from clinicbot.db.engine import session_scope
 from clinicbot.settings import Settings, get_settings
+from clinicbot.tenancy.delivery import ClinicSenders
+from clinicbot.tenancy.registry import ClinicConfig, clinic_for_meta_phone
 from clinicbot.whatsapp.connector import WhatsAppInput
+from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.delivery import DeliveryWorker, Sender
 from clinicbot.whatsapp.events import InboundEvent, MalformedPayload
-from clinicbot.whatsapp.meta.parsing import parse_webhook
+from clinicbot.whatsapp.meta.parsing import parse_webhook, phone_number_ids
 from clinicbot.whatsapp.meta.sender import MetaSender
 from clinicbot.whatsapp.meta.signature import is_valid
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
@@ -75,7 +80,22 @@ class MetaInput(WhatsAppInput):
         self.phone_number_id = phone_number_id
 
     def make_sender(self) -> Sender:
-        return MetaSender.from_settings(self.settings, self.worker.engine)
+        engine = self.worker.engine
+        return ClinicSenders(
+            lambda settings: MetaSender.from_settings(settings, engine), self.settings, engine
+        )
+
+    def _clinics_of(self, numbers: set[str]) -> dict[str, ClinicConfig | None]:
+        """The active clinic of each phone number id (the default clinic's is the configured
+        one, ``META_PHONE_NUMBER_ID`` or the credentials; others from ``clinics``)."""
+        settings = dataclasses.replace(
+            self.settings,
+            meta_phone_number_id=self.phone_number_id,
+            meta_app_secret=self.app_secret,
+            meta_verify_token=self.verify_token,
+        )
+        with session_scope(self.worker.engine) as session:
+            return {number: clinic_for_meta_phone(session, number, settings) for number in numbers}
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook, turns = self.webhook_blueprint(on_new_message)
@@ -101,20 +121,45 @@ class MetaInput(WhatsAppInput):
         return webhook
 
     async def _receive(self, request: Request, turns: TurnRunner) -> HTTPResponse:
+        """Each change's ``phone_number_id`` selects its clinic, whose app secret must have
+        signed the body (the default clinic's when it names none: 401 when that fails). Then a
+        number no active clinic has is a 404."""
         body = await self.read_webhook_body(request)
         if body is None:
             return response.json({"error": "payload too large"}, status=413)
-        if not is_valid(body, request.headers.get("x-hub-signature-256"), self.app_secret):
+        malformed: MalformedPayload | None = None  # answered once the signature is checked
+        payload: Any = None
+        try:
+            payload = read_json(body)
+            parse_webhook(payload)  # the shape, before anything is looked up
+            numbers = phone_number_ids(payload)
+        except MalformedPayload as error:
+            malformed, numbers = error, set()
+        clinics = await run_db(self._clinics_of, numbers)
+        signature = request.headers.get("x-hub-signature-256")
+        secrets = {clinic.meta_app_secret for clinic in clinics.values() if clinic is not None}
+        if not all(is_valid(body, signature, secret) for secret in secrets or {self.app_secret}):
             logger.warning(
                 "meta webhook from %s rejected: missing or wrong X-Hub-Signature-256",
                 request.remote_addr or request.ip,
             )
             return response.json({"error": "invalid signature"}, status=401)
-        try:
-            events = parse_webhook(read_json(body), self.phone_number_id)
-        except MalformedPayload as error:
-            logger.warning("meta webhook rejected: malformed body (%s)", error)
+        if malformed is not None:
+            logger.warning("meta webhook rejected: malformed body (%s)", malformed)
             return response.json({"error": "malformed payload"}, status=400)
+        unknown = sorted(number for number, clinic in clinics.items() if clinic is None)
+        if unknown:
+            logger.warning("meta webhook rejected: unknown phone_number_id %.40r", unknown[0])
+            return response.json({"error": "unknown phone number"}, status=404)
+        events = [
+            dataclasses.replace(event, clinic_id=clinic.id)
+            for number, clinic in sorted(clinics.items())
+            if clinic is not None
+            for event in parse_webhook(payload, number)
+            if event.reason != "other phone number"
+        ]
+        if not clinics:  # no change for a phone number: only events to ignore
+            events = parse_webhook(payload, self.phone_number_id)
         outcomes = [await self._handle(event, turns) for event in events]
         return response.json({"status": "ok", "events": outcomes})
 

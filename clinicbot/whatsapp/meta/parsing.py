@@ -60,6 +60,19 @@ def parse_webhook(payload: Any, phone_number_id: str | None = None) -> list[Inbo
     return events
 
 
+def phone_number_ids(payload: dict[str, Any]) -> set[str]:
+    """The phone number ids the ``messages`` changes of a (well-formed) body are for."""
+    numbers = set()
+    for entry in payload.get("entry") or []:
+        for change in entry.get("changes") or []:
+            value = change.get("value")
+            metadata = value.get("metadata") if change.get("field") == "messages" else None
+            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+            if number is not None:
+                numbers.add(str(number))
+    return numbers
+
+
 def _items(value: dict[str, Any], key: str) -> list[Any]:
     items = value.get(key) or []
     if not isinstance(items, list):

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from clinicbot.db.engine import session_scope
 from clinicbot.services.api_log import record_in_background
 from clinicbot.services.templates import LIST_BUTTON
 from clinicbot.settings import Settings
+from clinicbot.tenancy.sessions import clinic_session
 from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
 from clinicbot.whatsapp.meta.client import MetaClient
@@ -63,7 +63,7 @@ class MetaSender:
 
     async def send(self, message: OutgoingMessage) -> str:
         try:
-            if not await run_db(self._window_open, message.phone):
+            if not await run_db(self._window_open, message.phone, message.clinic_id):
                 return await self._send_template(message)
             if message.options and len(message.options) <= MAX_LIST_ROWS:
                 rows = [_row(index, option) for index, option in enumerate(message.options, 1)]
@@ -72,8 +72,9 @@ class MetaSender:
         except MetaError as error:
             raise DeliveryFailed(str(error), retryable=error.retryable) from error
 
-    def _window_open(self, phone: str) -> bool:
-        with session_scope(self._engine) as session:
+    def _window_open(self, phone: str, clinic_id: int) -> bool:
+        """Whether the patient wrote to this clinic's number in the last 24 hours."""
+        with clinic_session(clinic_id, self._engine) as session:
             return in_service_window(session, phone, "meta")
 
     async def _send_template(self, message: OutgoingMessage) -> str:

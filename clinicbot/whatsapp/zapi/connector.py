@@ -11,6 +11,7 @@ request open for the whole turn, and gateways retry slow webhooks.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from clinicbot.db.engine import session_scope
 from clinicbot.settings import Settings, get_settings
+from clinicbot.tenancy.delivery import ClinicSenders
+from clinicbot.tenancy.registry import ClinicConfig, clinic_for_zapi_instance
 from clinicbot.whatsapp.connector import WhatsAppInput
+from clinicbot.whatsapp.db_thread import run_db
 from clinicbot.whatsapp.delivery import DeliveryWorker, Sender
 from clinicbot.whatsapp.events import InboundEvent, InboundKind, MalformedPayload
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
@@ -72,7 +77,7 @@ class ZapiInput(WhatsAppInput):
         self.connection: dict[str, Any] = {"state": "unknown", "since": None}
 
     def make_sender(self) -> Sender:
-        return ZapiSender.from_settings(self.settings)
+        return ClinicSenders(ZapiSender.from_settings, self.settings, self.worker.engine)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook, turns = self.webhook_blueprint(on_new_message)
@@ -91,44 +96,72 @@ class ZapiInput(WhatsAppInput):
 
         return webhook
 
-    def _auth_problem(self, request: Request, path_secret: str | None) -> str | None:
-        """Why the request is not from our Z-API instance, or None."""
+    def _auth_problem(
+        self, request: Request, path_secret: str | None, instance_token: str
+    ) -> str | None:
+        """Why the request is not from the clinic's Z-API instance, or None."""
         header = request.headers.get("z-api-token")
         if self.webhook_secret:
             if not same_secret(path_secret, self.webhook_secret):
                 return "missing or wrong secret path segment"
-            if header is not None and not same_secret(header, self.instance_token):
+            if header is not None and not same_secret(header, instance_token):
                 return "wrong z-api-token header"
             return None
         if path_secret is not None:
             return "secret path segment not configured"
-        if not same_secret(header, self.instance_token):
+        if not same_secret(header, instance_token):
             return "missing or wrong z-api-token header"
         return None
+
+    def _clinic_of(self, instance_id: str) -> ClinicConfig | None:
+        """The active clinic of this Z-API instance: the default clinic's is the configured
+        one (``ZAPI_INSTANCE_ID`` or the credentials), any other is looked up in ``clinics``."""
+        settings = dataclasses.replace(
+            self.settings,
+            zapi_instance_id=self.instance_id,
+            zapi_instance_token=self.instance_token,
+        )
+        with session_scope(self.worker.engine) as session:
+            return clinic_for_zapi_instance(session, instance_id, settings)
 
     async def _receive(
         self, request: Request, turns: TurnRunner, path_secret: str | None
     ) -> HTTPResponse:
-        problem = self._auth_problem(request, path_secret)
-        if problem:
-            logger.warning(
-                "zapi webhook from %s rejected: %s", request.remote_addr or request.ip, problem
-            )
-            return response.json({"error": "unauthorized"}, status=401)
+        """The webhook's ``instanceId`` selects the clinic, whose instance token authenticates
+        the request. A request naming no active clinic's instance is checked against the
+        default clinic's token: 401 when that fails too (nothing is revealed to a stranger),
+        else 404 (a gateway of ours pointing at an unknown or disabled instance)."""
         body = await self.read_webhook_body(request)
         if body is None:
             return response.json({"error": "payload too large"}, status=413)
+        malformed: MalformedPayload | None = None  # answered once the sender is authenticated
         try:
             payload = read_json(body)
+        except MalformedPayload as error:
+            payload, malformed = None, error
+        instance_id = payload.get("instanceId") if isinstance(payload, dict) else None
+        clinic = await run_db(self._clinic_of, instance_id if isinstance(instance_id, str) else "")
+        token = clinic.zapi_instance_token if clinic is not None else self.instance_token
+        problem = self._auth_problem(request, path_secret, token)
+        if problem:
+            logger.warning(
+                "zapi webhook from %s rejected: %s (clinic %s)",
+                request.remote_addr or request.ip,
+                problem,
+                clinic.slug if clinic is not None else "unknown",
+            )
+            return response.json({"error": "unauthorized"}, status=401)
+        try:
+            if malformed is not None:
+                raise malformed
             event = parse_callback(payload)
         except MalformedPayload as error:
             logger.warning("zapi webhook rejected: malformed body (%s)", error)
             return response.json({"error": "malformed payload"}, status=400)
-        if payload.get("instanceId") != self.instance_id:
-            logger.warning(
-                "zapi webhook rejected: unknown instanceId %.40r", payload.get("instanceId")
-            )
-            return response.json({"error": "unknown instance"}, status=403)
+        if clinic is None:
+            logger.warning("zapi webhook rejected: unknown instanceId %.40r", instance_id)
+            return response.json({"error": "unknown instance"}, status=404)
+        event = dataclasses.replace(event, clinic_id=clinic.id)
         return response.json({"status": await self._handle(event, turns)})
 
     async def _handle(self, event: InboundEvent, turns: TurnRunner) -> str:

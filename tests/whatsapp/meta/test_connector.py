@@ -12,12 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from clinicbot.db.engine import session_scope
-from clinicbot.db.models import OutboxMessage
+from clinicbot.db.models import ConversationMessage, OutboxMessage
 from clinicbot.settings import (
     SANDBOX_META_APP_SECRET,
     SANDBOX_META_PHONE_NUMBER_ID,
     SANDBOX_META_VERIFY_TOKEN,
+    get_settings,
 )
+from clinicbot.tenancy.registry import NewClinic, add_clinic
 from clinicbot.whatsapp.meta.payloads import envelope, list_reply, status, text_message
 from clinicbot.whatsapp.meta.signature import sign
 from clinicbot.whatsapp.outbox import enqueue_text
@@ -242,3 +244,28 @@ def test_a_failed_status_with_odd_errors_is_still_recorded(meta: ConnectorHarnes
     odd = status("wamid.HBgMODD", PHONE, "failed", errors={"code": 131047})
     payload = envelope(SANDBOX_META_PHONE_NUMBER_ID, statuses=[odd])
     assert post_signed(meta, payload).json() == {"status": "ok", "events": ["recorded"]}
+
+
+def test_the_phone_number_selects_the_clinic(meta: ConnectorHarness, engine: Engine) -> None:
+    """A number no clinic has is a 404 (once signed); another clinic's number files the message
+    under that clinic (clinicbot.tenancy)."""
+    unknown = envelope("999999999999999", messages=[text_message(PHONE, "oi")])
+    assert post_signed(meta, unknown).status_code == 404
+    with session_scope(engine) as session:
+        clinic_id, _ = add_clinic(
+            session,
+            NewClinic(
+                slug="sul",
+                name="Sul",
+                meta_phone_number_id="200000000000002",
+                meta_app_secret=SANDBOX_META_APP_SECRET,
+                meta_access_token="sul-access",
+                meta_verify_token="sul-verify",
+            ),
+            get_settings(),
+        )
+    sul = envelope("200000000000002", messages=[text_message(PHONE, "oi")])
+    assert post_signed(meta, sul).json() == {"status": "ok", "events": ["accepted"]}
+    with session_scope(engine) as session:
+        stored = session.execute(select(ConversationMessage.clinic_id)).scalars().all()
+    assert clinic_id in stored

@@ -68,8 +68,9 @@ def test_bad_credentials_are_refused(zapi: ConnectorHarness, caplog) -> None:
     assert zapi.post(json=text("oi"), headers={"z-api-token": "wrong"}).status_code == 401
     assert zapi.post("/webhook/some-secret", json=text("oi"), headers=TOKEN).status_code == 401
     other = {**text("oi"), "instanceId": "ANOTHERINSTANCE"}
-    assert zapi.post(json=other, headers=TOKEN).status_code == 403
+    assert zapi.post(json=other, headers=TOKEN).status_code == 404  # no clinic has it
     assert "zapi webhook from 127.0.0.1 rejected" in caplog.text
+    assert "unknown instanceId 'ANOTHERINSTANCE'" in caplog.text
     assert zapi.bot.messages == []
 
 

@@ -1,0 +1,161 @@
+"""``python -m clinicbot.cli clinics add|list|show|disable|enable|rotate-secrets``.
+
+Secrets are read from the environment variables named by ``--*-token-env`` options (never from
+the command line, which ``ps`` and shell histories show). ``add`` prints the clinic's staff
+token once; only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from clinicbot.db.engine import session_scope
+from clinicbot.db.models import ClinicRecord
+from clinicbot.settings import get_settings
+from clinicbot.tenancy.registry import (
+    NewClinic,
+    add_clinic,
+    clinic_by_slug,
+    read_faq,
+    rotate_secrets,
+    set_active,
+)
+
+# NewClinic field → the option naming the environment variable that holds it.
+SECRET_OPTIONS = {
+    "gestaods_token": "--gestaods-token-env",
+    "zapi_instance_token": "--zapi-instance-token-env",
+    "zapi_client_token": "--zapi-client-token-env",
+    "meta_access_token": "--meta-access-token-env",
+    "meta_app_secret": "--meta-app-secret-env",
+    "meta_verify_token": "--meta-verify-token-env",
+}
+
+
+def _secret(args: argparse.Namespace, field: str) -> str:
+    variable = getattr(args, field + "_env")
+    if not variable:
+        return ""
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise SystemExit(f"error: environment variable {variable} is empty or unset")
+    return value
+
+
+def add(args: argparse.Namespace) -> int:
+    options: dict[str, Any] = {}
+    if args.reminder_hours:
+        options["reminder_hours_before"] = [float(h) for h in args.reminder_hours.split(",")]
+    for name in ("quiet_hours_start", "quiet_hours_end"):
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    new = NewClinic(
+        slug=args.slug,
+        name=args.name,
+        timezone=args.timezone,
+        gestaods_base_url=args.gestaods_base_url or "",
+        gestaods_env=args.gestaods_env,
+        zapi_instance_id=args.zapi_instance_id or "",
+        meta_phone_number_id=args.meta_phone_number_id or "",
+        faq=read_faq(Path(args.faq_file)) if args.faq_file else None,
+        options=options,
+        **{field: _secret(args, field) for field in SECRET_OPTIONS},
+    )
+    with session_scope() as session:
+        clinic_id, staff_token = add_clinic(session, new, get_settings())
+    print(f"clinic {args.slug} added with id {clinic_id}")
+    print(f"staff token (shown only now): {staff_token}")
+    return 0
+
+
+def list_clinics(_: argparse.Namespace) -> int:
+    with session_scope() as session:
+        rows = session.execute(select(ClinicRecord).order_by(ClinicRecord.id)).scalars().all()
+        for row in rows:
+            state = "active" if row.active else "disabled"
+            print(f"{row.id}\t{row.slug}\t{state}\t{row.timezone}\t{row.name}")
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    """A clinic's configuration, every secret shown only as set or not."""
+    with session_scope() as session:
+        clinic = clinic_by_slug(session, args.slug, get_settings())
+    if clinic is None:
+        print(f"error: no clinic {args.slug}")
+        return 1
+    shown: dict[str, Any] = {
+        "id": clinic.id,
+        "slug": clinic.slug,
+        "name": clinic.name,
+        "timezone": clinic.timezone,
+        "active": clinic.active,
+        "gestaods_base_url": clinic.gestaods_base_url,
+        "gestaods_env": clinic.gestaods_env,
+        "zapi_instance_id": clinic.zapi_instance_id,
+        "meta_phone_number_id": clinic.meta_phone_number_id,
+        "faq": "clinic.yml" if clinic.faq is None else "stored",
+        "options": clinic.options,
+        "configured_by": "environment" if clinic.is_default else "clinics table",
+    }
+    for field in SECRET_OPTIONS:
+        shown[field] = "set" if getattr(clinic, field) else "unset"
+    print(json.dumps(shown, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _set_active(args: argparse.Namespace, active: bool) -> int:
+    with session_scope() as session:
+        found = set_active(session, args.slug, active)
+    if not found:
+        print(f"error: no clinic {args.slug}")
+        return 1
+    print(f"clinic {args.slug} {'enabled' if active else 'disabled'}")
+    return 0
+
+
+def rotate(_: argparse.Namespace) -> int:
+    with session_scope() as session:
+        count = rotate_secrets(session, get_settings())
+    print(f"secrets of {count} clinic(s) re-encrypted with the first CLINIC_SECRETS_KEYS key")
+    return 0
+
+
+def add_parser(commands: Any) -> None:
+    """The ``clinics`` command and its subcommands, on the main parser's subparsers."""
+    parser = commands.add_parser("clinics", help="the clinics this deployment serves")
+    sub = parser.add_subparsers(dest="clinics_command", required=True)
+    adding = sub.add_parser("add", help="add a clinic (prints its staff token once)")
+    adding.add_argument("slug")
+    adding.add_argument("--name", required=True)
+    adding.add_argument("--timezone", default="America/Sao_Paulo")
+    adding.add_argument("--gestaods-base-url")
+    adding.add_argument("--gestaods-env", choices=("prod", "dev"), default="prod")
+    adding.add_argument("--zapi-instance-id")
+    adding.add_argument("--meta-phone-number-id")
+    adding.add_argument("--faq-file", help="a clinic.yml-shaped file (default: clinic.yml)")
+    adding.add_argument("--reminder-hours", help="e.g. 24,2")
+    adding.add_argument("--quiet-hours-start", help="HH:MM")
+    adding.add_argument("--quiet-hours-end", help="HH:MM")
+    for field, option in SECRET_OPTIONS.items():
+        adding.add_argument(option, dest=field + "_env", metavar="VAR")
+    adding.set_defaults(handler=add)
+    sub.add_parser("list", help="every clinic").set_defaults(handler=list_clinics)
+    showing = sub.add_parser("show", help="one clinic, secrets as set/unset")
+    showing.add_argument("slug")
+    showing.set_defaults(handler=show)
+    disabling = sub.add_parser("disable", help="stop serving a clinic (webhooks 404, staff 401)")
+    disabling.add_argument("slug")
+    disabling.set_defaults(handler=lambda args: _set_active(args, False))
+    enabling = sub.add_parser("enable", help="serve a disabled clinic again")
+    enabling.add_argument("slug")
+    enabling.set_defaults(handler=lambda args: _set_active(args, True))
+    sub.add_parser(
+        "rotate-secrets", help="re-encrypt every secret with the newest key"
+    ).set_defaults(handler=rotate)

@@ -1,0 +1,175 @@
+"""The service functions act for one clinic: called while acting for a clinic, each reads and
+writes that clinic's rows only, even for a phone that also writes to another clinic."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from clinicbot.db import engine as db_engine
+from clinicbot.db.engine import session_scope
+from clinicbot.db.models import (
+    Conversation,
+    ConversationDashboard,
+    ConversationMessage,
+    IdentityCheck,
+    MessageTemplate,
+    OutboxMessage,
+)
+from clinicbot.db.types import utcnow
+from clinicbot.services import identity
+from clinicbot.services.erasure import erase_patient
+from clinicbot.services.handoff import close_handoff, handoff_state, request_human
+from clinicbot.services.templates import REMINDER, render, seed_default_templates
+from clinicbot.settings import Settings, get_settings
+from clinicbot.tenancy.context import acting_for
+from clinicbot.tenancy.current import forget_clinics
+from clinicbot.tenancy.delivery import ClinicSenders
+from clinicbot.tenancy.registry import NewClinic, add_clinic
+from clinicbot.tenancy.sessions import clinic_session
+from clinicbot.whatsapp import inbox
+from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
+from clinicbot.whatsapp.events import InboundEvent, InboundKind
+from clinicbot.whatsapp.outbox import enqueue_text, last_sent_was_menu
+from clinicbot.whatsapp.rasa_output import WhatsAppOutput
+
+PHONE = "5531988887777"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The process's settings: the services read the clinics' secrets with its key."""
+    return get_settings()
+
+
+@pytest.fixture
+def other(engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    """A second clinic; services that open their own sessions use this test's database."""
+    monkeypatch.setattr(db_engine, "get_engine", lambda: engine)
+    forget_clinics()
+    with session_scope(engine) as session:
+        clinic_id, _ = add_clinic(
+            session,
+            NewClinic(slug="sul", name="Sul", zapi_instance_id="SUL", zapi_instance_token="t"),
+            settings,
+        )
+    return clinic_id
+
+
+def test_handoffs_are_per_clinic(engine: Engine, other: int) -> None:
+    with acting_for(other):
+        request_human(PHONE, reason="atendente")
+        assert handoff_state(PHONE, engine) == "open"
+    with acting_for(1):
+        assert handoff_state(PHONE, engine) is None
+        assert not close_handoff(PHONE, engine)
+        request_human(PHONE, reason="atendente")
+    with acting_for(other):
+        assert close_handoff(PHONE, engine)
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(ConversationDashboard.clinic_id, ConversationDashboard.status)
+        )
+        assert dict(rows.all()) == {1: "waiting_human", other: "closed"}
+
+
+def test_identity_failures_count_per_clinic(engine: Engine, other: int) -> None:
+    with acting_for(other):
+        for _ in range(identity.MAX_FAILURES_PER_DAY):
+            identity.record_failure(PHONE)
+        assert identity.blocked(PHONE)
+    with acting_for(1):
+        assert not identity.blocked(PHONE)
+        identity.record_failure(PHONE)
+    with session_scope(engine) as session:
+        clinics = session.execute(select(IdentityCheck.clinic_id)).scalars().all()
+    assert sorted(clinics) == [1, other]
+
+
+def test_templates_are_per_clinic(engine: Engine, other: int) -> None:
+    for clinic in (1, other):
+        with clinic_session(clinic, engine) as session:
+            seed_default_templates(session)
+    with clinic_session(other, engine) as session:
+        row = session.execute(select(MessageTemplate).where(MessageTemplate.key == REMINDER))
+        row.scalar_one().text = "Sul: {nome}"
+    values = {"nome": "Rita", "dia": "amanhã", "hora": "10:00"}
+    with clinic_session(other, engine) as session:
+        assert render(session, REMINDER, values) == "Sul: Rita"
+    with clinic_session(1, engine) as session:
+        assert render(session, REMINDER, values).startswith("Oi, Rita!")
+
+
+def test_the_inbox_and_outbox_keep_one_phones_clinics_apart(engine: Engine, other: int) -> None:
+    for clinic, message_id in ((1, "m-default"), (other, "m-other")):
+        event = InboundEvent(
+            InboundKind.MESSAGE, phone=PHONE, message_id=message_id, text="oi", clinic_id=clinic
+        )
+        stored = inbox.store_inbound("zapi", event, engine)
+        assert stored is not None and stored.clinic_id == clinic
+    # Rasa answers the second clinic's conversation: its sender id names the clinic.
+    output = WhatsAppOutput(lambda: None, engine=engine)
+    asyncio.run(output.send_text_with_buttons(f"c{other}:{PHONE}", "Escolha", [{"title": "A"}]))
+    with session_scope(engine) as session:
+        conversations = session.execute(select(Conversation.clinic_id)).scalars().all()
+        outbox = session.execute(select(OutboxMessage.clinic_id, OutboxMessage.phone)).all()
+        logged = session.execute(
+            select(ConversationMessage.clinic_id, ConversationMessage.direction)
+        ).all()
+    assert sorted(conversations) == [1, other]
+    assert outbox == [(other, PHONE)]
+    assert sorted(logged) == sorted([(1, "in"), (other, "in"), (other, "out")])
+    with clinic_session(other, engine) as session:
+        assert last_sent_was_menu(session, PHONE, WhatsAppOutput.channel)
+    with clinic_session(1, engine) as session:
+        assert not last_sent_was_menu(session, PHONE, WhatsAppOutput.channel)
+        enqueue_text(session, PHONE, "oi")
+    with session_scope(engine) as session:
+        clinics = session.execute(select(OutboxMessage.clinic_id)).scalars().all()
+    assert sorted(clinics) == [1, other]
+
+
+def test_erasure_for_one_clinic_leaves_the_other(engine: Engine, other: int) -> None:
+    for clinic in (1, other):
+        with clinic_session(clinic, engine) as session:
+            enqueue_text(session, PHONE, "oi")
+    with clinic_session(other, engine) as session:
+        erased = erase_patient(session, PHONE)
+    assert erased["outbox_messages"] == 1
+    with session_scope(engine) as session:
+        assert session.execute(select(OutboxMessage.clinic_id)).scalars().all() == [1]
+        assert session.execute(select(Conversation.clinic_id)).scalars().all() == [1]
+
+
+class RecordingSender:
+    def __init__(self, settings: Settings) -> None:
+        self.instance = settings.zapi_instance_id
+        self.sent: list[int] = []
+
+    async def send(self, message: OutgoingMessage) -> str:
+        self.sent.append(message.id)
+        return f"{self.instance}-{message.id}"
+
+    async def close(self) -> None:
+        pass
+
+
+def test_the_outbox_sends_from_each_clinics_own_account(
+    engine: Engine, other: int, settings: Settings
+) -> None:
+    senders = ClinicSenders(RecordingSender, settings, engine)
+
+    def message(id_: int, clinic: int) -> OutgoingMessage:
+        return OutgoingMessage(id_, "zapi", PHONE, "oi", None, 1, utcnow(), clinic)
+
+    async def send_all() -> list[str]:
+        sent = [await senders.send(message(1, 1)), await senders.send(message(2, other))]
+        with pytest.raises(DeliveryFailed) as refused:
+            await senders.send(message(3, 999))
+        assert not refused.value.retryable
+        return sent
+
+    assert asyncio.run(send_all()) == [f"{settings.zapi_instance_id}-1", "SUL-2"]
