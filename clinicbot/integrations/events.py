@@ -37,6 +37,8 @@ from sqlalchemy.orm import Session
 
 from clinicbot.db.models import IntegrationEvent, WebhookDelivery, WebhookSubscription
 from clinicbot.db.types import utcnow
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
+from clinicbot.tenancy.scope import session_clinic
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 EVENT_VERSION = 1
@@ -79,10 +81,16 @@ def new_id(prefix: str) -> str:
 
 
 def emit_event(
-    session: Session, event_type: str, payload: dict[str, Any], *, clinic_id: int = 1
+    session: Session, event_type: str, payload: dict[str, Any], *, clinic_id: int | None = None
 ) -> str:
     """Record ``event_type`` with ``payload`` (its ``data``) in the caller's transaction and
-    queue it for every active subscription of ``clinic_id`` that wants it; the event id."""
+    queue it for every active subscription of ``clinic_id`` that wants it; the event id.
+
+    ``clinic_id`` defaults to the clinic the session acts for (the default clinic when it acts
+    for none): the services that emit events run inside their clinic's session.
+    """
+    if clinic_id is None:
+        clinic_id = session_clinic(session) or DEFAULT_CLINIC_ID
     if event_type not in EVENT_TYPES:
         raise UnknownEventType(event_type)
     now = utcnow()

@@ -44,8 +44,8 @@ from clinicbot.db.models import (
     PatientTransaction,
     WaitingList,
 )
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
 
-DEFAULT_CLINIC_ID = 1
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 TOP_INTENTS = 10

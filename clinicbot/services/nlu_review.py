@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from clinicbot.db.models import ConversationMessage
 from clinicbot.pii import mask_text
-from clinicbot.services.analytics import DEFAULT_CLINIC_ID, Period, clinic_scope
+from clinicbot.services.analytics import Period, clinic_scope
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
 
 FALLBACK_INTENT = "nlu_fallback"
 # Above the FallbackClassifier's threshold (0.5 in config.yml): the near misses count too.
