@@ -25,6 +25,7 @@ from clinicbot.db.models import (
     Notification,
     OutboxMessage,
     PatientTransaction,
+    SatisfactionFeedback,
     WaitingList,
 )
 from clinicbot.pii import mask_phone
@@ -39,6 +40,7 @@ PHONE_TABLES = (
     ConversationDashboard,
     PatientTransaction,
     ABTestAssignment,
+    SatisfactionFeedback,
     Appointment,
     IdentityCheck,
 )

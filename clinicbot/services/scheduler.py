@@ -22,11 +22,11 @@ from clinicbot.db.partitions import drop_partitions_older_than, ensure_partition
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.messages.store import seed as seed_templates
 from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.policy import NotificationPolicy
 from clinicbot.services.retention import purge_expired
-from clinicbot.services.templates import seed_default_templates
 from clinicbot.services.waiting_list import OFFER_MESSAGES, WaitingListService
 from clinicbot.settings import Settings
 
@@ -59,7 +59,7 @@ class Jobs:
 
     def seed_templates(self) -> None:
         with session_scope(self.engine) as session:
-            seed_default_templates(session)
+            seed_templates(session)
 
     def tick(self) -> None:
         """Lapse unanswered offers (passing them on), then send what is due."""

@@ -11,6 +11,7 @@ from clinicbot.web.health import health_blueprint
 from clinicbot.web.metrics import install_http_metrics, metrics_blueprint
 from clinicbot.web.simulator import simulator_blueprint
 from clinicbot.web.staff import staff_blueprint
+from clinicbot.web.templates import nlg_blueprint, staff_templates_blueprint
 
 
 def create_app(
@@ -34,6 +35,8 @@ def create_app(
     app.blueprint(health_blueprint())
     app.blueprint(metrics_blueprint())
     app.blueprint(staff_blueprint())
+    app.blueprint(staff_templates_blueprint())
+    app.blueprint(nlg_blueprint())
     if app.ctx.simulator_enabled:
         app.blueprint(simulator_blueprint())
     install_scheduler(app)  # reminders, waiting-list offers, availability poll

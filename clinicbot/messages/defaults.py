@@ -1,0 +1,96 @@
+"""The repository's default templates: ``domain.yml``'s responses and the proactive texts.
+
+They seed ``message_templates`` and are what is sent whenever the clinic's version cannot be
+(missing row, missing value). The variables a template declares are the ones its default text
+uses: the code that sends it supplies exactly those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clinicbot.messages.placeholders import placeholders
+from clinicbot.services import templates as proactive
+from clinicbot.settings import PROJECT_ROOT
+
+DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
+
+CATEGORIES = ("conversation", "question", "faq", "proactive", "feedback")
+
+# The satisfaction survey (clinicbot/messages/satisfaction.py): sent outside a Rasa turn.
+FEEDBACK_ASK = "feedback.ask"
+FEEDBACK_ASK_COMMENT = "feedback.ask_comment"
+FEEDBACK_THANKS = "feedback.thanks"
+FEEDBACK_TEXTS: dict[str, str] = {
+    FEEDBACK_ASK: (
+        "Oi, {nome}! 😊 De 1 a 5, quanto você gostou de marcar sua consulta por aqui? "
+        "(1 = muito ruim, 5 = excelente)"
+    ),
+    FEEDBACK_ASK_COMMENT: (
+        "Obrigada pela nota! Quer deixar um comentário? É só escrever; se não quiser, "
+        "responda *não*."
+    ),
+    FEEDBACK_THANKS: "Obrigada pelo retorno! 💙 Ele ajuda a clínica a melhorar.",
+}
+# The survey's options: a WhatsApp list on Z-API, numbered text elsewhere.
+FEEDBACK_OPTIONS = (
+    "5 - Excelente",
+    "4 - Bom",
+    "3 - Regular",
+    "2 - Ruim",
+    "1 - Muito ruim",
+)
+
+
+@dataclass(frozen=True)
+class DefaultTemplate:
+    key: str
+    category: str
+    text: str
+    variables: tuple[str, ...]
+    buttons: tuple[dict[str, str], ...] = field(default=())
+
+
+def _category(key: str) -> str:
+    if key.startswith("utter_faq_"):
+        return "faq"
+    if key.startswith("utter_ask_"):
+        return "question"
+    return "conversation"
+
+
+def _from_domain(path: Path) -> list[DefaultTemplate]:
+    domain: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found = []
+    for key, variations in (domain.get("responses") or {}).items():
+        first = variations[0]  # the project's responses have one variation each
+        text = str(first.get("text") or "")
+        buttons = tuple(
+            {"title": str(button["title"]), "payload": str(button["payload"])}
+            for button in first.get("buttons") or []
+        )
+        found.append(DefaultTemplate(key, _category(key), text, tuple(placeholders(text)), buttons))
+    return found
+
+
+def _plain(texts: dict[str, str], category: str) -> list[DefaultTemplate]:
+    return [
+        DefaultTemplate(key, category, text, tuple(placeholders(text)))
+        for key, text in texts.items()
+    ]
+
+
+@lru_cache(maxsize=1)
+def default_templates() -> dict[str, DefaultTemplate]:
+    """Every default template by key (read once per process)."""
+    found = [
+        *_from_domain(DOMAIN_FILE),
+        *_plain(proactive.DEFAULT_TEMPLATES, "proactive"),
+        *_plain(FEEDBACK_TEXTS, "feedback"),
+    ]
+    return {template.key: template for template in found}
