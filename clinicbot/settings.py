@@ -113,6 +113,15 @@ class Settings:
     action_server_host: str = "127.0.0.1"
     action_server_workers: int = 1
     clinic_service_host: str = "127.0.0.1"
+    # Satisfaction survey (clinicbot/messages/satisfaction.py): asked this long after a booking
+    # made through the assistant, at most once per patient per ``feedback_every_days``; a
+    # rating at or under ``feedback_alert_at_most`` alerts staff.
+    feedback_enabled: bool = True
+    feedback_delay_minutes: int = 30
+    feedback_every_days: int = 30
+    feedback_alert_at_most: int = 2
+    # How often each process checks whether the clinic's templates changed (clinicbot/messages).
+    template_cache_seconds: float = 2.0
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -243,6 +252,11 @@ def read_settings() -> Settings:
         action_server_host=_env("ACTION_SERVER_HOST", "127.0.0.1"),
         action_server_workers=int(_env("ACTION_SERVER_WORKERS", "1")),
         clinic_service_host=_env("CLINIC_SERVICE_HOST", "127.0.0.1"),
+        feedback_enabled=_env("FEEDBACK_ENABLED", "true").lower() in ("1", "true", "yes"),
+        feedback_delay_minutes=int(_env("FEEDBACK_DELAY_MINUTES", "30")),
+        feedback_every_days=int(_env("FEEDBACK_EVERY_DAYS", "30")),
+        feedback_alert_at_most=int(_env("FEEDBACK_ALERT_AT_MOST", "2")),
+        template_cache_seconds=float(_env("TEMPLATE_CACHE_SECONDS", "2")),
     )
 
 

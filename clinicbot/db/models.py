@@ -547,6 +547,10 @@ class SatisfactionFeedback(Base):
     comment = Column(Text)
     asked_at = Column(UTCDateTime, nullable=False)
     rated_at = Column(UTCDateTime)
+    # The outbox row of the question now awaiting an answer (the rating, then the comment): a
+    # message is an answer only while that question is the last thing sent to the phone.
+    prompt_outbox_id = Column(BigInteger)
+    answer_message_id = Column(String(128))  # the inbound message last taken as an answer
     created_at = _created_at()
 
 

@@ -96,7 +96,7 @@ def create_test(
     *,
     name: str,
     template_key: str,
-    variants: dict[str, float],
+    variants: dict[str, Any],
     metric: str,
     min_sample: int = DEFAULT_MIN_SAMPLE,
     description: str | None = None,
@@ -106,7 +106,10 @@ def create_test(
     problems = []
     if len(variants) < 2:
         problems.append("a test needs at least two variants")
-    if any(not isinstance(weight, (int, float)) or weight <= 0 for weight in variants.values()):
+    if any(
+        isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0
+        for weight in variants.values()
+    ):
         problems.append("every weight must be a positive number")
     if metric not in METRICS:
         problems.append(f"metric must be one of {', '.join(METRICS)}")

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinicbot.db.models import ABTest, MessageTemplate, MessageTemplateRevision
+from clinicbot.settings import get_settings
 
-DEFAULT_TTL_SECONDS = 2.0
+DEFAULT_TTL_SECONDS = 2.0  # TEMPLATE_CACHE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -116,4 +117,4 @@ class TemplateCache:
             self._snapshots.clear()
 
 
-TEMPLATE_CACHE = TemplateCache()
+TEMPLATE_CACHE = TemplateCache(get_settings().template_cache_seconds)

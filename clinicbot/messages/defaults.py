@@ -28,8 +28,7 @@ FEEDBACK_ASK_COMMENT = "feedback.ask_comment"
 FEEDBACK_THANKS = "feedback.thanks"
 FEEDBACK_TEXTS: dict[str, str] = {
     FEEDBACK_ASK: (
-        "Oi, {nome}! 😊 De 1 a 5, quanto você gostou de marcar sua consulta por aqui? "
-        "(1 = muito ruim, 5 = excelente)"
+        "Oi! 😊 Uma pergunta rápida: de 1 a 5, o que achou de marcar sua consulta por aqui?"
     ),
     FEEDBACK_ASK_COMMENT: (
         "Obrigada pela nota! Quer deixar um comentário? É só escrever; se não quiser, "

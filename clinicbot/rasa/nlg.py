@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 5.0
 
 
-class TemplateServiceNLG(CallbackNaturalLanguageGenerator):  # type: ignore[misc]
+class TemplateServiceNLG(CallbackNaturalLanguageGenerator):
     def __init__(self, endpoint_config: EndpointConfig, domain: Domain | None = None) -> None:
         super().__init__(endpoint_config)
         self._fallback = TemplatedNaturalLanguageGenerator((domain or Domain.empty()).responses)

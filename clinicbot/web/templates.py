@@ -222,7 +222,8 @@ def staff_templates_blueprint() -> Blueprint:
             return json({"error": "no such template"}, status=404)
         body = request.json if isinstance(request.json, dict) else {}
         text = str(body.get("text") or "")
-        given = body.get("values") if isinstance(body.get("values"), dict) else {}
+        given = body.get("values")
+        given = given if isinstance(given, dict) else {}
         values = {name: SAMPLE_VALUES.get(name, f"<{name}>") for name in template.variables}
         values.update({str(name): str(value) for name, value in given.items()})
         return json(

@@ -38,6 +38,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exp
 from clinicbot.alerts import DeadLetter, alert_dead_letter
 from clinicbot.db.engine import session_scope
 from clinicbot.db.types import utcnow
+from clinicbot.messages.satisfaction import answered_survey
 from clinicbot.pii import mask_phone, mask_text
 from clinicbot.rasa.turn_failures import strict_turn
 from clinicbot.services.templates import ONLY_TEXT_REPLY
@@ -289,6 +290,9 @@ class TurnRunner:
             logger.info("%s message without text (%s): only text is read", self.channel, stored.id)
             await output.send_text_message(stored.phone, ONLY_TEXT_REPLY)
             return
+        if await run_db(self._answered_survey, stored):
+            self._wake()  # the survey's next question or thanks is in the outbox
+            return
         metadata = {
             "channel": self.channel,
             "message_id": stored.external_id,
@@ -307,6 +311,16 @@ class TurnRunner:
         )
         with strict_turn():
             await self._on_new_message(message)
+
+    def _answered_survey(self, stored: inbox.StoredInbound) -> bool:
+        """Whether the message answered a satisfaction survey (read without Rasa)."""
+        return answered_survey(
+            self._engine,
+            phone=stored.phone,
+            text=stored.text,
+            message_id=stored.external_id,
+            channel=self.channel,
+        )
 
     def _nlu_text(self, stored: inbox.StoredInbound) -> str:
         """The message's text, cut at :data:`NLU_MAX_CHARS` (the stored row keeps it whole)."""

@@ -108,6 +108,8 @@ def upgrade() -> None:
         sa.Column("comment", sa.Text()),
         sa.Column("asked_at", UTCDateTime(), nullable=False),
         sa.Column("rated_at", UTCDateTime()),
+        sa.Column("prompt_outbox_id", sa.BigInteger()),
+        sa.Column("answer_message_id", sa.String(128)),
         _created_at(),
         sa.CheckConstraint(
             one_of("status", FEEDBACK_STATUSES), name=op.f("ck_satisfaction_feedback_status_valid")
