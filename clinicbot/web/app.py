@@ -7,6 +7,7 @@ from sanic import Sanic
 
 from clinicbot.services.scheduler import install_scheduler
 from clinicbot.settings import Settings, get_settings
+from clinicbot.web.ab_tests import ab_tests_blueprint
 from clinicbot.web.health import health_blueprint
 from clinicbot.web.metrics import install_http_metrics, metrics_blueprint
 from clinicbot.web.simulator import simulator_blueprint
@@ -37,6 +38,7 @@ def create_app(
     app.blueprint(staff_blueprint())
     app.blueprint(staff_templates_blueprint())
     app.blueprint(nlg_blueprint())
+    app.blueprint(ab_tests_blueprint())
     if app.ctx.simulator_enabled:
         app.blueprint(simulator_blueprint())
     install_scheduler(app)  # reminders, waiting-list offers, availability poll

@@ -127,7 +127,7 @@ def _rows(session: Session) -> dict[tuple[str, str], MessageTemplate]:
     return {(row.key, row.variant): row for row in rows}
 
 
-def _engine(request: Request) -> Engine:
+def seeded_engine(request: Request) -> Engine:
     """The service's engine, its templates seeded once per app (the scheduler may be off)."""
     engine = service_engine(request.app)
     if not getattr(request.app.ctx, "templates_seeded", False):
@@ -137,7 +137,7 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-def _editor(request: Request) -> str:
+def staff_user(request: Request) -> str:
     return str(request.headers.get("x-staff-user") or "staff")[:100]
 
 
@@ -157,7 +157,7 @@ def staff_templates_blueprint() -> Blueprint:
     async def list_templates(request: Request) -> HTTPResponse:
         if denied := _deny(request):
             return denied
-        with session_scope(_engine(request)) as session:
+        with session_scope(seeded_engine(request)) as session:
             rows = _rows(session)
             found = [
                 _summary(template, rows.get((key, store.DEFAULT_VARIANT)))
@@ -172,7 +172,7 @@ def staff_templates_blueprint() -> Blueprint:
         template = default_templates().get(key)
         if template is None:
             return json({"error": "no such template"}, status=404)
-        with session_scope(_engine(request)) as session:
+        with session_scope(seeded_engine(request)) as session:
             rows = _rows(session)
             shown = _summary(template, rows.get((key, store.DEFAULT_VARIANT)))
             shown["variants"] = {
@@ -196,12 +196,12 @@ def staff_templates_blueprint() -> Blueprint:
         buttons = body.get("buttons")
         variant = str(body.get("variant") or store.DEFAULT_VARIANT)
         try:
-            with session_scope(_engine(request)) as session:
+            with session_scope(seeded_engine(request)) as session:
                 row = store.save(
                     session,
                     key,
                     store.Edit(text, buttons, bool(body.get("active", True))),
-                    edited_by=_editor(request),
+                    edited_by=staff_user(request),
                     variant=variant,
                 )
                 saved = {"key": key, "variant": variant, "version": row.version, "text": row.text}
@@ -241,7 +241,7 @@ def staff_templates_blueprint() -> Blueprint:
         if key not in default_templates():
             return json({"error": "no such template"}, status=404)
         variant = request.args.get("variant") or store.DEFAULT_VARIANT
-        with session_scope(_engine(request)) as session:
+        with session_scope(seeded_engine(request)) as session:
             versions = [_version(row) for row in store.history(session, key, variant)]
         return json({"key": key, "variant": variant, "versions": versions})
 
@@ -255,9 +255,9 @@ def staff_templates_blueprint() -> Blueprint:
             return json({"error": "version (a number) is required"}, status=400)
         variant = str(body.get("variant") or store.DEFAULT_VARIANT)
         try:
-            with session_scope(_engine(request)) as session:
+            with session_scope(seeded_engine(request)) as session:
                 row = store.rollback(
-                    session, key, version, edited_by=_editor(request), variant=variant
+                    session, key, version, edited_by=staff_user(request), variant=variant
                 )
                 saved = {"key": key, "variant": variant, "version": row.version, "text": row.text}
         except store.UnknownTemplate as error:
