@@ -20,7 +20,17 @@ from clinicbot.settings import PROJECT_ROOT
 
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
 
-CATEGORIES = ("conversation", "question", "faq", "proactive", "feedback")
+CATEGORIES = ("conversation", "question", "faq", "proactive", "feedback", "channel")
+
+# The channel's own notices (clinicbot/whatsapp): sent without a Rasa turn.
+CHANNEL_ONLY_TEXT = "channel.only_text"
+CHANNEL_TOO_MANY_MESSAGES = "channel.too_many_messages"
+CHANNEL_TURN_FAILED = "channel.turn_failed"
+CHANNEL_TEXTS: dict[str, str] = {
+    CHANNEL_ONLY_TEXT: proactive.ONLY_TEXT_REPLY,
+    CHANNEL_TOO_MANY_MESSAGES: proactive.TOO_MANY_MESSAGES,
+    CHANNEL_TURN_FAILED: proactive.TURN_FAILED_APOLOGY,
+}
 
 # The satisfaction survey (clinicbot/messages/satisfaction.py): sent outside a Rasa turn.
 FEEDBACK_ASK = "feedback.ask"
@@ -91,5 +101,6 @@ def default_templates() -> dict[str, DefaultTemplate]:
         *_from_domain(DOMAIN_FILE),
         *_plain(proactive.DEFAULT_TEMPLATES, "proactive"),
         *_plain(FEEDBACK_TEXTS, "feedback"),
+        *_plain(CHANNEL_TEXTS, "channel"),
     ]
     return {template.key: template for template in found}

@@ -9,9 +9,10 @@ The rule: what the assistant says *in* a conversation turn is a response of ``do
   :func:`clinicbot.messages.rendering.render`). Placeholders: ``{nome}`` (first name),
   ``{dia}`` (``sexta-feira, 28/11``), ``{hora}`` (``10:00``), ``{minutos}`` (how long an offer is
   held).
-* the channel's own texts (the reply to a message it cannot read, the apology for a message it
-  could not answer, the notice to a patient who writes too fast, the label of WhatsApp's option
-  lists) and the notice staff get when they hand a patient back: fixed constants for now.
+* the channel's own texts: the reply to a message it cannot read, the apology for a message it
+  could not answer and the notice to a patient who writes too fast are the defaults of editable
+  templates too (``channel.*`` in :mod:`clinicbot.messages.defaults`); the label of WhatsApp's
+  option lists and the notice staff get when they hand a patient back are fixed constants.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     ),
 }
 
-# Fixed texts (not in message_templates yet).
+# The channel's texts (the first three are the defaults of the channel.* templates).
 # The reply to an audio, image or sticker without caption; the channel sends it without Rasa.
 ONLY_TEXT_REPLY = (
     "Por enquanto só consigo ler mensagens de texto 🙂 Pode me escrever o que precisa?"

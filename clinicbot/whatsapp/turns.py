@@ -38,10 +38,11 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exp
 from clinicbot.alerts import DeadLetter, alert_dead_letter
 from clinicbot.db.engine import session_scope
 from clinicbot.db.types import utcnow
+from clinicbot.messages.defaults import CHANNEL_ONLY_TEXT
+from clinicbot.messages.rendering import render
 from clinicbot.messages.satisfaction import answered_survey
 from clinicbot.pii import mask_phone, mask_text
 from clinicbot.rasa.turn_failures import strict_turn
-from clinicbot.services.templates import ONLY_TEXT_REPLY
 from clinicbot.settings import Settings
 from clinicbot.whatsapp import inbox
 from clinicbot.whatsapp.db_thread import run_db
@@ -288,7 +289,9 @@ class TurnRunner:
         output = self.output(stored)
         if stored.unsupported:
             logger.info("%s message without text (%s): only text is read", self.channel, stored.id)
-            await output.send_text_message(stored.phone, ONLY_TEXT_REPLY)
+            await output.send_text_message(
+                stored.phone, await run_db(self._only_text_reply, stored)
+            )
             return
         if await run_db(self._answered_survey, stored):
             self._wake()  # the survey's next question or thanks is in the outbox
@@ -311,6 +314,10 @@ class TurnRunner:
         )
         with strict_turn():
             await self._on_new_message(message)
+
+    def _only_text_reply(self, stored: inbox.StoredInbound) -> str:
+        with session_scope(self._engine) as session:
+            return render(session, CHANNEL_ONLY_TEXT, {}, phone=stored.phone).text
 
     def _answered_survey(self, stored: inbox.StoredInbound) -> bool:
         """Whether the message answered a satisfaction survey (read without Rasa)."""
