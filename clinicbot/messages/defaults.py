@@ -66,11 +66,9 @@ class DefaultTemplate:
 
 
 def _category(key: str) -> str:
-    if key.startswith("utter_faq_"):
-        return "faq"
-    if key.startswith("utter_ask_"):
-        return "question"
-    return "conversation"
+    """``utter_faq_*``: faq; ``utter_ask_*`` (a form's question): question; else conversation."""
+    kind = key.removeprefix("utter_").split("_", 1)[0]
+    return {"faq": "faq", "ask": "question"}.get(kind, "conversation")
 
 
 def _from_domain(path: Path) -> list[DefaultTemplate]:

@@ -1,6 +1,6 @@
 """Rasa's NLG request turned into a reply from the templates (served by the clinic service).
 
-Rasa posts ``{"response": "utter_x", "arguments": {...}, "tracker": {...}, "channel": {...}}``
+Rasa posts ``{"response": <name>, "arguments": {...}, "tracker": {...}, "channel": {...}}``
 (``template`` instead of ``response`` in old versions) and sends whatever comes back: ``text``
 and the template's own ``buttons``. The values of a response's ``{variables}`` are, as with
 Rasa's own templates, the action's arguments over the tracker's slots. The buttons an action
