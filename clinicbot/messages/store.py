@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -48,52 +48,81 @@ def _insert(session: Session) -> Any:
 
 
 def seed(session: Session, *, clinic_id: int = 1) -> None:
-    """Give every default a row (never overwriting the clinic's text) and a version 1.
+    """Give every default a row and a version 1; the clinic's edits are never overwritten.
 
-    The declared variables and category are the code's, so they are refreshed on every start.
-    ``ON CONFLICT DO NOTHING`` makes it safe from several processes at once.
+    A row the clinic never edited (version 1, no editor) follows the repository: a default
+    changed in a release reaches it. The declared variables and category are always the
+    code's. ``ON CONFLICT DO NOTHING`` makes it safe from several processes at once.
     """
     insert = _insert(session)
-    defaults = list(default_templates().values())
+    defaults = default_templates()
     session.execute(
         insert(MessageTemplate)
-        .values([_row(template) for template in defaults])
+        .values([_row(template) for template in defaults.values()])
         .on_conflict_do_nothing()
     )
+    rows = session.execute(
+        select(MessageTemplate).where(
+            MessageTemplate.variant == DEFAULT_VARIANT, MessageTemplate.locale == LOCALE
+        )
+    ).scalars()
+    changed = False
+    for row in rows:
+        template = defaults.get(row.key)
+        if template is None:
+            continue
+        if row.category != template.category or row.variables != list(template.variables):
+            row.category, row.variables = template.category, list(template.variables)
+        if row.version == 1 and row.updated_by is None and row.text != template.text:
+            row.text, row.buttons = template.text, list(template.buttons) or None
+            changed = True
+            session.execute(
+                update(MessageTemplateVersion)
+                .where(
+                    MessageTemplateVersion.clinic_id == clinic_id,
+                    MessageTemplateVersion.key == row.key,
+                    MessageTemplateVersion.variant == DEFAULT_VARIANT,
+                    MessageTemplateVersion.locale == LOCALE,
+                    MessageTemplateVersion.version == 1,
+                )
+                .values(text=row.text, buttons=row.buttons)
+            )
+    session.flush()
     session.execute(
         insert(MessageTemplateVersion)
-        .values(
+        .from_select(
             [
-                {
-                    "clinic_id": clinic_id,
-                    "key": template.key,
-                    "variant": DEFAULT_VARIANT,
-                    "locale": LOCALE,
-                    "version": 1,
-                    "text": template.text,
-                    "buttons": list(template.buttons) or None,
-                    "edited_by": "seed",
-                }
-                for template in defaults
-            ]
+                "clinic_id",
+                "key",
+                "variant",
+                "locale",
+                "version",
+                "text",
+                "buttons",
+                "active",
+                "edited_by",
+            ],
+            select(
+                literal(clinic_id),
+                MessageTemplate.key,
+                MessageTemplate.variant,
+                MessageTemplate.locale,
+                MessageTemplate.version,
+                MessageTemplate.text,
+                MessageTemplate.buttons,
+                MessageTemplate.active,
+                literal("seed"),
+            ).where(MessageTemplate.version == 1),
         )
         .on_conflict_do_nothing()
     )
-    for template in defaults:
-        session.execute(
-            update(MessageTemplate)
-            .where(
-                MessageTemplate.key == template.key,
-                (MessageTemplate.category != template.category)
-                | (MessageTemplate.variables.is_(None)),
-            )
-            .values(category=template.category, variables=list(template.variables))
-        )
     session.execute(
         insert(MessageTemplateRevision)
         .values(clinic_id=clinic_id, revision=0, stamp=secrets.token_hex(8))
         .on_conflict_do_nothing()
     )
+    if changed:
+        bump_revision(session, clinic_id=clinic_id)
 
 
 def _row(template: DefaultTemplate) -> dict[str, Any]:
