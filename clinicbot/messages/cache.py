@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session
 from clinicbot.db.models import ABTest, MessageTemplate, MessageTemplateRevision
 from clinicbot.settings import get_settings
 
-DEFAULT_TTL_SECONDS = 2.0  # TEMPLATE_CACHE_SECONDS
-
 
 @dataclass(frozen=True)
 class ActiveTemplate:
@@ -90,12 +88,24 @@ class TemplateCache:
     """The snapshot per database and clinic, checked at most every ``ttl`` seconds."""
 
     def __init__(
-        self, ttl: float = DEFAULT_TTL_SECONDS, monotonic: Callable[[], float] = time.monotonic
+        self, ttl: float | None = None, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
-        self.ttl = ttl
+        self._ttl = ttl
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._snapshots: dict[tuple[str, int], tuple[Snapshot, float]] = {}
+
+    @property
+    def ttl(self) -> float:
+        """Seconds between checks: ``TEMPLATE_CACHE_SECONDS`` unless given (read when first
+        needed, not at import: importing must not freeze the settings)."""
+        if self._ttl is None:
+            self._ttl = get_settings().template_cache_seconds
+        return self._ttl
+
+    @ttl.setter
+    def ttl(self, seconds: float) -> None:
+        self._ttl = seconds
 
     def get(self, session: Session, clinic_id: int = 1) -> Snapshot:
         now = self._monotonic()
@@ -117,4 +127,4 @@ class TemplateCache:
             self._snapshots.clear()
 
 
-TEMPLATE_CACHE = TemplateCache(get_settings().template_cache_seconds)
+TEMPLATE_CACHE = TemplateCache()
