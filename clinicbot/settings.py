@@ -186,6 +186,15 @@ class Settings:
     # Fernet keys of the clinics' secrets at rest, comma-separated, newest first
     # (clinicbot/tenancy/secrets.py); empty outside production: a sandbox key is used.
     clinic_secrets_keys: str = ""
+    # Satisfaction survey (clinicbot/messages/satisfaction.py): asked this long after a booking
+    # made through the assistant, at most once per patient per ``feedback_every_days``; a
+    # rating at or under ``feedback_alert_at_most`` alerts staff.
+    feedback_enabled: bool = True
+    feedback_delay_minutes: int = 30
+    feedback_every_days: int = 30
+    feedback_alert_at_most: int = 2
+    # How often each process checks whether the clinic's templates changed (clinicbot/messages).
+    template_cache_seconds: float = 2.0
 
     @property
     def clinic_tz(self) -> ZoneInfo:
@@ -364,6 +373,11 @@ def read_settings() -> Settings:
         api_log_retention_days=int(_env("API_LOG_RETENTION_DAYS", "30")),
         health_cache_seconds=float(_env("HEALTH_CACHE_SECONDS", "5")),
         clinic_secrets_keys=_env("CLINIC_SECRETS_KEYS"),
+        feedback_enabled=_env("FEEDBACK_ENABLED", "true").lower() in ("1", "true", "yes"),
+        feedback_delay_minutes=int(_env("FEEDBACK_DELAY_MINUTES", "30")),
+        feedback_every_days=int(_env("FEEDBACK_EVERY_DAYS", "30")),
+        feedback_alert_at_most=int(_env("FEEDBACK_ALERT_AT_MOST", "2")),
+        template_cache_seconds=float(_env("TEMPLATE_CACHE_SECONDS", "2")),
     )
 
 

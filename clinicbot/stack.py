@@ -191,11 +191,16 @@ class Stack:
         return services
 
     def _endpoints_file(self, run_dir: Path, settings: Settings) -> Path:
-        """``endpoints.yml`` pointed at this stack's action server, with its shared secret."""
+        """``endpoints.yml`` pointed at this stack's action server (with its shared secret) and
+        at its clinic service's NLG endpoint."""
         endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
         endpoints["action_endpoint"] = {
             "url": f"http://127.0.0.1:{self.ports.actions}/webhook",
             "token": settings.action_server_token,
+        }
+        endpoints["nlg"] = {
+            "url": f"http://127.0.0.1:{self.ports.service}/nlg",
+            "type": endpoints["nlg"]["type"],
         }
         return _write_private(run_dir / f"endpoints-{self.ports.rasa}.yml", endpoints)
 

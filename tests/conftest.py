@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from clinicbot.clock import parse_start, set_clock_file
+from clinicbot.messages.cache import TEMPLATE_CACHE
 from clinicbot.settings import read_settings
 
 
@@ -29,3 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str | None:
     start = os.environ.get("CLOCK_START", "").strip()
     return f"clock pinned: CLOCK_START={start}" if start else None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_template_cache() -> None:
+    """Tests empty and refill their databases faster than the cache's TTL: start each afresh."""
+    TEMPLATE_CACHE.clear()

@@ -93,6 +93,7 @@ NOTIFICATION_KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offe
 # queued: in the outbox; sent: the provider accepted it (migration 0005).
 NOTIFICATION_STATUSES = ("pending", "queued", "sent", "failed", "canceled")
 AB_TEST_STATUSES = ("draft", "running", "stopped")
+FEEDBACK_STATUSES = ("asked", "rated", "commented", "expired")  # migration 0012
 
 # Waiting-list priorities: lower runs first, so ``ORDER BY priority, created_at`` walks the
 # ``waiting_list(priority, created_at)`` index forwards.
@@ -544,7 +545,11 @@ class Notification(Base):
 
 
 class MessageTemplate(Base):
-    """A text the assistant sends, per key, A/B variant and locale."""
+    """A text the assistant sends, per key, A/B variant and locale (clinicbot/messages).
+
+    ``category``, ``variables`` (the names its text may use) and ``buttons`` come from the
+    repository's defaults; ``version`` counts the clinic's edits (migration 0012).
+    """
 
     __tablename__ = "message_templates"
     __table_args__ = (UniqueConstraint("clinic_id", "key", "variant", "locale"),)
@@ -558,6 +563,84 @@ class MessageTemplate(Base):
     active = _flag(True)
     created_at = _created_at()
     updated_at = _updated_at()
+    category = Column(
+        String(32), nullable=False, default="conversation", server_default="conversation"
+    )
+    variables = Column(JSONType)  # list of names
+    buttons = Column(JSONType)  # [{"title", "payload"}], the template's own
+    version = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    updated_by = Column(String(100))
+
+
+class MessageTemplateVersion(Base):
+    """Every saved version of a template (the history staff roll back to)."""
+
+    __tablename__ = "message_template_versions"
+    __table_args__ = (
+        UniqueConstraint(
+            "clinic_id",
+            "key",
+            "variant",
+            "locale",
+            "version",
+            name="uq_message_template_versions_version",
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    key = Column(String(100), nullable=False)
+    variant = Column(String(50), nullable=False, default="default", server_default="default")
+    locale = Column(String(10), nullable=False, default="pt_BR", server_default="pt_BR")
+    version = Column(Integer, nullable=False)
+    text = Column(Text, nullable=False)
+    buttons = Column(JSONType)
+    active = _flag(True)
+    edited_by = Column(String(100))
+    created_at = _created_at()
+
+
+class MessageTemplateRevision(Base):
+    """A counter per clinic bumped by every template change: caches poll it to reload.
+
+    ``stamp`` is random per change: unlike the counter it cannot repeat after the rows are
+    deleted and written again (tests empty the tables), so a cache comparing it is never fooled.
+    """
+
+    __tablename__ = "message_template_revisions"
+
+    clinic_id = Column(Integer, primary_key=True, autoincrement=False)
+    revision = Column(Integer, nullable=False, default=0, server_default=sql_text("0"))
+    stamp = Column(String(32), nullable=False, default="", server_default="")
+    updated_at = _updated_at()
+
+
+class SatisfactionFeedback(Base):
+    """A 1-5 rating asked after a booking, its answer and optional comment (migration 0012)."""
+
+    __tablename__ = "satisfaction_feedback"
+    __table_args__ = (
+        _one_of("status", FEEDBACK_STATUSES),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index(None, "phone", "asked_at"),
+        Index(None, "clinic_id", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    phone = Column(String(64), nullable=False)
+    conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    appointment_id = Column(ForeignKey("appointments.id", ondelete="SET NULL"))
+    status = Column(String(16), nullable=False, default="asked", server_default="asked")
+    rating = Column(SmallInteger)
+    comment = Column(Text)
+    asked_at = Column(UTCDateTime, nullable=False)
+    rated_at = Column(UTCDateTime)
+    # The outbox row of the question now awaiting an answer (the rating, then the comment): a
+    # message is an answer only while that question is the last thing sent to the phone.
+    prompt_outbox_id = Column(BigInteger)
+    answer_message_id = Column(String(128))  # the inbound message last taken as an answer
+    created_at = _created_at()
 
 
 class ApiCallLog(Base):
@@ -582,7 +665,10 @@ class ABTest(Base):
     """An experiment over message variants; ``variants`` maps variant name to weight."""
 
     __tablename__ = "ab_tests"
-    __table_args__ = (_one_of("status", AB_TEST_STATUSES),)
+    __table_args__ = (
+        _one_of("status", AB_TEST_STATUSES),
+        Index(None, "template_key", "status"),
+    )
 
     id = Column(Integer, primary_key=True)
     clinic_id = _clinic_id()
@@ -593,6 +679,13 @@ class ABTest(Base):
     started_at = Column(UTCDateTime)
     ended_at = Column(UTCDateTime)
     created_at = _created_at()
+    # Migration 0012: the template key whose variants are tested (``variants`` names rows of
+    # message_templates), the outcome that counts as a conversion, the exposures needed per
+    # variant before a winner is called, and the variant kept as the template when stopped.
+    template_key = Column(String(100))
+    metric = Column(String(32))
+    min_sample = Column(Integer)
+    winner = Column(String(50))
 
 
 class ABTestAssignment(Base):
@@ -607,6 +700,11 @@ class ABTestAssignment(Base):
     phone = Column(String(64), nullable=False)
     variant = Column(String(50), nullable=False)
     assigned_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # Migration 0012: the variant's text was last rendered for the patient (its first
+    # characters, to find the outbox row), and first delivered to them (the exposure).
+    rendered_at = Column(UTCDateTime)
+    rendered_excerpt = Column(String(200))
+    exposed_at = Column(UTCDateTime)
 
 
 class ABTestOutcome(Base):

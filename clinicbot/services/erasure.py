@@ -27,6 +27,7 @@ from clinicbot.db.models import (
     Notification,
     OutboxMessage,
     PatientTransaction,
+    SatisfactionFeedback,
     WaitingList,
 )
 from clinicbot.pii import mask_phone
@@ -44,6 +45,7 @@ PHONE_TABLES = (
     ConversationDashboard,
     PatientTransaction,
     ABTestAssignment,
+    SatisfactionFeedback,
     Appointment,
     IdentityCheck,
 )

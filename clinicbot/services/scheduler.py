@@ -25,6 +25,9 @@ from clinicbot.db.partitions import drop_partitions_older_than, ensure_partition
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.messages import ab_tests
+from clinicbot.messages.satisfaction import FeedbackPolicy, ask_due
+from clinicbot.messages.store import seed as seed_templates
 from clinicbot.services import api_log, lifecycle
 from clinicbot.services.alerts.evaluator import AlertEvaluator
 from clinicbot.services.backups.runner import BackupRunner
@@ -33,7 +36,6 @@ from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.policy import NotificationPolicy
 from clinicbot.services.retention import purge_expired
-from clinicbot.services.templates import seed_default_templates
 from clinicbot.services.waiting_list import OFFER_MESSAGES, WaitingListService
 from clinicbot.settings import Settings
 
@@ -71,10 +73,11 @@ class Jobs:
             clock=clock,
             breaker_open=lambda: bool(agenda.breaker.current_state == "open"),
         )
+        self.feedback = FeedbackPolicy.from_settings(settings)
 
     def seed_templates(self) -> None:
         with session_scope(self.engine) as session:
-            seed_default_templates(session)
+            seed_templates(session)
 
     def tick(self) -> None:
         """Lapse unanswered offers (passing them on), then send what is due."""
@@ -82,6 +85,14 @@ class Jobs:
         sent = self.notifications.dispatch_due()
         if sent:
             logger.info("notifications dispatched: %s", sent)
+
+    def surveys_and_exposures(self) -> None:
+        """Ask the satisfaction surveys due; record A/B exposures WhatsApp accepted since."""
+        with session_scope(self.engine) as session:
+            asked = ask_due(session, self.feedback, now=self.clock())
+            exposed = ab_tests.record_exposures(session)
+        if asked or exposed:
+            logger.info("surveys asked: %d; A/B exposures recorded: %d", asked, exposed)
 
     def maintain_message_log(self) -> None:
         """Create the coming months' partitions; drop messages past the retention age."""
@@ -145,6 +156,13 @@ def build_scheduler(
         seconds=settings.scheduler_poll_seconds,
         next_run_time=started + timedelta(seconds=1),
         id="notifications_tick",
+        **common,
+    )
+    scheduler.add_job(
+        jobs.surveys_and_exposures,
+        "interval",
+        seconds=max(settings.scheduler_poll_seconds, 30),
+        id="surveys_and_exposures",
         **common,
     )
     scheduler.add_job(

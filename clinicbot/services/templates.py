@@ -4,32 +4,18 @@ The rule: what the assistant says *in* a conversation turn is a response of ``do
 (``utter_…``, uttered by key with named variables); what is sent *outside* a turn lives here:
 
 * proactive messages (reminders, confirmations, cancellations, waiting-list offers): a key each,
-  editable in ``message_templates``. Every key has a pt-BR default below;
-  :func:`seed_default_templates` copies the missing ones into the table at start (never
-  overwriting what the clinic edited), and :func:`render` falls back to the default when a row is
-  missing or inactive, so a message always goes out. Placeholders: ``{nome}`` (first name),
+  with the pt-BR default below. Like ``domain.yml``'s responses they are templates the clinic
+  edits (:mod:`clinicbot.messages`: seeded into ``message_templates``, rendered by
+  :func:`clinicbot.messages.rendering.render`). Placeholders: ``{nome}`` (first name),
   ``{dia}`` (``sexta-feira, 28/11``), ``{hora}`` (``10:00``), ``{minutos}`` (how long an offer is
-  held). An unknown placeholder is left as written.
-* the channel's own texts (the reply to a message it cannot read, the apology for a message it
-  could not answer, the notice to a patient who writes too fast, the label of WhatsApp's option
-  lists) and the notice staff get when they hand a patient back: fixed constants for now.
+  held).
+* the channel's own texts: the reply to a message it cannot read, the apology for a message it
+  could not answer and the notice to a patient who writes too fast are the defaults of editable
+  templates too (``channel.*`` in :mod:`clinicbot.messages.defaults`); the label of WhatsApp's
+  option lists and the notice staff get when they hand a patient back are fixed constants.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
-
-from clinicbot.db.models import MessageTemplate
-from clinicbot.tenancy import DEFAULT_CLINIC_ID
-from clinicbot.tenancy.scope import session_clinic
-
-LOCALE = "pt_BR"
-DEFAULT_VARIANT = "default"
 
 REMINDER = "notification.reminder"
 REMINDER_CONFIRMED = "notification.reminder_confirmed"
@@ -62,7 +48,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     ),
 }
 
-# Fixed texts (not in message_templates yet).
+# The channel's texts (the first three are the defaults of the channel.* templates).
 # The reply to an audio, image or sticker without caption; the channel sends it without Rasa.
 ONLY_TEXT_REPLY = (
     "Por enquanto só consigo ler mensagens de texto 🙂 Pode me escrever o que precisa?"
@@ -84,53 +70,3 @@ TURN_FAILED_APOLOGY = (
 )
 # What staff may tell the patient when they hand the conversation back to the assistant.
 BACK_TO_BOT = "A recepção encerrou o atendimento por aqui 😊 Se precisar de algo, é só me chamar."
-
-
-class _KeepUnknown(dict[str, str]):
-    """``str.format_map`` mapping that leaves ``{unknown}`` placeholders untouched."""
-
-    def __missing__(self, key: str) -> str:
-        return f"{{{key}}}"
-
-
-def render(
-    session: Session,
-    key: str,
-    values: Mapping[str, object],
-    *,
-    variant: str = DEFAULT_VARIANT,
-    locale: str = LOCALE,
-) -> str:
-    """The text of ``key`` with ``values`` filled in (the active row, else the default)."""
-    text = session.execute(
-        select(MessageTemplate.text).where(
-            MessageTemplate.key == key,
-            MessageTemplate.variant == variant,
-            MessageTemplate.locale == locale,
-            MessageTemplate.active.is_(True),
-        )
-    ).scalar_one_or_none()
-    if text is None:
-        text = DEFAULT_TEMPLATES[key]
-    return text.format_map(_KeepUnknown({name: str(value) for name, value in values.items()}))
-
-
-def seed_default_templates(session: Session) -> None:
-    """Insert the default texts that have no row yet; an existing row (the clinic's edit) wins.
-
-    ``ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite) makes it safe to run at every start, from
-    several processes at once.
-    """
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    clinic_id = session_clinic(session) or DEFAULT_CLINIC_ID  # the clinic's own copies
-    rows = [
-        {
-            "clinic_id": clinic_id,
-            "key": key,
-            "variant": DEFAULT_VARIANT,
-            "locale": LOCALE,
-            "text": text,
-        }
-        for key, text in DEFAULT_TEMPLATES.items()
-    ]
-    session.execute(insert(MessageTemplate).values(rows).on_conflict_do_nothing())

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, with_loader_criteria
 from sqlalchemy.sql.selectable import Join
 
 from clinicbot.db.models import Base
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
 
 CLINIC_COLUMN = "clinic_id"
 _INFO_KEY = "clinic_id"
@@ -120,3 +121,14 @@ def _stamp_clinic(session: Session, _context: Any, _instances: Any) -> None:
             raise CrossClinicWrite(
                 f"{type(row).__name__} of clinic {row.clinic_id} written for clinic {clinic_id}"
             )
+
+
+def acting_clinic(session: Session, clinic_id: int | None = None) -> int:
+    """``clinic_id`` when given, else the clinic the session acts for, else the default one.
+
+    Service functions take ``clinic_id: int | None = None`` and resolve it with this, so that
+    called inside a clinic's session they act for that clinic without being told.
+    """
+    if clinic_id is not None:
+        return clinic_id
+    return session_clinic(session) or DEFAULT_CLINIC_ID

@@ -9,12 +9,14 @@ from clinicbot.api.blueprint import install_api
 from clinicbot.integrations.webhooks import install_webhook_worker
 from clinicbot.services.scheduler import install_scheduler
 from clinicbot.settings import Settings, get_settings
+from clinicbot.web.ab_tests import ab_tests_blueprint
 from clinicbot.web.dashboard import dashboard_blueprint
 from clinicbot.web.health import health_blueprint
 from clinicbot.web.integrations_staff import integrations_staff_blueprint
 from clinicbot.web.metrics import install_http_metrics, metrics_blueprint
 from clinicbot.web.simulator import simulator_blueprint
 from clinicbot.web.staff import staff_blueprint
+from clinicbot.web.templates import nlg_blueprint, staff_templates_blueprint
 
 
 def create_app(
@@ -42,6 +44,9 @@ def create_app(
     app.blueprint(dashboard_blueprint())
     app.blueprint(integrations_staff_blueprint())
     install_api(app)  # /api/v1 (public API: keys, scopes, idempotency)
+    app.blueprint(staff_templates_blueprint())
+    app.blueprint(nlg_blueprint())
+    app.blueprint(ab_tests_blueprint())
     if app.ctx.simulator_enabled:
         app.blueprint(simulator_blueprint())
     install_scheduler(app)  # reminders, waiting-list offers, availability poll

@@ -31,7 +31,8 @@ from clinicbot.db.claims import claim_with
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, ConversationMessageKey, OutboxMessage
 from clinicbot.db.types import utcnow
-from clinicbot.services.templates import TURN_FAILED_APOLOGY
+from clinicbot.messages.defaults import CHANNEL_TURN_FAILED
+from clinicbot.messages.rendering import render
 from clinicbot.tenancy.sessions import clinic_session
 from clinicbot.whatsapp import throttle
 from clinicbot.whatsapp.conversations import conversation_for
@@ -197,7 +198,7 @@ def give_up(message: StoredInbound, error: str, engine: Engine | None = None) ->
             enqueue_text(
                 session,
                 message.phone,
-                TURN_FAILED_APOLOGY,
+                render(session, CHANNEL_TURN_FAILED, {}, phone=message.phone).text,
                 channel=message.channel,
                 dedupe_key=f"{APOLOGY_KEY_PREFIX}{message.channel}:{message.external_id}",
             )

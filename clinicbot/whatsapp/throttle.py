@@ -3,8 +3,8 @@
 In the path of a message: the inbox (:func:`clinicbot.whatsapp.inbox.store_inbound`) asks
 :func:`admit` in the transaction that stores the message. A message over the limit is still
 stored and acknowledged (status ``throttled``), but its turn never runs; the patient gets one
-:data:`~clinicbot.services.templates.TOO_MANY_MESSAGES` notice (:func:`notify`), at most one
-per :data:`NOTICE_INTERVAL`.
+:data:`~clinicbot.services.templates.TOO_MANY_MESSAGES` notice (an editable template:
+:func:`notify`), at most one per :data:`NOTICE_INTERVAL`.
 
 The bucket holds ``burst`` messages and regains one every ``60 / per_minute`` seconds. Its whole
 state is one instant, when it will be full again (the "theoretical arrival time" of the generic
@@ -23,7 +23,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clinicbot.db.models import Conversation, OutboxMessage
-from clinicbot.services.templates import TOO_MANY_MESSAGES
+from clinicbot.messages.defaults import CHANNEL_TOO_MANY_MESSAGES
+from clinicbot.messages.rendering import render
 from clinicbot.settings import Settings
 from clinicbot.whatsapp.outbox import enqueue_text
 
@@ -98,4 +99,5 @@ def notify(session: Session, phone: str, channel: str, message_id: str, now: dat
     ).scalar()
     if earlier is None:
         key = f"{NOTICE_KEY_PREFIX}{channel}:{message_id}"
-        enqueue_text(session, phone, TOO_MANY_MESSAGES, channel=channel, dedupe_key=key)
+        text = render(session, CHANNEL_TOO_MANY_MESSAGES, {}, phone=phone).text
+        enqueue_text(session, phone, text, channel=channel, dedupe_key=key)

@@ -37,10 +37,13 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exp
 
 from clinicbot.alerts import DeadLetter, alert_dead_letter
 from clinicbot.db.types import utcnow
+from clinicbot.messages.defaults import CHANNEL_ONLY_TEXT
+from clinicbot.messages.rendering import render
+from clinicbot.messages.satisfaction import answered_survey
 from clinicbot.pii import mask_phone, mask_text
 from clinicbot.rasa.turn_failures import strict_turn
-from clinicbot.services.templates import ONLY_TEXT_REPLY
 from clinicbot.settings import Settings
+from clinicbot.tenancy.context import acting_for
 from clinicbot.tenancy.senders import sender_id
 from clinicbot.tenancy.sessions import clinic_session
 from clinicbot.whatsapp import inbox
@@ -289,8 +292,12 @@ class TurnRunner:
         if stored.unsupported:
             logger.info("%s message without text (%s): only text is read", self.channel, stored.id)
             await output.send_text_message(
-                sender_id(stored.clinic_id, stored.phone), ONLY_TEXT_REPLY
+                sender_id(stored.clinic_id, stored.phone),
+                await run_db(self._only_text_reply, stored),
             )
+            return
+        if await run_db(self._answered_survey, stored):
+            self._wake()  # the survey's next question or thanks is in the outbox
             return
         metadata = {
             "channel": self.channel,
@@ -310,6 +317,21 @@ class TurnRunner:
         )
         with strict_turn():
             await self._on_new_message(message)
+
+    def _only_text_reply(self, stored: inbox.StoredInbound) -> str:
+        with clinic_session(stored.clinic_id, self._engine) as session:
+            return render(session, CHANNEL_ONLY_TEXT, {}, phone=stored.phone).text
+
+    def _answered_survey(self, stored: inbox.StoredInbound) -> bool:
+        """Whether the message answered a satisfaction survey (read without Rasa)."""
+        with acting_for(stored.clinic_id):  # run_db's thread does not inherit the context
+            return answered_survey(
+                self._engine,
+                phone=stored.phone,
+                text=stored.text,
+                message_id=stored.external_id,
+                channel=self.channel,
+            )
 
     def _nlu_text(self, stored: inbox.StoredInbound) -> str:
         """The message's text, cut at :data:`NLU_MAX_CHARS` (the stored row keeps it whole)."""

@@ -24,8 +24,8 @@ from clinicbot.db.claims import claim_one
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Notification
 from clinicbot.db.types import utcnow
+from clinicbot.messages.rendering import render
 from clinicbot.pii import mask_phone, mask_text
-from clinicbot.services import templates
 from clinicbot.services.notifications.composing import Composer, Message
 from clinicbot.services.notifications.delivery import outbox_key
 from clinicbot.services.notifications.policy import NotificationPolicy
@@ -51,7 +51,7 @@ def send_notification(
     if message is None:
         notification.status = "canceled"
         return notification.status
-    text = templates.render(session, message.template_key, message.values)
+    text = render(session, message.template_key, message.values, phone=notification.phone).text
     enqueue_text(
         session,
         notification.phone,
