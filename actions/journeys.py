@@ -15,6 +15,7 @@ from actions.asks import ActionAskHorarioEscolhido, upcoming_or_apology
 from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
+from clinicbot.services.booking_attempts import BookingBeingConfirmed, BookingInProgress
 from clinicbot.services.clinic import load_clinic
 from clinicbot.services.handoff import request_human
 
@@ -78,6 +79,12 @@ class ActionAgendarConsulta(Action):
             )
         except SlotUnavailable:
             return await _back_to_time_question("agendamento_form", dispatcher, tracker, domain)
+        except BookingBeingConfirmed:  # the scheduler tells the outcome (services/booking_checks)
+            dispatcher.utter_message(response="utter_confirmando_horario")
+            return slots.reset_journey()
+        except BookingInProgress:
+            dispatcher.utter_message(response="utter_horario_em_confirmacao")
+            return slots.reset_journey()
         except GestaoDSError:
             logger.exception("booking failed")
             dispatcher.utter_message(response="utter_agenda_indisponivel")

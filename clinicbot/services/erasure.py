@@ -17,6 +17,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import (
     ABTestAssignment,
     Appointment,
+    BookingAttempt,
     Conversation,
     ConversationDashboard,
     ConversationMessage,
@@ -39,6 +40,7 @@ PHONE_TABLES = (
     ConversationDashboard,
     PatientTransaction,
     ABTestAssignment,
+    BookingAttempt,
     Appointment,
     IdentityCheck,
 )
@@ -46,7 +48,7 @@ PHONE_TABLES = (
 
 # Tables that also name the patient by CPF: the same person may have written from another
 # phone (a relative's, an old number), and those rows are theirs too.
-CPF_TABLES = (WaitingList, PatientTransaction, Appointment)
+CPF_TABLES = (WaitingList, PatientTransaction, BookingAttempt, Appointment)
 
 
 def erase_patient(session: Session, phone: str) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The clinic service's scheduled jobs: notifications, waiting-list offers, availability poll.
+"""The clinic service's scheduled jobs: notifications, waiting-list offers, availability poll,
+uncertain bookings.
 
 Every job only reads and writes the database (and GestãoDS), so any number of clinic-service
 instances may run them at once: the services' row claiming makes each message go out once.
@@ -22,6 +23,7 @@ from clinicbot.db.partitions import drop_partitions_older_than, ensure_partition
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.services.booking_checks import BookingChecker
 from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.policy import NotificationPolicy
@@ -56,6 +58,9 @@ class Jobs:
         self.waiting_list = WaitingListService(
             agenda=agenda, engine=engine, policy=policy, clock=clock
         )
+        self.booking_checker = BookingChecker.from_settings(
+            settings, agenda=agenda, engine=engine, clock=clock
+        )
 
     def seed_templates(self) -> None:
         with session_scope(self.engine) as session:
@@ -74,6 +79,12 @@ class Jobs:
         result = drop_partitions_older_than(self.engine, self.retention_months)
         logger.info("message log: partitions created %s; retention %s", created, result)
         purge_expired(self.engine, self.retention_months, self.clock())
+
+    def check_bookings(self) -> None:
+        """Look for the bookings the agenda did not confirm; tell their patients the outcome."""
+        outcomes = self.booking_checker.check_due()
+        if outcomes:
+            logger.info("uncertain bookings checked: %s", outcomes)
 
     def poll_availability(self) -> None:
         try:
@@ -113,6 +124,13 @@ def build_scheduler(
         hours=24,
         next_run_time=started + timedelta(seconds=5),
         id="maintain_message_log",
+        **common,
+    )
+    scheduler.add_job(
+        jobs.check_bookings,
+        "interval",
+        seconds=settings.booking_check_interval_seconds,
+        id="booking_checks",
         **common,
     )
     scheduler.add_job(
