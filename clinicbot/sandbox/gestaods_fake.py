@@ -17,7 +17,10 @@ open, the fake picks one answer and the client tolerates the others:
 
 Control endpoints (tests, simulator) under ``/__sandbox/gestaods/``: ``GET state``,
 ``POST reset``, ``POST failures`` (``{"mode", "count", "delay", "path"}``) and ``POST book``
-(``{"starts_at", "cpf"?}``: take a slot as another patient).
+(``{"starts_at", "cpf"?}``: take a slot as another patient). Failure modes: ``500`` and ``422``
+(nothing applied), ``slow`` (applied, answered ``delay`` s late), ``error_after_commit``
+(applied, answered 500), ``late_commit`` (answered 504 at once, applied ``delay`` s later, as
+when a gateway gives up on an agenda that still commits) and ``conflict_next_booking``.
 
 Run alone: ``python -m clinicbot.sandbox.gestaods_fake --port 8089``.
 """
@@ -59,7 +62,15 @@ PATIENT_EXISTS = {"message": "Paciente já cadastrado", "status": 400}
 APPOINTMENT_NOT_FOUND = {"message": "Agendamento não encontrado", "status": 404}
 APPOINTMENT_CANCELED = {"message": "Agendamento cancelado", "status": 400}
 INTERNAL_ERROR = {"detail": "Erro interno"}
-FAILURE_MODES = ("500", "422", "slow", "conflict_next_booking", "error_after_commit")
+GATEWAY_TIMEOUT = {"detail": "Gateway Timeout"}
+FAILURE_MODES = (
+    "500",
+    "422",
+    "slow",
+    "conflict_next_booking",
+    "error_after_commit",
+    "late_commit",
+)
 FieldError = tuple[list[str], str, str]  # FastAPI's 422 detail entry: loc, msg, type
 
 CLINIC = {
@@ -552,15 +563,21 @@ def create_gestaods_blueprint(fake: FakeGestaoDS) -> Blueprint:
                 detail = [{"loc": ["body"], "msg": "simulated error", "type": "value_error"}]
                 return json({"detail": detail}, status=422)
             request.ctx.failure = rule
-            try:
-                response = handler(request, **params)
-            except FakeError as error:
-                response = json(error.body, status=error.status)
+            if rule is not None and rule.mode == "late_commit":  # 504 now, applied after delay
+                asyncio.get_running_loop().call_later(rule.delay, _apply, request, params)
+                return json(GATEWAY_TIMEOUT, status=504)
+            response = _apply(request, params)
             if rule is not None and rule.mode == "slow":  # after the change: committed but late
                 await asyncio.sleep(rule.delay)
             if rule is not None and rule.mode == "error_after_commit":
                 return json(INTERNAL_ERROR, status=500)
             return response
+
+        def _apply(request: Request, params: dict[str, str]) -> HTTPResponse:
+            try:
+                return handler(request, **params)
+            except FakeError as error:
+                return json(error.body, status=error.status)
 
         return wrapped
 
