@@ -144,6 +144,7 @@ class GestaoDSClient:
             token=settings.gestaods_token,
             prefix=settings.gestaods_prefix,
             tz=settings.clinic_tz,
+            timeout=settings.gestaods_timeout_seconds,
             on_call=on_call,
             cache_ttl=AVAILABILITY_TTL_SECONDS,
             cache=shared_cache,

@@ -6,7 +6,7 @@ before the request (``posting``) becomes ``booked`` or ``refused`` when the agen
 ``uncertain`` when it did not: :mod:`clinicbot.services.booking_checks` then looks for the
 appointment in the agenda for a while and tells the patient the outcome. A process killed while
 its request was on the way leaves a ``posting`` row, which is checked the same way once
-:data:`IN_FLIGHT_GRACE` has passed.
+:func:`in_flight_grace` has passed.
 
 One open (``posting``/``uncertain``) attempt per phone, enforced by a unique index: while one is
 open the patient cannot book again, since sending a second request could book twice.
@@ -27,9 +27,15 @@ from clinicbot.db.types import utcnow
 from clinicbot.ptbr.phones import normalize_phone
 from clinicbot.settings import Settings, get_settings
 
-# Longer than the client's worst case for a booking (a 10 s request, then a lookup retried
-# 3 times): a ``posting`` row older than this belongs to a process that died mid-request.
+# At least this long, and longer than the client's worst case for a booking (one request, then
+# a lookup tried 3 times, with waits): a ``posting`` row older than that belongs to a process
+# that died mid-request.
 IN_FLIGHT_GRACE = timedelta(minutes=2)
+
+
+def in_flight_grace(settings: Settings) -> timedelta:
+    """How long a ``posting`` attempt is left to its own process before it is checked."""
+    return max(IN_FLIGHT_GRACE, timedelta(seconds=5 * settings.gestaods_timeout_seconds + 10))
 
 
 class BookingInProgress(Exception):
@@ -49,6 +55,7 @@ def open_attempt(
     patient_name: str | None,
     first_visit: bool,
     clinic_id: int = 1,
+    settings: Settings | None = None,
     engine: Engine | None = None,
 ) -> int:
     """Record a booking about to be sent; its id.
@@ -58,6 +65,7 @@ def open_attempt(
     """
     phone = normalize_phone(phone)
     now = utcnow()
+    grace = in_flight_grace(settings or get_settings())
     try:
         with session_scope(engine) as session:
             if _open_attempt_of(session, phone, clinic_id) is not None:
@@ -70,8 +78,8 @@ def open_attempt(
                 starts_at=starts_at.astimezone(timezone.utc),
                 first_visit=first_visit,
                 status="posting",
-                next_check_at=now + IN_FLIGHT_GRACE,
-                check_until=now + IN_FLIGHT_GRACE,
+                next_check_at=now + grace,
+                check_until=now + grace,
             )
             session.add(attempt)
             session.flush()
