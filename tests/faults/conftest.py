@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from clinicbot.stack import Stack
-from tests.support.faults import database_of
+from tests.support.faults import FAULTS_ENV, database_of
 from tests.support.servers import OwnRedis, ThrowawayPostgres
 from tests.support.stack_fixtures import (  # noqa: F401  (fixtures)
     agenda,
@@ -26,18 +26,6 @@ from tests.support.stack_fixtures import (  # noqa: F401  (fixtures)
     sandbox_url,
     turns,
 )
-
-FAULTS_ENV = {
-    "OUTBOX_RETRY_MAX_SECONDS": "0.5",
-    "TURN_RETRY_ATTEMPTS": "6",  # waits of 1, 2, 4, 4, 4 s (+ up to 1 s each)
-    "TURN_RETRY_INITIAL_SECONDS": "1",
-    "TURN_RETRY_MAX_SECONDS": "4",
-    "SCHEDULER_POLL_SECONDS": "1",
-    "BOOKING_CHECK_INTERVAL_SECONDS": "1",
-    "BOOKING_CHECK_WINDOW_SECONDS": "15",
-    "GESTAODS_TIMEOUT_SECONDS": "2",
-    "DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
-}
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,20 @@ from clinicbot.stack import Service, Stack
 from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 from tests.support.whatsapp import WhatsAppPatient
 
+# The fault stack's configuration (with its own PostgreSQL and Redis): time compressed through
+# configuration. The outbox retries every half second, turns are retried within seconds,
+# uncertain bookings are checked every second, GestãoDS requests time out after 2 s.
+FAULTS_ENV = {
+    "OUTBOX_RETRY_MAX_SECONDS": "0.5",
+    "TURN_RETRY_ATTEMPTS": "6",  # waits of 1, 2, 4, 4, 4 s (+ up to 1 s each)
+    "TURN_RETRY_INITIAL_SECONDS": "1",
+    "TURN_RETRY_MAX_SECONDS": "4",
+    "SCHEDULER_POLL_SECONDS": "1",
+    "BOOKING_CHECK_INTERVAL_SECONDS": "1",
+    "BOOKING_CHECK_WINDOW_SECONDS": "15",
+    "GESTAODS_TIMEOUT_SECONDS": "2",
+    "DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
+}
 QUESTION = "qual o endereço de vcs?"
 ANSWER = "Estamos na"  # how action_responder_faq's answer to QUESTION starts
 REDELIVERY_SECONDS = 0.5
@@ -150,48 +164,65 @@ class FaqLoad:
         return finished == len(ids) and pending == 0
 
     def tally(self, fault: str, database: Engine, seconds: float) -> Tally:
-        result = Tally(
-            fault=fault,
-            sent=len(self.sent),
-            acknowledged=len(self.acknowledged),
-            seconds=round(seconds, 1),
+        return tally_messages(
+            fault, database, self.patients, self.sent, self.acknowledged, seconds=seconds
         )
-        with database.connect() as connection:
-            rows = connection.execute(
+
+
+def tally_messages(
+    fault: str,
+    database: Engine,
+    patients: Sequence[WhatsAppPatient],
+    sent: Collection[str],
+    acknowledged: Collection[str],
+    *,
+    seconds: float = 0.0,
+    one_answer: bool = True,
+) -> Tally:
+    """What became of the messages ``sent`` (ids) by ``patients``, ``acknowledged`` by the
+    webhook. ``one_answer``: each message has exactly one answer (FAQ); otherwise a message
+    may have several, and only the same text twice counts as a duplicate."""
+    result = Tally(
+        fault=fault, sent=len(sent), acknowledged=len(acknowledged), seconds=round(seconds, 1)
+    )
+    phones = sorted({patient.phone for patient in patients})
+    with database.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT in_reply_to, text FROM outbox_messages WHERE in_reply_to IN :ids "
+                "ORDER BY id"
+            ).bindparams(_expanding("ids")),
+            {"ids": sorted(sent) or [""]},
+        ).all()
+        outbox_per_phone = dict(
+            connection.execute(
                 text(
-                    "SELECT in_reply_to, text, status, phone FROM outbox_messages "
-                    "WHERE in_reply_to IN :ids"
-                ).bindparams(_expanding("ids")),
-                {"ids": sorted(self.sent) or [""]},
+                    "SELECT phone, COUNT(*) FROM outbox_messages "
+                    "WHERE phone IN :phones AND status IN ('sent', 'delivered', 'read') "
+                    "GROUP BY phone"
+                ).bindparams(_expanding("phones")),
+                {"phones": phones},
             ).all()
-            outbox_per_phone = dict(
-                connection.execute(
-                    text(
-                        "SELECT phone, COUNT(*) FROM outbox_messages "
-                        "WHERE phone IN :phones AND status IN ('sent', 'delivered', 'read') "
-                        "GROUP BY phone"
-                    ).bindparams(_expanding("phones")),
-                    {"phones": [patient.phone for patient in self.patients]},
-                ).all()
-            )
-        answers: dict[str, list[str]] = {}
-        for row in rows:
-            answers.setdefault(row.in_reply_to, []).append(row.text)
-        for message_id in self.acknowledged:
-            texts = answers.get(message_id, [])
-            if not texts:
-                result.lost += 1
-            elif texts == [TURN_FAILED_APOLOGY]:
-                result.apologised += 1
-            else:
-                result.answered += 1
-                result.duplicated += len(texts) - 1
-                if ANSWER not in texts[0]:
-                    result.notes.append(f"unexpected answer: {texts[0][:60]!r}")
-        for patient in self.patients:
-            delivered = len(delivered_to(patient))
-            result.duplicated += max(0, delivered - int(outbox_per_phone.get(patient.phone, 0)))
-        return result
+        )
+    answers: dict[str, list[str]] = {}
+    for row in rows:
+        answers.setdefault(row.in_reply_to, []).append(row.text)
+    for message_id in acknowledged:
+        texts = answers.get(message_id, [])
+        if not texts:
+            result.lost += 1
+        elif texts == [TURN_FAILED_APOLOGY]:
+            result.apologised += 1
+        else:
+            result.answered += 1
+            extra = len(texts) - 1 if one_answer else len(texts) - len(set(texts))
+            result.duplicated += extra
+            if one_answer and ANSWER not in texts[0]:
+                result.notes.append(f"unexpected answer: {texts[0][:60]!r}")
+    for patient in patients:
+        delivered = len(delivered_to(patient))
+        result.duplicated += max(0, delivered - int(outbox_per_phone.get(patient.phone, 0)))
+    return result
 
 
 def _expanding(name: str) -> Any:

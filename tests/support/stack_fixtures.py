@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 from validate_docbr import CPF
 
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.settings import SANDBOX_GESTAODS_TOKEN
 from clinicbot.stack import MODEL_PATH, Stack
 from tests.support.stack import sandbox_stack
-from tests.support.whatsapp import Turns, WhatsAppPatient
+from tests.support.whatsapp import Turns, WhatsAppPatient, menu_lines
 
 BIRTH_DATE = date(1990, 5, 17)
 _PHONE_SUFFIXES = itertools.count(1000)
@@ -130,3 +131,46 @@ def sandbox_state(sandbox_url: str) -> dict[str, Any]:
 def active_appointments(sandbox_url: str, cpf: str) -> list[dict[str, Any]]:
     state = sandbox_state(sandbox_url)
     return [a for a in state["appointments"] if a["cpf"] == cpf and not a["cancelado"]]
+
+
+def ask_to_book(patient: WhatsAppPatient, cpf: str) -> str:
+    """From "quero marcar" to the confirmation question, choosing the first day and time
+    offered; the chosen time (``HH:MM``)."""
+    answer = patient.say("quero marcar uma consulta")
+    if "cpf" in answer.lower():
+        answer = patient.say(cpf)
+    assert menu_lines(answer), answer
+    times = menu_lines(patient.say("1"))
+    assert times
+    question = patient.say("1")
+    chosen = times[0].split(". ", 1)[1]
+    assert chosen in question and "sim" in question.lower(), question
+    return chosen
+
+
+def agenda_fault(
+    sandbox_url: str, mode: str, path: str | None, count: int = 1, delay: float = 0.0
+) -> None:
+    """Make the sandbox agenda misbehave on its next ``count`` requests whose path contains
+    ``path`` (``count`` 0: until :func:`clear_agenda_faults`); modes in ``gestaods_fake``."""
+    body = {"mode": mode, "path": path, "count": count, "delay": delay}
+    answer = requests.post(f"{sandbox_url}/__sandbox/gestaods/failures", json=body, timeout=5)
+    answer.raise_for_status()
+
+
+def clear_agenda_faults(sandbox_url: str) -> None:
+    body = {"mode": "none"}
+    requests.post(f"{sandbox_url}/__sandbox/gestaods/failures", json=body, timeout=5)
+
+
+def local_appointments(stack: Stack, cpf: str) -> list[tuple[str, str]]:
+    """The stack's own copy of the patient's appointments: (phone, status)."""
+    engine = create_engine(stack.env["DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT phone, status FROM appointments WHERE cpf = :cpf"), {"cpf": cpf}
+            )
+            return [(row.phone, row.status) for row in rows]
+    finally:
+        engine.dispose()
