@@ -65,7 +65,9 @@ def open_attempt(
     """
     phone = normalize_phone(phone)
     now = utcnow()
-    grace = in_flight_grace(settings or get_settings())
+    settings = settings or get_settings()
+    grace = in_flight_grace(settings)
+    window = timedelta(seconds=settings.booking_check_window_seconds)
     try:
         with session_scope(engine) as session:
             if _open_attempt_of(session, phone, clinic_id) is not None:
@@ -78,19 +80,14 @@ def open_attempt(
                 starts_at=starts_at.astimezone(timezone.utc),
                 first_visit=first_visit,
                 status="posting",
-                next_check_at=now + grace,
-                check_until=now + grace,
+                next_check_at=now + grace,  # unless its own process tells the outcome first
+                check_until=now + grace + window,
             )
             session.add(attempt)
             session.flush()
             return int(attempt.id)
     except IntegrityError as error:  # another request of this phone opened one meanwhile
         raise BookingInProgress(phone) from error
-
-
-def has_open_attempt(phone: str, *, clinic_id: int = 1, engine: Engine | None = None) -> bool:
-    with session_scope(engine) as session:
-        return _open_attempt_of(session, normalize_phone(phone), clinic_id) is not None
 
 
 def mark_uncertain(
