@@ -28,6 +28,8 @@ from tests.support.whatsapp import Turns, WhatsAppPatient, menu_lines
 
 BIRTH_DATE = date(1990, 5, 17)
 _PHONE_SUFFIXES = itertools.count(1000)
+# A ceiling, not a wait: about 40 s on an idle 2-core machine, minutes when it is shared.
+START_TIMEOUT = 600.0
 
 
 def running_stack(workdir: Path, env: Mapping[str, str]) -> Iterator[Stack]:
@@ -35,7 +37,7 @@ def running_stack(workdir: Path, env: Mapping[str, str]) -> Iterator[Stack]:
     if not MODEL_PATH.exists():
         pytest.fail("no trained model: `make test` trains it before pytest")
     running = sandbox_stack(workdir, env)
-    running.start()
+    running.start(timeout=START_TIMEOUT)
     try:
         yield running
     finally:
