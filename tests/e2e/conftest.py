@@ -37,8 +37,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         tmp_path_factory.mktemp("stack"),
         {
             "SCHEDULER_POLL_SECONDS": "1",
-            # An unanswered booking is looked for every second for 15 s (test_uncertain_booking).
+            # An unanswered booking is looked for every second for 30 s (test_uncertain_booking).
             "BOOKING_CHECK_INTERVAL_SECONDS": "1",
-            "BOOKING_CHECK_WINDOW_SECONDS": "15",
+            "BOOKING_CHECK_WINDOW_SECONDS": "30",
         },
     )

@@ -1,14 +1,16 @@
 """A booking the agenda does not answer (issue 12), over WhatsApp: the patient is told it is
 being confirmed, then the outcome; never two appointments.
 
-The e2e stack checks uncertain bookings every second for a few seconds
-(``BOOKING_CHECK_*`` in ``conftest.py``); the sandbox agenda answers the booking with a 504 and
-commits it later (``late_commit``), or fails it for good (``500``).
+The e2e stack checks uncertain bookings every second for 30 s (``BOOKING_CHECK_*`` in
+``conftest.py``); the sandbox agenda answers the booking with a 504 and commits it when the test
+says so (``late_commit``, then ``commit-late``), or fails it for good (``500``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+
+import requests
 
 from clinicbot.stack import Stack
 from tests.support.stack_fixtures import (
@@ -23,18 +25,20 @@ CONFIRMING = "Estou confirmando seu horário com a agenda"
 STILL_CONFIRMING = "Ainda estou confirmando"
 CONFIRMED = "Confirmei com a agenda"
 NOT_MADE = "não foi marcada"
-COMMIT_AFTER_SECONDS = 10.0  # shorter than the stack's window, longer than a retried journey
+NEVER_BY_ITSELF = 600.0  # the late booking is applied when the test asks (commit-late)
 
 
 def test_a_booking_committed_after_a_timeout_is_confirmed_and_never_made_twice(
     stack: Stack, sandbox_url: str, patient: WhatsAppPatient, registered_cpf: str
 ) -> None:
     chosen = ask_to_book(patient, registered_cpf)
-    agenda_fault(sandbox_url, "late_commit", "agendar/", delay=COMMIT_AFTER_SECONDS)
+    agenda_fault(sandbox_url, "late_commit", "agendar/", delay=NEVER_BY_ITSELF)
     assert CONFIRMING in patient.say("sim")
 
     ask_to_book(patient, registered_cpf)  # the patient tries again meanwhile
     assert STILL_CONFIRMING in patient.say("sim")
+    commit = requests.post(f"{sandbox_url}/__sandbox/gestaods/commit-late", timeout=5)
+    assert commit.json() == {"applied": 1}
 
     [confirmed] = patient.replies(1)
     assert CONFIRMED in confirmed["message"] and chosen in confirmed["message"]
