@@ -76,7 +76,7 @@ class Bench:
     redis: OwnRedis
     turns: Turns
     config: Config
-    _phones: Iterator[int] = field(default_factory=lambda: iter(range(10_000, 99_999)))
+    _phones: Iterator[int] = field(default_factory=lambda: iter(range(1000, 9999)))
 
     @property
     def sandbox_url(self) -> str:
@@ -84,7 +84,7 @@ class Bench:
 
     def patient(self) -> WhatsAppPatient:
         return WhatsAppPatient(
-            phone=f"55319{next(self._phones):05d}",
+            phone=f"55319{next(self._phones):04d}8888",
             rasa_url=f"http://127.0.0.1:{self.stack.ports.rasa}",
             sandbox_url=self.sandbox_url,
             turns=self.turns,
@@ -113,21 +113,20 @@ class Bench:
         agenda = GestaoDSClient(self.sandbox_url, SANDBOX_GESTAODS_TOKEN, cache_ttl=0)
         patients = [self.patient() for _ in range(self.config.booking_patients)]
         cpfs = []
+        outcome_messages = ("Confirmei com a agenda", "não foi marcada")
         for patient in patients:
             cpf = register_patient(agenda, patient)
             cpfs.append(cpf)
             ask_to_book(patient, cpf)
             agenda_fault(self.sandbox_url, mode, "agendar/", delay=delay)
             patient.say("sim")
-        outcome_messages = ("Confirmei com a agenda", "não foi marcada")
-        if mode in ("late_commit", "500"):  # uncertain: wait for the outcome message
-            for patient in patients:
+            if mode in ("late_commit", "500"):  # uncertain: the outcome comes later
                 wait_until(
                     lambda patient=patient: any(
                         any(text in reply["message"] for text in outcome_messages)
                         for reply in _delivered(patient)
                     ),
-                    deadline=60,
+                    deadline=90,
                 )
         sent = {message_id for patient in patients for message_id in patient.sent_ids}
         result = tally_messages(
