@@ -47,6 +47,7 @@ from tests.support.faults import (
 from tests.support.servers import OwnRedis, ThrowawayPostgres
 from tests.support.stack import sandbox_stack
 from tests.support.stack_fixtures import (
+    START_TIMEOUT,
     active_appointments,
     agenda_fault,
     ask_to_book,
@@ -145,7 +146,7 @@ class Bench:
         result.notes.append(f"{booked} of {len(cpfs)} booked")
         return result
 
-    def same_slot(self) -> Tally:
+    def same_slot(self, fault: str) -> Tally:
         """Two patients confirm the same slot at the same moment."""
         started = time.monotonic()
         agenda = GestaoDSClient(self.sandbox_url, SANDBOX_GESTAODS_TOKEN, cache_ttl=0)
@@ -158,7 +159,7 @@ class Bench:
             patient.finish_turn()
         sent = {message_id for patient in patients for message_id in patient.sent_ids}
         result = tally_messages(
-            "two patients confirm the same slot at once",
+            fault,
             self.database,
             patients,
             sent,
@@ -195,8 +196,11 @@ def _at_once(actions: Sequence[Callable[[], object]]) -> None:
         thread.join()
 
 
-def scenarios(bench: Bench) -> Iterator[Callable[[], Tally]]:
-    """Each fault once (``repeats`` times with ``--soak``)."""
+Scenario = tuple[str, Callable[[str], Tally]]
+
+
+def scenarios(bench: Bench) -> Iterator[Scenario]:
+    """Each fault once (``repeats`` times with ``--soak``): its name, and its run."""
     stack = bench.stack
 
     def restart_postgres() -> None:
@@ -223,35 +227,50 @@ def scenarios(bench: Bench) -> Iterator[Callable[[], Tally]]:
 
         return recover
 
-    yield lambda: bench.faq("no fault (baseline)", lambda: None)
+    yield "no fault (baseline)", lambda name: bench.faq(name, lambda: None)
     for _ in range(bench.config.repeats):
-        yield lambda: bench.faq(
-            f"PostgreSQL restart ({OUTAGE_SECONDS:.0f} s down)", restart_postgres
+        yield (
+            f"PostgreSQL restart ({OUTAGE_SECONDS:.0f} s down)",
+            lambda name: bench.faq(name, restart_postgres),
         )
-        yield lambda: bench.faq(f"Redis kill -9 ({OUTAGE_SECONDS:.0f} s down)", crash_redis)
-        yield lambda: bench.faq(
+        yield (
+            f"Redis kill -9 ({OUTAGE_SECONDS:.0f} s down)",
+            lambda name: bench.faq(name, crash_redis),
+        )
+        yield (
             "action server kill -9, restarted",
-            lambda: kill(service(stack, "actions")),
-            restarted("actions", stale_claims=False),
+            lambda name: bench.faq(
+                name, lambda: kill(service(stack, "actions")), restarted("actions", False)
+            ),
         )
-        yield lambda: bench.faq(
+        yield (
             "rasa kill -9, restarted",
-            lambda: kill(service(stack, "rasa")),
-            restarted("rasa", stale_claims=True),
+            lambda name: bench.faq(
+                name, lambda: kill(service(stack, "rasa")), restarted("rasa", True)
+            ),
         )
-        yield lambda: bench.faq(
-            f"Z-API outage ({ZAPI_OUTAGE_SECONDS:.0f} s of HTTP 500)", zapi_outage
+        yield (
+            f"Z-API outage ({ZAPI_OUTAGE_SECONDS:.0f} s of HTTP 500)",
+            lambda name: bench.faq(name, zapi_outage),
         )
-        yield lambda: bench.bookings("GestãoDS 500 after committing", "error_after_commit")
-        yield lambda: bench.bookings(
-            "GestãoDS answers after the 2 s timeout (committed)", "slow", 3.0
+        yield (
+            "GestãoDS 500 after committing",
+            lambda name: bench.bookings(name, "error_after_commit"),
         )
-        yield lambda: bench.bookings(
-            "GestãoDS 504, commits 5 s later (uncertain)", "late_commit", 5.0
+        yield (
+            "GestãoDS answers after the 2 s timeout (committed)",
+            lambda name: bench.bookings(name, "slow", 3.0),
         )
-        yield lambda: bench.bookings("GestãoDS 500, never commits (uncertain)", "500")
-        yield lambda: bench.bookings("GestãoDS 422", "422")
-        yield bench.same_slot
+        yield (
+            "GestãoDS 504, commits 5 s later (uncertain)",
+            lambda name: bench.bookings(name, "late_commit", 5.0),
+        )
+        yield (
+            "GestãoDS 500, never commits (uncertain)",
+            lambda name: bench.bookings(name, "500"),
+        )
+        yield "GestãoDS 422", lambda name: bench.bookings(name, "422")
+        yield "two patients confirm the same slot at once", bench.same_slot
 
 
 def _zapi_down(sandbox_url: str, down: bool) -> None:
@@ -268,7 +287,7 @@ def fault_stack(workdir: Path) -> Iterator[tuple[Stack, ThrowawayPostgres, OwnRe
         workdir, {**FAULTS_ENV, "DATABASE_URL": postgres.url, "REDIS_URL": redis_server.url}
     )
     try:
-        stack.start()
+        stack.start(timeout=START_TIMEOUT)
         yield stack, postgres, redis_server
     finally:
         stack.stop()
@@ -278,22 +297,38 @@ def fault_stack(workdir: Path) -> Iterator[tuple[Stack, ThrowawayPostgres, OwnRe
 
 def run(config: Config) -> tuple[list[Tally], float]:
     results: list[Tally] = []
-    with tempfile.TemporaryDirectory(prefix="clinicbot-faults-") as workdir:
-        started = time.monotonic()
-        with fault_stack(Path(workdir)) as (stack, postgres, redis_server):
-            progress(f"stack up in {time.monotonic() - started:.0f} s")
-            database = database_of(stack)
-            turns = Turns(stack.env["DATABASE_URL"])
-            bench = Bench(stack, database, postgres, redis_server, turns, config)
-            try:
-                for scenario in scenarios(bench):
-                    tally = scenario()
-                    progress(f"{tally.fault}: {tally}")
-                    results.append(tally)
-            finally:
-                turns.close()
-                database.dispose()
-        return results, time.monotonic() - started
+    workdir = tempfile.mkdtemp(prefix="clinicbot-faults-bench-")  # kept: the processes' logs
+    progress(f"logs in {workdir}")
+    started = time.monotonic()
+    with fault_stack(Path(workdir)) as (stack, postgres, redis_server):
+        progress(f"stack up in {time.monotonic() - started:.0f} s")
+        database = database_of(stack)
+        turns = Turns(stack.env["DATABASE_URL"])
+        bench = Bench(stack, database, postgres, redis_server, turns, config)
+        try:
+            for name, scenario in scenarios(bench):
+                tally = _attempt(name, scenario, stack)
+                progress(f"{tally.fault}: {tally}")
+                results.append(tally)
+        finally:
+            turns.close()
+            database.dispose()
+    return results, time.monotonic() - started
+
+
+def _attempt(name: str, scenario: Callable[[str], Tally], stack: Stack) -> Tally:
+    """Run one scenario; one that could not finish is a row saying why (the run goes on, once
+    every process answers again)."""
+    try:
+        return scenario(name)
+    except Exception as error:  # reported, not hidden: the row is not clean
+        progress(f"{name} failed: {error!r}")
+        failed = Tally(name, lost=-1)  # unknown: marks the row as not clean
+        failed.notes.append(f"did not finish: {type(error).__name__}: {error}"[:200])
+        supervise_until(
+            stack, lambda: all(answering(each) for each in stack.services), deadline=900
+        )
+        return failed
 
 
 def report(results: list[Tally], elapsed: float, stamp: Stamp, command: str, config: Config) -> str:
@@ -343,7 +378,7 @@ def report(results: list[Tally], elapsed: float, stamp: Stamp, command: str, con
         notes = "; ".join(dict.fromkeys(tally.notes)) or ""
         lines.append(
             f"| {tally.fault} | {tally.sent} | {tally.acknowledged} | {tally.answered} | "
-            f"{tally.apologised} | {tally.duplicated} | {tally.lost} | "
+            f"{tally.apologised} | {tally.duplicated} | {_count(tally.lost)} | "
             f"{tally.bookings_duplicated} | {tally.seconds:.0f} | {notes} |"
         )
     totals = Tally(
@@ -353,7 +388,7 @@ def report(results: list[Tally], elapsed: float, stamp: Stamp, command: str, con
         answered=sum(t.answered for t in results),
         apologised=sum(t.apologised for t in results),
         duplicated=sum(t.duplicated for t in results),
-        lost=sum(t.lost for t in results),
+        lost=sum(max(0, t.lost) for t in results),
         bookings_duplicated=sum(t.bookings_duplicated for t in results),
     )
     lines += [
@@ -374,6 +409,10 @@ def report(results: list[Tally], elapsed: float, stamp: Stamp, command: str, con
         "Regenerate: `make bench-faults` (`make bench-faults SOAK=1` for the soak).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _count(value: int) -> str:
+    return str(value) if value >= 0 else "?"
 
 
 def progress(message: str) -> None:

