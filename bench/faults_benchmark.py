@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import requests
@@ -30,7 +29,6 @@ from bench.report import Stamp, command_line, header_lines
 from clinicbot.gestaods.client import GestaoDSClient
 from clinicbot.settings import SANDBOX_GESTAODS_TOKEN
 from clinicbot.stack import MODEL_PATH, Stack
-from clinicbot.whatsapp.inbox import STALE_CLAIM
 from tests.support.faults import (
     FAULTS_ENV,
     Tally,
@@ -218,12 +216,9 @@ def scenarios(bench: Bench) -> Iterator[Scenario]:
         time.sleep(ZAPI_OUTAGE_SECONDS)
         _zapi_down(bench.sandbox_url, False)
 
-    def restarted(name: str, stale_claims: bool) -> Callable[[Callable[[], bool]], None]:
+    def restarted(name: str) -> Callable[[Callable[[], bool]], None]:
         def recover(done: Callable[[], bool]) -> None:
             supervise_until(stack, lambda: answering(service(stack, name)))
-            if stale_claims:  # turns the killed rasa had claimed are taken over when stale
-                stack.set_clock(stack.clock_now() + STALE_CLAIM + timedelta(seconds=5))
-            wait_until(done)
 
         return recover
 
@@ -240,14 +235,12 @@ def scenarios(bench: Bench) -> Iterator[Scenario]:
         yield (
             "action server kill -9, restarted",
             lambda name: bench.faq(
-                name, lambda: kill(service(stack, "actions")), restarted("actions", False)
+                name, lambda: kill(service(stack, "actions")), restarted("actions")
             ),
         )
         yield (
             "rasa kill -9, restarted",
-            lambda name: bench.faq(
-                name, lambda: kill(service(stack, "rasa")), restarted("rasa", True)
-            ),
+            lambda name: bench.faq(name, lambda: kill(service(stack, "rasa")), restarted("rasa")),
         )
         yield (
             f"Z-API outage ({ZAPI_OUTAGE_SECONDS:.0f} s of HTTP 500)",
