@@ -13,6 +13,7 @@ date and machine (:mod:`bench.report`).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import threading
@@ -425,6 +426,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
+    # Stopped by a process manager: still stop the stack, Redis and the PostgreSQL cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not MODEL_PATH.exists():
         print(f"no trained model at {MODEL_PATH}: run `make train` first", file=sys.stderr)
         return 1
