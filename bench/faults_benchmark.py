@@ -57,6 +57,7 @@ from tests.support.whatsapp import Turns, WhatsAppPatient
 REPORT_PATH = Path(__file__).with_name("reliability_report.md")
 OUTAGE_SECONDS = 3.0
 ZAPI_OUTAGE_SECONDS = 20.0
+RESTART = 600.0  # a ceiling: rasa reloads its model in ~30 s idle, minutes on a shared machine
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def scenarios(bench: Bench) -> Iterator[Scenario]:
 
     def restarted(name: str) -> Callable[[Callable[[], bool]], None]:
         def recover(done: Callable[[], bool]) -> None:
-            supervise_until(stack, lambda: answering(service(stack, name)))
+            supervise_until(stack, lambda: answering(service(stack, name)), deadline=RESTART)
 
         return recover
 
