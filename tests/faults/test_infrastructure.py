@@ -23,8 +23,8 @@ from tests.support.whatsapp import WhatsAppPatient
 pytestmark = pytest.mark.integration
 
 PATIENTS = 3
-OUTAGE_SECONDS = 3.0
-RESTART_CEILING = 600.0  # rasa reloads its model in ~30 s on an idle machine  # how long the server stays down (the fault itself, not a wait for it)
+OUTAGE_SECONDS = 3.0  # how long the server stays down (the fault itself, not a wait for it)
+RESTART_CEILING = 600.0  # rasa reloads its model in ~30 s on an idle machine
 
 
 @pytest.fixture

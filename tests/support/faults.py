@@ -241,6 +241,9 @@ def tally_messages(
             result.answered += 1
             extra = len(texts) - 1 if one_answer else len(texts) - len(set(texts))
             result.duplicated += extra
+            if extra:
+                twice = next(each for each in texts if texts.count(each) > 1 or one_answer)
+                result.notes.append(f"answered twice: {twice[:50]!r}")
             if one_answer and ANSWER not in texts[0]:
                 result.notes.append(f"unexpected answer: {texts[0][:60]!r}")
     for patient in patients:
