@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.asks import ActionAskHorarioEscolhido, upcoming_or_apology
+from actions.asks import upcoming_or_apology
 from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
@@ -27,14 +27,14 @@ CANCELED_BY_PATIENT = "Cancelada pelo paciente via WhatsApp"
 async def _back_to_time_question(
     form: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
 ) -> list[EventType]:
-    """The chosen slot was taken meanwhile: apologise and offer that day's fresh times."""
+    """The chosen slot was taken meanwhile: apologise; the form, active again, then offers that
+    day's fresh times itself (asking here too sent the patient the menu twice)."""
     dispatcher.utter_message(response="utter_horario_ocupado")
     return [
         SlotSet("horario_escolhido", None),
         SlotSet("confirmacao", None),
         ActiveLoop(form),
         SlotSet("requested_slot", "horario_escolhido"),
-        *await ActionAskHorarioEscolhido().run(dispatcher, tracker, domain),
     ]
 
 
