@@ -95,6 +95,10 @@ bench-db: install ## 1M messages on PostgreSQL: partition pruning and indexes ->
 bench-webhook: install train ## webhook ACK and reply latency vs a baseline -> bench/webhook_report.md
 	$(PY) -m bench.webhook_benchmark
 
+.PHONY: bench-faults
+bench-faults: install train ## messages and bookings under faults (SOAK=1: the long run) -> bench/reliability_report.md
+	$(PY) -m bench.faults_benchmark $(if $(SOAK),--soak)
+
 .PHONY: clean
 clean: ## remove trained models, results and local state
 	rm -rf models/*.tar.gz results var .rasa

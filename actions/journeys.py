@@ -11,10 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.asks import ActionAskHorarioEscolhido, upcoming_or_apology
+from actions.asks import upcoming_or_apology
 from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError, SlotUnavailable
+from clinicbot.services.booking_attempts import BookingBeingConfirmed, BookingInProgress
 from clinicbot.services.handoff import request_human
 from clinicbot.tenancy.current import current_facts
 from clinicbot.tenancy.senders import phone_of
@@ -27,14 +28,14 @@ CANCELED_BY_PATIENT = "Cancelada pelo paciente via WhatsApp"
 async def _back_to_time_question(
     form: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
 ) -> list[EventType]:
-    """The chosen slot was taken meanwhile: apologise and offer that day's fresh times."""
+    """The chosen slot was taken meanwhile: apologise; the form, active again, then offers that
+    day's fresh times itself (asking here too sent the patient the menu twice)."""
     dispatcher.utter_message(response="utter_horario_ocupado")
     return [
         SlotSet("horario_escolhido", None),
         SlotSet("confirmacao", None),
         ActiveLoop(form),
         SlotSet("requested_slot", "horario_escolhido"),
-        *await ActionAskHorarioEscolhido().run(dispatcher, tracker, domain),
     ]
 
 
@@ -79,6 +80,12 @@ class ActionAgendarConsulta(Action):
             )
         except SlotUnavailable:
             return await _back_to_time_question("agendamento_form", dispatcher, tracker, domain)
+        except BookingBeingConfirmed:  # the scheduler tells the outcome (services/booking_checks)
+            dispatcher.utter_message(response="utter_confirmando_horario")
+            return slots.reset_journey()
+        except BookingInProgress:
+            dispatcher.utter_message(response="utter_horario_em_confirmacao")
+            return slots.reset_journey()
         except GestaoDSError:
             logger.exception("booking failed")
             dispatcher.utter_message(response="utter_agenda_indisponivel")

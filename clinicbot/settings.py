@@ -87,6 +87,12 @@ class Settings:
     scheduler_enabled: bool = True
     scheduler_poll_seconds: int = 30
     availability_poll_minutes: int = 15
+    # How long a GestãoDS request may take before it counts as failed (clinicbot/gestaods/).
+    gestaods_timeout_seconds: float = 10.0
+    # Uncertain bookings (clinicbot/services/booking_attempts.py): a booking whose answer was
+    # lost is looked for in the agenda every ``interval`` seconds for ``window`` seconds.
+    booking_check_interval_seconds: float = 30.0
+    booking_check_window_seconds: float = 300.0
     # Conversation messages older than this are deleted (whole monthly partitions on PostgreSQL).
     message_retention_months: int = 12
     # WhatsApp channels (clinicbot/whatsapp).
@@ -293,6 +299,9 @@ def read_settings() -> Settings:
         scheduler_enabled=_env("SCHEDULER_ENABLED", "true").lower() in ("1", "true", "yes"),
         scheduler_poll_seconds=int(_env("SCHEDULER_POLL_SECONDS", "30")),
         availability_poll_minutes=int(_env("AVAILABILITY_POLL_MINUTES", "15")),
+        gestaods_timeout_seconds=float(_env("GESTAODS_TIMEOUT_SECONDS", "10")),
+        booking_check_interval_seconds=float(_env("BOOKING_CHECK_INTERVAL_SECONDS", "30")),
+        booking_check_window_seconds=float(_env("BOOKING_CHECK_WINDOW_SECONDS", "300")),
         message_retention_months=int(_env("MESSAGE_RETENTION_MONTHS", "12")),
         zapi_webhook_secret=_env("ZAPI_WEBHOOK_SECRET"),
         zapi_delay_typing=int(_env("ZAPI_DELAY_TYPING", "0")),

@@ -94,6 +94,11 @@ NOTIFICATION_KINDS = ("confirmation", "reminder", "cancellation", "waitlist_offe
 NOTIFICATION_STATUSES = ("pending", "queued", "sent", "failed", "canceled")
 AB_TEST_STATUSES = ("draft", "running", "stopped")
 FEEDBACK_STATUSES = ("asked", "rated", "commented", "expired")  # migration 0012
+# posting: the booking request is on its way; uncertain: its answer was lost, the agenda is being
+# checked; then booked, refused (nothing booked), missing (not found in the agenda in time) or
+# unresolved (the agenda could not be read in time) (migration 0008).
+BOOKING_ATTEMPT_STATUSES = ("posting", "uncertain", "booked", "refused", "missing", "unresolved")
+OPEN_BOOKING_ATTEMPT = ("posting", "uncertain")
 
 # Waiting-list priorities: lower runs first, so ``ORDER BY priority, created_at`` walks the
 # ``waiting_list(priority, created_at)`` index forwards.
@@ -372,6 +377,47 @@ class Appointment(Base):
     def _sync_appointment_date(self, _key: str, value: datetime) -> datetime:
         self.appointment_date = clinic_date(value)
         return value
+
+
+class BookingAttempt(Base):
+    """A booking sent to GestãoDS, kept until its outcome is known (``services/booking_attempts``).
+
+    A partial unique index allows one open attempt per phone: while one is uncertain the patient
+    cannot book again (that could book twice).
+    """
+
+    __tablename__ = "booking_attempts"
+    __table_args__ = (
+        _one_of("status", BOOKING_ATTEMPT_STATUSES),
+        CheckConstraint("length(cpf) = 11", name="cpf_length"),
+        Index(None, "status", "next_check_at"),
+        Index(None, "clinic_id"),
+        Index(None, "phone"),
+        Index(
+            "ux_booking_attempts_open_phone",
+            "clinic_id",
+            "phone",
+            unique=True,
+            postgresql_where=sql_text("status IN ('posting', 'uncertain')"),
+            sqlite_where=sql_text("status IN ('posting', 'uncertain')"),
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    phone = Column(String(64), nullable=False)
+    cpf = Column(String(11), nullable=False)
+    patient_name = Column(String(200))
+    starts_at = Column(UTCDateTime, nullable=False)
+    first_visit = _flag(False)
+    status = Column(String(16), nullable=False, default="posting", server_default="posting")
+    checks = _counter()
+    next_check_at = Column(UTCDateTime, nullable=False)
+    check_until = Column(UTCDateTime, nullable=False)
+    appointment_id = Column(ForeignKey("appointments.id", ondelete="SET NULL"))
+    created_at = _created_at()
+    updated_at = _updated_at()
+    resolved_at = Column(UTCDateTime)
 
 
 class WaitingList(Base):

@@ -144,6 +144,7 @@ class GestaoDSClient:
             token=settings.gestaods_token,
             prefix=settings.gestaods_prefix,
             tz=settings.clinic_tz,
+            timeout=settings.gestaods_timeout_seconds,
             on_call=on_call,
             cache_ttl=AVAILABILITY_TTL_SECONDS,
             cache=shared_cache,
@@ -262,10 +263,12 @@ class GestaoDSClient:
     def book(self, *, cpf: str, starts_at: datetime, first_visit: bool = False) -> Appointment:
         """Book the slot starting at ``starts_at`` (aware, or naive clinic wall clock).
 
-        Never re-sent: after a timeout or 5xx the patient's appointments are searched for this
-        slot, and the match is returned; otherwise :class:`GestaoDSUnavailable` (nothing was
-        booked) or :class:`BookingOutcomeUnknown` (the search failed too). A taken slot raises
-        :class:`SlotUnavailable`, unless the patient already holds it (a repeated request).
+        Never re-sent: after a timeout, a dropped connection or a 5xx the patient's appointments
+        are searched for this slot, and the match is returned; otherwise
+        :class:`BookingOutcomeUnknown` (GestãoDS may still commit it). A request that surely
+        never reached the API raises :class:`GestaoDSUnavailable` (nothing was booked). A taken
+        slot raises :class:`SlotUnavailable`, unless the patient already holds it (a repeated
+        request).
         """
         digits = normalize_cpf(cpf)
         start = to_local(starts_at, self.tz)
@@ -473,6 +476,8 @@ class GestaoDSClient:
     def _recover_booking(
         self, cpf: str, start: datetime, failure: GestaoDSUnavailable
     ) -> Appointment:
+        if not failure.reached_api:
+            raise failure
         try:
             held = self._held_slot(cpf, start)
         except GestaoDSError as exc:
@@ -480,9 +485,16 @@ class GestaoDSClient:
                 f"booking failed ({failure.message}) and the check failed ({exc.message})"
             ) from failure
         if held is None:
-            raise failure
+            raise BookingOutcomeUnknown(
+                f"booking failed ({failure.message}) and is not in the agenda (yet)"
+            ) from failure
         logger.info("gestaods book recovered appointment %s for cpf=%s", held.id, mask_cpf(cpf))
         return held
+
+    def held_slot(self, cpf: str, starts_at: datetime) -> Appointment | None:
+        """The patient's active appointment starting at ``starts_at``, if any (a booking whose
+        answer was lost is looked for this way)."""
+        return self._held_slot(normalize_cpf(cpf), to_local(starts_at, self.tz))
 
     def _held_slot(self, cpf: str, start: datetime) -> Appointment | None:
         """The patient's active appointment starting at ``start``, if any."""

@@ -19,17 +19,28 @@ class GestaoDSError(Exception):
 
 
 class GestaoDSUnavailable(GestaoDSError):
-    """5xx, timeout, connection error, or the circuit breaker is open: try again later."""
+    """5xx, timeout, connection error, or the circuit breaker is open: try again later.
+
+    ``reached_api`` is False when the request surely never reached the API (the connection was
+    refused or never made, the breaker was open): a write then certainly did not happen.
+    """
+
+    reached_api: bool = True
 
 
 class CircuitOpen(GestaoDSUnavailable):
     """The circuit breaker is open after repeated failures: the request was not sent."""
 
+    reached_api = False
+
 
 class BookingOutcomeUnknown(GestaoDSUnavailable):
-    """A booking request failed in transit and the follow-up lookup failed too.
+    """A booking request failed in transit (timeout, dropped connection, 5xx) and the follow-up
+    lookup did not find the appointment, or failed too.
 
-    The appointment may or may not exist; the caller must not book again blindly.
+    The appointment may or may not exist, and may still appear (GestãoDS can commit after its
+    answer was lost): the caller must not book again, but look for it for a while
+    (:mod:`clinicbot.services.booking_attempts`).
     """
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pybreaker
 import requests
+import urllib3
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from clinicbot import clock
@@ -144,11 +145,15 @@ class Transport:
             )
         except requests.Timeout as exc:
             self._record(call, attempt, None, elapsed_ms(), "timeout")
-            raise _Transient(f"GestãoDS {call.operation} timed out") from exc
+            timed_out = _Transient(f"GestãoDS {call.operation} timed out")
+            timed_out.reached_api = not _never_connected(exc)
+            raise timed_out from exc
         except requests.RequestException as exc:
             reason = f"connection error ({type(exc).__name__})"
             self._record(call, attempt, None, elapsed_ms(), reason)
-            raise _Transient(f"GestãoDS {call.operation}: {reason}") from exc
+            failure = _Transient(f"GestãoDS {call.operation}: {reason}")
+            failure.reached_api = not _never_connected(exc)
+            raise failure from exc
         try:
             body: Any = response.json()
         except ValueError:
@@ -177,3 +182,11 @@ class Transport:
             attempt=attempt,
         )
         report(record, self._on_call)
+
+
+def _never_connected(error: requests.RequestException) -> bool:
+    """The connection was never made (refused, DNS, connect timeout): nothing was sent."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)

@@ -16,8 +16,12 @@ open, the fake picks one answer and the client tolerates the others:
 * reagendar keeps the appointment id; cancel is idempotent; confirming a canceled one → 400.
 
 Control endpoints (tests, simulator) under ``/__sandbox/gestaods/``: ``GET state``,
-``POST reset``, ``POST failures`` (``{"mode", "count", "delay", "path"}``) and ``POST book``
-(``{"starts_at", "cpf"?}``: take a slot as another patient).
+``POST reset``, ``POST failures`` (``{"mode", "count", "delay", "path"}``), ``POST book``
+(``{"starts_at", "cpf"?}``: take a slot as another patient) and ``POST commit-late`` (apply the
+``late_commit`` requests now). Failure modes: ``500`` and ``422``
+(nothing applied), ``slow`` (applied, answered ``delay`` s late), ``error_after_commit``
+(applied, answered 500), ``late_commit`` (answered 504 at once, applied ``delay`` s later, as
+when a gateway gives up on an agenda that still commits) and ``conflict_next_booking``.
 
 Run alone: ``python -m clinicbot.sandbox.gestaods_fake --port 8089``.
 """
@@ -32,7 +36,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,7 +63,15 @@ PATIENT_EXISTS = {"message": "Paciente já cadastrado", "status": 400}
 APPOINTMENT_NOT_FOUND = {"message": "Agendamento não encontrado", "status": 404}
 APPOINTMENT_CANCELED = {"message": "Agendamento cancelado", "status": 400}
 INTERNAL_ERROR = {"detail": "Erro interno"}
-FAILURE_MODES = ("500", "422", "slow", "conflict_next_booking", "error_after_commit")
+GATEWAY_TIMEOUT = {"detail": "Gateway Timeout"}
+FAILURE_MODES = (
+    "500",
+    "422",
+    "slow",
+    "conflict_next_booking",
+    "error_after_commit",
+    "late_commit",
+)
 FieldError = tuple[list[str], str, str]  # FastAPI's 422 detail entry: loc, msg, type
 
 CLINIC = {
@@ -192,6 +204,8 @@ class FakeGestaoDS:
         self.patients: dict[str, FakePatient] = {}
         self.appointments: dict[str, FakeAppointment] = {}
         self.failures: list[FailureRule] = []
+        # Requests answered already and applied later (``late_commit``), oldest first.
+        self.deferred: list[Callable[[], Any]] = []
         self._ids = itertools.count(1)
         self.reset()
 
@@ -249,6 +263,7 @@ class FakeGestaoDS:
             self.patients.clear()
             self.appointments.clear()
             self.failures.clear()
+            self.deferred.clear()
             self._ids = itertools.count(1)
             if self._seed:
                 self._seed_state()
@@ -362,6 +377,20 @@ class FakeGestaoDS:
     def clear_failures(self) -> None:
         with self._lock:
             self.failures.clear()
+
+    def defer(self, action: Callable[[], Any]) -> None:
+        with self._lock:
+            self.deferred.append(action)
+
+    def run_deferred(self, action: Callable[[], Any] | None = None) -> int:
+        """Apply ``action`` (every deferred request when None) unless it already was."""
+        with self._lock:
+            due = [each for each in self.deferred if action is None or each is action]
+            for each in due:
+                self.deferred.remove(each)
+        for each in due:
+            each()
+        return len(due)
 
     def take_failure(self, path: str) -> FailureRule | None:
         """The first rule matching ``path``, consuming one of its uses."""
@@ -558,15 +587,23 @@ def create_gestaods_blueprint(fake: FakeGestaoDS) -> Blueprint:
                 detail = [{"loc": ["body"], "msg": "simulated error", "type": "value_error"}]
                 return json({"detail": detail}, status=422)
             request.ctx.failure = rule
-            try:
-                response = handler(request, **params)
-            except FakeError as error:
-                response = json(error.body, status=error.status)
+            if rule is not None and rule.mode == "late_commit":  # 504 now, applied after delay
+                action = partial(_apply, request, params)
+                fake.defer(action)
+                asyncio.get_running_loop().call_later(rule.delay, fake.run_deferred, action)
+                return json(GATEWAY_TIMEOUT, status=504)
+            response = _apply(request, params)
             if rule is not None and rule.mode == "slow":  # after the change: committed but late
                 await asyncio.sleep(rule.delay)
             if rule is not None and rule.mode == "error_after_commit":
                 return json(INTERNAL_ERROR, status=500)
             return response
+
+        def _apply(request: Request, params: dict[str, str]) -> HTTPResponse:
+            try:
+                return handler(request, **params)
+            except FakeError as error:
+                return json(error.body, status=error.status)
 
         return wrapped
 
@@ -751,6 +788,10 @@ def _add_control_routes(bp: Blueprint, fake: FakeGestaoDS) -> None:
             return json({"message": str(error)}, status=400)
         return json({"ok": True, "failures": fake.snapshot()["failures"]})
 
+    async def commit_late(request: Request) -> HTTPResponse:
+        """Apply now the requests ``late_commit`` answered and has not applied yet."""
+        return json({"applied": fake.run_deferred()})
+
     async def book_other(request: Request) -> HTTPResponse:
         """``{"starts_at": "dd/mm/yyyy HH:MM:SS" | ISO, "cpf"?: …}``: book as another patient."""
         body = request.json or {}
@@ -768,6 +809,9 @@ def _add_control_routes(bp: Blueprint, fake: FakeGestaoDS) -> None:
     bp.add_route(reset, f"{CONTROL_PREFIX}/reset", methods=["POST"], name="control_reset")
     bp.add_route(failures, f"{CONTROL_PREFIX}/failures", methods=["POST"], name="control_failures")
     bp.add_route(book_other, f"{CONTROL_PREFIX}/book", methods=["POST"], name="control_book")
+    bp.add_route(
+        commit_late, f"{CONTROL_PREFIX}/commit-late", methods=["POST"], name="control_commit_late"
+    )
 
 
 def _control_datetime(text: str, tz: ZoneInfo) -> datetime:

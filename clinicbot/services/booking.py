@@ -14,11 +14,23 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment as StoredAppointment
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.client import GestaoDSClient
-from clinicbot.gestaods.errors import GestaoDSError, GestaoDSUnavailable, SlotUnavailable
+from clinicbot.gestaods.errors import (
+    BookingOutcomeUnknown,
+    GestaoDSError,
+    GestaoDSUnavailable,
+    SlotUnavailable,
+)
 from clinicbot.gestaods.models import Appointment, Patient
 from clinicbot.integrations.events import emit_event
 from clinicbot.pii import mask_cpf, mask_phone
 from clinicbot.ptbr.formatting import clock, day_and_time, short_day
+from clinicbot.services.booking_attempts import (
+    BookingBeingConfirmed,
+    mark_refused,
+    mark_uncertain,
+    open_attempt,
+)
+from clinicbot.services.booking_attempts import close as close_attempt
 from clinicbot.services.choices import Option
 from clinicbot.services.notifications.scheduling import (
     cancel_for_appointment,
@@ -147,11 +159,35 @@ class BookingService:
     ) -> Appointment:
         """Book in GestãoDS, then keep a local copy (reminders and metrics read it).
 
-        Raises the client's ``SlotUnavailable`` when the slot was taken meanwhile.
+        The attempt is recorded first (:mod:`.booking_attempts`). Raises the client's
+        ``SlotUnavailable`` when the slot was taken meanwhile; ``BookingInProgress`` (nothing
+        sent) while an earlier booking of ``phone`` is being confirmed; and
+        ``BookingBeingConfirmed`` when the agenda did not tell whether it booked: the patient
+        is told the outcome later (:mod:`.booking_checks`).
         """
-        appointment = self.agenda.book(cpf=cpf, starts_at=starts_at, first_visit=first_visit)
+        attempt = open_attempt(
+            phone=phone,
+            cpf=cpf,
+            starts_at=starts_at,
+            patient_name=patient_name,
+            first_visit=first_visit,
+            engine=self.engine,
+        )
+        try:
+            appointment = self.agenda.book(cpf=cpf, starts_at=starts_at, first_visit=first_visit)
+        except BookingOutcomeUnknown as unknown:
+            mark_uncertain(attempt, engine=self.engine)
+            logger.warning(
+                "booking for phone %s unconfirmed, checking the agenda: %s",
+                mask_phone(phone),
+                unknown.message,
+            )
+            raise BookingBeingConfirmed(phone) from unknown
+        except BaseException:
+            mark_refused(attempt, engine=self.engine)
+            raise
         with session_scope(self.engine) as session:
-            stored = self._keep_local_copy(
+            stored = store_appointment(
                 session,
                 appointment,
                 phone=phone,
@@ -160,45 +196,11 @@ class BookingService:
                 first_visit=first_visit,
             )
             emit_event(session, "appointment.booked", _appointment_data(stored, source))
+            close_attempt(session, attempt, "booked", appointment_id=stored.id)
         logger.info(
             "booked %s for cpf %s phone %s", appointment.id, mask_cpf(cpf), mask_phone(phone)
         )
         return appointment
-
-    @staticmethod
-    def _keep_local_copy(
-        session: Session,
-        appointment: Appointment,
-        *,
-        phone: str,
-        cpf: str,
-        patient_name: str | None,
-        first_visit: bool,
-        keep_name: bool = False,
-    ) -> StoredAppointment:
-        """Insert or refresh the local row: a retried booking returns the same GestãoDS id."""
-        ends_at = appointment.ends_at or appointment.starts_at
-        stored = session.execute(
-            select(StoredAppointment).where(StoredAppointment.gestaods_id == appointment.id)
-        ).scalar_one_or_none()
-        if stored is None:
-            stored = StoredAppointment(gestaods_id=appointment.id)
-            session.add(stored)
-        previous_start = stored.starts_at
-        stored.phone = phone
-        stored.cpf = cpf
-        if not keep_name or stored.patient_name is None:
-            stored.patient_name = patient_name
-        stored.starts_at = appointment.starts_at.astimezone(timezone.utc)
-        stored.ends_at = ends_at.astimezone(timezone.utc)
-        stored.appointment_date = appointment.starts_at.date()
-        stored.status = "scheduled"
-        stored.first_visit = bool(stored.first_visit) if keep_name else first_visit
-        stored.professional = appointment.professional
-        if previous_start is not None and previous_start != stored.starts_at:
-            cancel_for_appointment(session, stored)  # the reminders of the old time
-        schedule_for_appointment(session, stored)
-        return stored
 
     def reschedule(
         self,
@@ -230,7 +232,7 @@ class BookingService:
                 raise
             self._mark_local(appointment_id, "rescheduled", RESCHEDULED_REASON)
         with session_scope(self.engine) as session:
-            stored = self._keep_local_copy(
+            stored = store_appointment(
                 session,
                 moved,
                 phone=phone,
@@ -318,3 +320,40 @@ def _appointment_data(stored: StoredAppointment, source: str) -> dict[str, objec
         "professional": stored.professional,
         "source": source,
     }
+
+
+def store_appointment(
+    session: Session,
+    appointment: Appointment,
+    *,
+    phone: str,
+    cpf: str,
+    patient_name: str | None,
+    first_visit: bool,
+    keep_name: bool = False,
+) -> StoredAppointment:
+    """Insert or refresh the local row of a booked appointment and schedule its reminders, in
+    the caller's transaction: a retried booking returns the same GestãoDS id."""
+    ends_at = appointment.ends_at or appointment.starts_at
+    stored = session.execute(
+        select(StoredAppointment).where(StoredAppointment.gestaods_id == appointment.id)
+    ).scalar_one_or_none()
+    if stored is None:
+        stored = StoredAppointment(gestaods_id=appointment.id)
+        session.add(stored)
+    previous_start = stored.starts_at
+    stored.phone = phone
+    stored.cpf = cpf
+    if not keep_name or stored.patient_name is None:
+        stored.patient_name = patient_name
+    stored.starts_at = appointment.starts_at.astimezone(timezone.utc)
+    stored.ends_at = ends_at.astimezone(timezone.utc)
+    stored.appointment_date = appointment.starts_at.date()
+    stored.status = "scheduled"
+    stored.first_visit = bool(stored.first_visit) if keep_name else first_visit
+    stored.professional = appointment.professional
+    if previous_start is not None and previous_start != stored.starts_at:
+        cancel_for_appointment(session, stored)  # the reminders of the old time
+    schedule_for_appointment(session, stored)
+    session.flush()
+    return stored

@@ -18,6 +18,7 @@ from clinicbot.db.engine import session_scope
 from clinicbot.db.models import (
     ABTestAssignment,
     Appointment,
+    BookingAttempt,
     Conversation,
     ConversationDashboard,
     ConversationMessage,
@@ -46,6 +47,7 @@ PHONE_TABLES = (
     PatientTransaction,
     ABTestAssignment,
     SatisfactionFeedback,
+    BookingAttempt,
     Appointment,
     IdentityCheck,
 )
@@ -53,7 +55,7 @@ PHONE_TABLES = (
 
 # Tables that also name the patient by CPF: the same person may have written from another
 # phone (a relative's, an old number), and those rows are theirs too.
-CPF_TABLES = (WaitingList, PatientTransaction, Appointment)
+CPF_TABLES = (WaitingList, PatientTransaction, BookingAttempt, Appointment)
 
 
 def erase_patient(session: Session, phone: str) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """The clinic service's scheduled jobs: notifications, waiting-list offers, availability poll,
-the nightly backup and the alert checks.
+the nightly backup, the alert checks and the uncertain bookings.
 
 Every job only reads and writes the database (and GestãoDS), so any number of clinic-service
 instances may run them at once: the services' row claiming makes each message go out once.
@@ -32,6 +32,7 @@ from clinicbot.services import api_log, lifecycle
 from clinicbot.services.alerts.evaluator import AlertEvaluator
 from clinicbot.services.backups.runner import BackupRunner
 from clinicbot.services.backups.schedule import backup_trigger
+from clinicbot.services.booking_checks import BookingChecker
 from clinicbot.services.notifications.composing import APPOINTMENT_MESSAGES
 from clinicbot.services.notifications.dispatch import NotificationDispatcher
 from clinicbot.services.notifications.policy import NotificationPolicy
@@ -74,6 +75,9 @@ class Jobs:
             breaker_open=lambda: bool(agenda.breaker.current_state == "open"),
         )
         self.feedback = FeedbackPolicy.from_settings(settings)
+        self.booking_checker = BookingChecker.from_settings(
+            settings, agenda=agenda, engine=engine, clock=clock
+        )
 
     def seed_templates(self) -> None:
         with session_scope(self.engine) as session:
@@ -110,6 +114,12 @@ class Jobs:
         closed = lifecycle.close_idle(self.engine, self.clock())
         if closed:
             logger.info("conversations closed after inactivity: %d", closed)
+
+    def check_bookings(self) -> None:
+        """Look for the bookings the agenda did not confirm; tell their patients the outcome."""
+        outcomes = self.booking_checker.check_due()
+        if outcomes:
+            logger.info("uncertain bookings checked: %s", outcomes)
 
     def poll_availability(self) -> None:
         try:
@@ -179,6 +189,13 @@ def build_scheduler(
         minutes=1,
         next_run_time=started + timedelta(seconds=2),
         id="close_idle_conversations",
+        **common,
+    )
+    scheduler.add_job(
+        jobs.check_bookings,
+        "interval",
+        seconds=settings.booking_check_interval_seconds,
+        id="booking_checks",
         **common,
     )
     scheduler.add_job(

@@ -22,6 +22,10 @@ REMINDER_CONFIRMED = "notification.reminder_confirmed"
 CONFIRMATION = "notification.confirmation"
 CANCELLATION = "notification.cancellation"
 WAITLIST_OFFER = "notification.waitlist_offer"
+# The outcome of a booking GestãoDS did not answer in time (clinicbot/services/booking_checks.py).
+BOOKING_CONFIRMED = "booking.confirmed_after_check"
+BOOKING_NOT_MADE = "booking.not_made"
+BOOKING_UNRESOLVED = "booking.unresolved"
 
 DEFAULT_TEMPLATES: dict[str, str] = {
     REMINDER: (
@@ -45,6 +49,19 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Oi, {nome}! Boa notícia: surgiu uma vaga {dia}, às {hora}. 🎉\n"
         "Quer ficar com ela? Responda *sim* ou *não*. "
         "Seguro a vaga para você por {minutos} minutos."
+    ),
+    BOOKING_CONFIRMED: (
+        "Pronto! ✅ Confirmei com a agenda: sua consulta está marcada para {dia}, "
+        "às {hora}.\nChegue uns 15 minutinhos antes e traga um documento com foto. Até lá!"
+    ),
+    BOOKING_NOT_MADE: (
+        "Não deu certo 😕 A agenda não confirmou sua consulta de {dia}, às {hora}, e ela não "
+        "foi marcada.\n"
+        "Quer tentar de novo? É só me dizer *quero marcar uma consulta*."
+    ),
+    BOOKING_UNRESOLVED: (
+        "Não consegui confirmar com a agenda se sua consulta de {dia}, às {hora}, "
+        "ficou marcada. A equipe da clínica vai verificar e te avisa por aqui, tá bem?"
     ),
 }
 

@@ -93,3 +93,7 @@ class ClinicJobs:
     def evaluate_alerts(self) -> None:
         """The default clinic's alerts (per-clinic alert channels are not built yet)."""
         self._shared.evaluate_alerts()
+
+    def check_bookings(self) -> None:
+        """Each clinic's uncertain bookings, checked in its own agenda."""
+        self._each("check_bookings")

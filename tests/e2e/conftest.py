@@ -1,129 +1,44 @@
 """The whole assistant as `make run` starts it (sandbox, action server, rasa, clinic service),
 on its own ports and database, driven over real HTTP.
 
-Every test brings its own phone and its own patient (CPF), so no test depends on another's
-bookings or on the order the tests run in. Date-sensitive tests pin the stack's one clock with
-the ``clock`` fixture; between tests the clock runs on from where the session started it
-(the real time, or ``CLOCK_START``).
+The fixtures are shared with ``tests/faults`` (:mod:`tests.support.stack_fixtures`); this suite's
+stack runs on SQLite. Date-sensitive tests pin the stack's one clock with the ``clock`` fixture;
+between tests the clock runs on from where the session started it (the real time, or
+``CLOCK_START``).
 """
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-import requests
-from validate_docbr import CPF
 
-from clinicbot.gestaods.client import GestaoDSClient
-from clinicbot.settings import SANDBOX_GESTAODS_TOKEN
-from clinicbot.stack import MODEL_PATH, Stack
-from tests.support.stack import sandbox_stack
-from tests.support.whatsapp import Turns, WhatsAppPatient
+from clinicbot.stack import Stack
+from tests.support.stack_fixtures import (  # noqa: F401  (fixtures and helpers of the suite)
+    BIRTH_DATE,
+    AgendaPatient,
+    active_appointments,
+    agenda,
+    clock,
+    patient,
+    patient_factory,
+    patient_with_appointment,
+    registered_cpf,
+    running_stack,
+    sandbox_state,
+    sandbox_url,
+    turns,
+)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not MODEL_PATH.exists():
-        pytest.fail("no trained model: `make test` trains it before pytest")
-    workdir: Path = tmp_path_factory.mktemp("stack")
-    running = sandbox_stack(workdir, {"SCHEDULER_POLL_SECONDS": "1"})
-    running.start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="session")
-def turns(stack: Stack) -> Iterator[Turns]:
-    reader = Turns(stack.env["DATABASE_URL"])
-    yield reader
-    reader.close()
-
-
-@pytest.fixture
-def sandbox_url(stack: Stack) -> str:
-    return f"http://127.0.0.1:{stack.ports.sandbox}"
-
-
-_PHONE_SUFFIXES = itertools.count(1000)
-BIRTH_DATE = date(1990, 5, 17)
-
-
-@pytest.fixture
-def patient_factory(stack: Stack, sandbox_url: str, turns: Turns) -> Callable[[], WhatsAppPatient]:
-    def make() -> WhatsAppPatient:
-        return WhatsAppPatient(
-            phone=f"55319{next(_PHONE_SUFFIXES):04d}7777",
-            rasa_url=f"http://127.0.0.1:{stack.ports.rasa}",
-            sandbox_url=sandbox_url,
-            turns=turns,
-        )
-
-    return make
-
-
-@pytest.fixture
-def clock(stack: Stack) -> Iterator[Callable[[datetime], None]]:
-    """``clock(moment)`` moves every process of the stack to ``moment``; after the test the
-    clock goes back to where it would have been."""
-    before, taken_at = stack.clock_now(), time.time()
-    yield stack.set_clock
-    stack.set_clock(before + timedelta(seconds=time.time() - taken_at))
-
-
-@pytest.fixture
-def agenda(sandbox_url: str) -> GestaoDSClient:
-    """A GestãoDS client on the sandbox, to prepare and check the agenda like staff would."""
-    return GestaoDSClient(base_url=sandbox_url, token=SANDBOX_GESTAODS_TOKEN, cache_ttl=0)
-
-
-@pytest.fixture
-def patient(patient_factory: Callable[[], WhatsAppPatient]) -> WhatsAppPatient:
-    """The phone of this test's registered patient (:func:`registered_cpf`)."""
-    return patient_factory()
-
-
-@pytest.fixture
-def registered_cpf(agenda: GestaoDSClient, patient: WhatsAppPatient) -> str:
-    """A patient of this test alone, known to the agenda with ``patient``'s phone (so the
-    assistant recognises them by it) and :data:`BIRTH_DATE`, with no appointment yet."""
-    cpf = CPF().generate()
-    agenda.register_patient(
-        name="Rita Teste Lopes",
-        cpf=cpf,
-        email="rita@example.org",
-        phone=patient.phone.removeprefix("55"),
-        birth_date=BIRTH_DATE,
+    yield from running_stack(
+        tmp_path_factory.mktemp("stack"),
+        {
+            "SCHEDULER_POLL_SECONDS": "1",
+            # An unanswered booking is looked for every second for 30 s (test_uncertain_booking).
+            "BOOKING_CHECK_INTERVAL_SECONDS": "1",
+            "BOOKING_CHECK_WINDOW_SECONDS": "30",
+        },
     )
-    return cpf
-
-
-@dataclass
-class AgendaPatient:
-    cpf: str
-    appointment_id: str
-    starts_at: datetime
-
-
-@pytest.fixture
-def patient_with_appointment(agenda: GestaoDSClient, registered_cpf: str) -> AgendaPatient:
-    """A patient of this test alone, holding one appointment on the second free day."""
-    day = agenda.available_days()[1]
-    starts_at = agenda.available_times(day)[-1]
-    appointment = agenda.book(cpf=registered_cpf, starts_at=starts_at)
-    return AgendaPatient(cpf=registered_cpf, appointment_id=appointment.id, starts_at=starts_at)
-
-
-def sandbox_state(sandbox_url: str) -> dict[str, Any]:
-    return requests.get(f"{sandbox_url}/__sandbox/gestaods/state", timeout=5).json()
-
-
-def active_appointments(sandbox_url: str, cpf: str) -> list[dict[str, Any]]:
-    state = sandbox_state(sandbox_url)
-    return [a for a in state["appointments"] if a["cpf"] == cpf and not a["cancelado"]]

@@ -177,15 +177,30 @@ def test_reads_give_up_after_three_attempts(mocked_client: GestaoDSClient) -> No
         assert len(rsps.calls) == 3
 
 
-def test_booking_is_never_resent_after_a_5xx(mocked_client: GestaoDSClient) -> None:
+def test_booking_is_never_resent_after_a_5xx_and_its_outcome_is_unknown(
+    mocked_client: GestaoDSClient,
+) -> None:
+    """A 5xx may come after the agenda committed, which it may also do later: not "nothing"."""
     with responses.RequestsMock() as rsps:
         _add_times(rsps)
         agendar = rsps.post(AGENDAR_URL, json={"detail": "Erro interno"}, status=500)
         rsps.post(PATIENT_APPOINTMENTS_URL, json=[])
-        with pytest.raises(GestaoDSUnavailable) as caught:
+        with pytest.raises(BookingOutcomeUnknown):
             mocked_client.book(cpf=MARINA, starts_at=SLOT)
         assert agendar.call_count == 1
+
+
+def test_a_booking_that_never_reached_the_agenda_booked_nothing(
+    mocked_client: GestaoDSClient,
+) -> None:
+    with responses.RequestsMock() as rsps:
+        _add_times(rsps)
+        rsps.post(AGENDAR_URL, body=requests.ConnectTimeout("no route"))
+        with pytest.raises(GestaoDSUnavailable) as caught:
+            mocked_client.book(cpf=MARINA, starts_at=SLOT)
+        assert len(rsps.calls) == 2  # the times, then the booking: no lookup
     assert not isinstance(caught.value, BookingOutcomeUnknown)
+    assert caught.value.reached_api is False
 
 
 def test_booking_timeout_returns_the_appointment_found_afterwards(

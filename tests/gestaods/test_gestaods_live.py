@@ -9,6 +9,7 @@ import requests
 
 from clinicbot.gestaods import (
     AppointmentNotFound,
+    BookingOutcomeUnknown,
     GestaoDSError,
     GestaoDSUnavailable,
     InvalidToken,
@@ -164,6 +165,18 @@ def test_5xx_before_commit_raises_and_books_nothing(live: LiveGestaoDS) -> None:
     with pytest.raises(GestaoDSUnavailable):
         client.book(cpf=MARINA, starts_at=slot)
     assert _active_at(live, slot) == []
+
+
+def test_a_late_commit_is_unknown_to_the_client_then_appears(live: LiveGestaoDS) -> None:
+    client = live.client()
+    slot = client.available_times(TUESDAY)[0]
+    live.control("failures", {"mode": "late_commit", "delay": 600, "path": "agendar/"})
+    with pytest.raises(BookingOutcomeUnknown):
+        client.book(cpf=MARINA, starts_at=slot)
+    assert _active_at(live, slot) == [] and client.held_slot(MARINA, slot) is None
+    assert live.control("commit-late").json() == {"applied": 1}
+    assert client.held_slot(MARINA, slot) is not None
+    assert live.control("commit-late").json() == {"applied": 0}
 
 
 def test_slow_read_is_retried(live: LiveGestaoDS) -> None:

@@ -29,7 +29,8 @@ class Turns:
     """Reads a stack's database to tell when a patient's turn and its deliveries are over."""
 
     def __init__(self, database_url: str) -> None:
-        self._engine: Engine = create_engine(database_url)
+        # pre-ping: the fault tests restart the database under it
+        self._engine: Engine = create_engine(database_url, pool_pre_ping=True)
 
     def status(self, message_id: str) -> str | None:
         with self._engine.connect() as connection:
