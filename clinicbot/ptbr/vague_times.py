@@ -14,7 +14,7 @@ from clinicbot.ptbr.text import matching_form
 VAGUE_TIME_PATTERN = re.compile(
     r"\b(?:"
     r"(?P<mais_cedo_possivel>mais\s+cedo\s+possivel)"
-    r"|(?P<cedo>(?:bem\s+)?(?<!mais\s)cedo|cedinho)"
+    r"|(?P<cedo>(?:bem\s+)?(?<!mais\s)(?:cedo|cedinho))"
     r"|(?P<almoco>hor(?:ario|a)\s+d[oe]\s+almoco)"
     r"|(?P<depois_do_almoco>(?:depois|dps|apos)\s+d?o\s+almoco)"
     r"|(?P<fim_do_dia>(?:fim|final)\s+do\s+dia)"
