@@ -138,6 +138,18 @@ class JourneyFormValidator(FormValidationAction, ABC):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         requested = tracker.get_slot("requested_slot")
+        wanted_days = slots.latest_range(tracker)
+        if wanted_days is not None and (
+            requested in DAY_CHANGE_STEPS or requested == "dia_escolhido"
+        ):
+            # "semana que vem": the day question lists the free days in that range
+            return {
+                "dia_escolhido": None,
+                "dias_preferidos": wanted_days,
+                "horario_escolhido": None,
+                "confirmacao": None,
+                "opcoes": None,
+            }
         if requested == "dia_escolhido":
             options = tracker.get_slot("opcoes") or []
             choice = pick_option(options, slots.entities(tracker), slots.text(tracker))
@@ -197,6 +209,8 @@ class JourneyFormValidator(FormValidationAction, ABC):
         options = tracker.get_slot("opcoes") or []
         wanted_day = slots.latest_date(tracker)
         if wanted_day is not None and wanted_day != _listed_day(options):
+            return {"horario_escolhido": None}
+        if slots.latest_range(tracker) is not None:
             return {"horario_escolhido": None}
         choice = pick_option(options, slots.entities(tracker), slots.text(tracker))
         if choice is None:

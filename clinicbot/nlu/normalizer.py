@@ -64,10 +64,10 @@ class EntityNormalizer(GraphComponent):
     For every entity it keeps the matched text under ``text`` and puts the normalised value in
     ``value``: CPF digits (+ ``valid``), ISO date relative to the clinic clock (a range as
     ``{"from": ISO, "to": ISO}``), ``HH:MM``, ``manha``/``tarde``/``noite`` or a vague time's
-    key (:mod:`clinicbot.ptbr.vague_times`), an ``int`` option number, lower-case e-mail, title-cased name,
-    and canonical specialty/insurer names learned from the training data's annotations and
-    synonyms (accent-insensitive, typo-tolerant). A value that cannot be resolved stays as
-    the extractor gave it.
+    key (:mod:`clinicbot.ptbr.vague_times`), an ``int`` option number, lower-case e-mail,
+    title-cased name, and canonical specialty/insurer names learned from the training data's
+    annotations and synonyms (accent-insensitive, typo-tolerant). A value that cannot be
+    resolved stays as the extractor gave it.
 
     "segunda", "quarta", "quinta", "sexta" are weekdays and ordinals: the message context and
     ``metadata["options_offered"]`` decide (see :func:`clinicbot.nlu.options.weekday_or_option`)

@@ -28,7 +28,10 @@ def spans(text: str) -> list[tuple[str, str]]:
         ("lá pro fim do mês", [("data", "fim do mês")]),
         ("a partir de segunda", [("data", "a partir de segunda")]),
         ("até sexta depois do almoço", [("data", "até sexta"), ("periodo", "depois do almoço")]),
-        ("depois do dia 10 no fim do dia", [("data", "depois do dia 10"), ("periodo", "fim do dia")]),
+        (
+            "depois do dia 10 no fim do dia",
+            [("data", "depois do dia 10"), ("periodo", "fim do dia")],
+        ),
         ("daqui a 15 dias bem cedo", [("data", "daqui a 15 dias"), ("periodo", "bem cedo")]),
         ("sexta da semana que vem", [("data", "sexta da semana que vem")]),
         ("no fim de semana", [("data", "fim de semana")]),
