@@ -17,6 +17,7 @@ from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
 from clinicbot.ptbr.formatting import long_day
+from clinicbot.ptbr.names import could_be_name, without_remark
 from clinicbot.ptbr.replies import declines_to_say, says_no, says_yes
 from clinicbot.ptbr.words import WEEKDAY_NAMES
 from clinicbot.services import identity
@@ -276,7 +277,11 @@ class ValidateAgendamentoForm(JourneyFormValidator):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         entity = next(tracker.get_latest_entity_values("nome"), None)
-        name = parse_full_name(str(entity or "")) or parse_full_name(str(value or ""))
+        typed = without_remark(str(value or ""))
+        name = parse_full_name(without_remark(str(entity or "")))
+        # "ANA LIMA" in capitals is a name; "QUERO REMARCAR MINHA CONSULTA" is not
+        if name is None and could_be_name(typed):
+            name = parse_full_name(typed)
         if name is None:
             dispatcher.utter_message(response="utter_nome_invalido")
         return {"paciente_nome": name}
