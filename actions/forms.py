@@ -14,8 +14,11 @@ from rasa_sdk.types import DomainDict
 
 from actions import slots
 from actions.services import booking_service
+from clinicbot.db.types import utcnow
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.gestaods.models import CANCELED
 from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
+from clinicbot.ptbr.first_visit import parse_first_visit
 from clinicbot.ptbr.formatting import long_day
 from clinicbot.ptbr.names import could_be_name, without_remark
 from clinicbot.ptbr.replies import declines_to_say, says_no, says_yes
@@ -31,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 REGISTRATION_SLOTS = ("paciente_nome", "paciente_email")
 BOOKING_FORM = "agendamento_form"
+FIRST_VISIT = "primeira_consulta"
 # Steps at which a date in the message means "this day instead" (a preference or a correction).
 DAY_CHANGE_STEPS = (None, "dia_escolhido", "horario_escolhido", "confirmacao")
 Slots = dict[str, Any]
@@ -70,6 +74,11 @@ class JourneyFormValidator(FormValidationAction, ABC):
             required = [slot for slot in required if slot != "paciente_nascimento"]
         if tracker.get_slot("paciente_cadastrado") is not False:
             required = [slot for slot in required if slot not in REGISTRATION_SLOTS]
+        known = tracker.get_slot("paciente_cadastrado") and tracker.get_slot(
+            "identidade_verificada"
+        )
+        if not (known and load_clinic().asks_first_visit):
+            required = [slot for slot in required if slot != FIRST_VISIT]
         return required
 
     def validate_cpf(
@@ -99,7 +108,22 @@ class JourneyFormValidator(FormValidationAction, ABC):
         }
         if verified and patient is not None:
             found["paciente_nome"] = patient.name
+            found.update(self._history_tells_first_visit(digits))
         return found
+
+    def _history_tells_first_visit(self, cpf: str) -> Slots:
+        """``primeira_consulta`` False for a patient who has been seen before (a past
+        appointment that was not canceled); nothing when the history does not tell."""
+        if self.form_name() != BOOKING_FORM or not load_clinic().asks_first_visit:
+            return {}
+        try:
+            history = booking_service().agenda.patient_appointments(cpf)
+        except GestaoDSError:
+            logger.exception("patient history lookup failed")
+            return {}
+        now = utcnow()
+        seen = any(a.starts_at < now and a.status != CANCELED for a in history)
+        return {FIRST_VISIT: False} if seen else {}
 
     def validate_paciente_nascimento(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -124,7 +148,8 @@ class JourneyFormValidator(FormValidationAction, ABC):
             return {"paciente_nascimento": None}
         booking = self.form_name() == BOOKING_FORM
         if patient is not None and identity.birth_date_matches(patient, born):
-            return {**told, "identidade_verificada": True, "paciente_nome": patient.name}
+            verified = {**told, "identidade_verificada": True, "paciente_nome": patient.name}
+            return {**verified, **self._history_tells_first_visit(patient.cpf)}
         if patient is None and booking:
             return told  # a new patient: registration goes on
         failures = identity.record_failure(tracker.sender_id)
@@ -285,6 +310,14 @@ class ValidateAgendamentoForm(JourneyFormValidator):
         if name is None:
             dispatcher.utter_message(response="utter_nome_invalido")
         return {"paciente_nome": name}
+
+    def validate_primeira_consulta(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        first = parse_first_visit(str(value or ""))
+        if first is None:
+            dispatcher.utter_message(response="utter_primeira_consulta_invalida")
+        return {FIRST_VISIT: first}
 
     def validate_paciente_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -16,6 +16,7 @@ JOURNEY_SLOTS = (
     "dias_preferidos",
     "horario_escolhido",
     "periodo_preferido",
+    "primeira_consulta",
     "confirmacao",
     "opcoes",
     "agendamentos",
