@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -15,7 +15,9 @@ from actions.replies import day_and_hour
 from actions.services import booking_service
 from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.gestaods.models import Appointment
-from clinicbot.ptbr.formatting import PERIOD_PHRASES, long_day
+from clinicbot.ptbr.formatting import day_range, long_day, period_phrase
+from clinicbot.services.choices import Option
+from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +29,16 @@ class ActionAskDiaEscolhido(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        wanted = slots.date_range(tracker.get_slot("dias_preferidos"))
         try:
-            options = booking_service().day_options()
+            if wanted is not None:
+                options = _days_in_range(dispatcher, tracker, *wanted)
+            else:
+                options = booking_service().day_options()
+                if options:
+                    dispatcher.utter_message(
+                        response="utter_escolha_o_dia", buttons=slots.menu(options)
+                    )
         except GestaoDSError:
             logger.exception("available days lookup failed")
             dispatcher.utter_message(response="utter_agenda_indisponivel")
@@ -36,8 +46,34 @@ class ActionAskDiaEscolhido(Action):
         if not options:
             dispatcher.utter_message(response="utter_sem_vagas")
             return slots.stop_form()
-        dispatcher.utter_message(response="utter_escolha_o_dia", buttons=slots.menu(options))
         return [SlotSet("opcoes", options)]
+
+
+def _days_in_range(
+    dispatcher: CollectingDispatcher, tracker: Tracker, first: date, last: date
+) -> list[Option]:
+    """The free days from ``first`` to ``last`` (with a time in the preferred period); when
+    there is none, says so and offers the nearest free days after the range."""
+    period = tracker.get_slot("periodo_preferido")
+    service = booking_service()
+    start = max(first, get_settings().clinic_today())
+    options = service.day_options(start, until=last, period=period) if start <= last else []
+    said = {"intervalo": day_range(first, last), "periodo": _spaced(period_phrase(period))}
+    if options:
+        dispatcher.utter_message(
+            response="utter_escolha_o_dia_no_intervalo", buttons=slots.menu(options), **said
+        )
+        return options
+    options = service.day_options(max(last + timedelta(days=1), start), period=period)
+    if options:
+        dispatcher.utter_message(
+            response="utter_intervalo_sem_vagas", buttons=slots.menu(options), **said
+        )
+    return options
+
+
+def _spaced(phrase: str) -> str:
+    return f" {phrase}" if phrase else ""
 
 
 class ActionAskHorarioEscolhido(Action):
@@ -57,7 +93,7 @@ class ActionAskHorarioEscolhido(Action):
                     dispatcher.utter_message(
                         response="utter_sem_horario_no_periodo",
                         dia=long_day(day),
-                        periodo=PERIOD_PHRASES[period],
+                        periodo=period_phrase(period),
                     )
         except GestaoDSError:
             logger.exception("available times lookup failed")

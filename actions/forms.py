@@ -14,9 +14,13 @@ from rasa_sdk.types import DomainDict
 
 from actions import slots
 from actions.services import booking_service
+from clinicbot.db.types import utcnow
 from clinicbot.gestaods.errors import GestaoDSError
+from clinicbot.gestaods.models import CANCELED
 from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
+from clinicbot.ptbr.first_visit import parse_first_visit
 from clinicbot.ptbr.formatting import long_day
+from clinicbot.ptbr.names import could_be_name, without_remark
 from clinicbot.ptbr.replies import declines_to_say, says_no, says_yes
 from clinicbot.ptbr.words import WEEKDAY_NAMES
 from clinicbot.services import identity
@@ -30,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 REGISTRATION_SLOTS = ("paciente_nome", "paciente_email")
 BOOKING_FORM = "agendamento_form"
+FIRST_VISIT = "primeira_consulta"
 # Steps at which a date in the message means "this day instead" (a preference or a correction).
 DAY_CHANGE_STEPS = (None, "dia_escolhido", "horario_escolhido", "confirmacao")
 Slots = dict[str, Any]
@@ -69,6 +74,11 @@ class JourneyFormValidator(FormValidationAction, ABC):
             required = [slot for slot in required if slot != "paciente_nascimento"]
         if tracker.get_slot("paciente_cadastrado") is not False:
             required = [slot for slot in required if slot not in REGISTRATION_SLOTS]
+        known = tracker.get_slot("paciente_cadastrado") and tracker.get_slot(
+            "identidade_verificada"
+        )
+        if not (known and current_facts().asks_first_visit):
+            required = [slot for slot in required if slot != FIRST_VISIT]
         return required
 
     def validate_cpf(
@@ -100,7 +110,22 @@ class JourneyFormValidator(FormValidationAction, ABC):
         }
         if verified and patient is not None:
             found["paciente_nome"] = patient.name
+            found.update(self._history_tells_first_visit(digits))
         return found
+
+    def _history_tells_first_visit(self, cpf: str) -> Slots:
+        """``primeira_consulta`` False for a patient who has been seen before (a past
+        appointment that was not canceled); nothing when the history does not tell."""
+        if self.form_name() != BOOKING_FORM or not current_facts().asks_first_visit:
+            return {}
+        try:
+            history = booking_service().agenda.patient_appointments(cpf)
+        except GestaoDSError:
+            logger.exception("patient history lookup failed")
+            return {}
+        now = utcnow()
+        seen = any(a.starts_at < now and a.status != CANCELED for a in history)
+        return {FIRST_VISIT: False} if seen else {}
 
     def validate_paciente_nascimento(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -125,7 +150,8 @@ class JourneyFormValidator(FormValidationAction, ABC):
             return {"paciente_nascimento": None}
         booking = self.form_name() == BOOKING_FORM
         if patient is not None and identity.birth_date_matches(patient, born):
-            return {**told, "identidade_verificada": True, "paciente_nome": patient.name}
+            verified = {**told, "identidade_verificada": True, "paciente_nome": patient.name}
+            return {**verified, **self._history_tells_first_visit(patient.cpf)}
         if patient is None and booking:
             return told  # a new patient: registration goes on
         failures = identity.record_failure(phone_of(tracker.sender_id))
@@ -140,6 +166,18 @@ class JourneyFormValidator(FormValidationAction, ABC):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         requested = tracker.get_slot("requested_slot")
+        wanted_days = slots.latest_range(tracker)
+        if wanted_days is not None and (
+            requested in DAY_CHANGE_STEPS or requested == "dia_escolhido"
+        ):
+            # "semana que vem": the day question lists the free days in that range
+            return {
+                "dia_escolhido": None,
+                "dias_preferidos": wanted_days,
+                "horario_escolhido": None,
+                "confirmacao": None,
+                "opcoes": None,
+            }
         if requested == "dia_escolhido":
             options = tracker.get_slot("opcoes") or []
             choice = pick_option(options, slots.entities(tracker), slots.text(tracker))
@@ -199,6 +237,8 @@ class JourneyFormValidator(FormValidationAction, ABC):
         options = tracker.get_slot("opcoes") or []
         wanted_day = slots.latest_date(tracker)
         if wanted_day is not None and wanted_day != _listed_day(options):
+            return {"horario_escolhido": None}
+        if slots.latest_range(tracker) is not None:
             return {"horario_escolhido": None}
         choice = pick_option(options, slots.entities(tracker), slots.text(tracker))
         if choice is None:
@@ -264,10 +304,22 @@ class ValidateAgendamentoForm(JourneyFormValidator):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         entity = next(tracker.get_latest_entity_values("nome"), None)
-        name = parse_full_name(str(entity or "")) or parse_full_name(str(value or ""))
+        typed = without_remark(str(value or ""))
+        name = parse_full_name(without_remark(str(entity or "")))
+        # "ANA LIMA" in capitals is a name; "QUERO REMARCAR MINHA CONSULTA" is not
+        if name is None and could_be_name(typed):
+            name = parse_full_name(typed)
         if name is None:
             dispatcher.utter_message(response="utter_nome_invalido")
         return {"paciente_nome": name}
+
+    def validate_primeira_consulta(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        first = parse_first_visit(str(value or ""))
+        if first is None:
+            dispatcher.utter_message(response="utter_primeira_consulta_invalida")
+        return {FIRST_VISIT: first}
 
     def validate_paciente_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -76,7 +76,7 @@ class ActionAgendarConsulta(Action):
                 cpf=tracker.get_slot("cpf"),
                 starts_at=datetime.fromisoformat(chosen),
                 patient_name=tracker.get_slot("paciente_nome"),
-                first_visit=new_patient,
+                first_visit=new_patient or tracker.get_slot("primeira_consulta") is True,
             )
         except SlotUnavailable:
             return await _back_to_time_question("agendamento_form", dispatcher, tracker, domain)

@@ -13,8 +13,10 @@ from clinicbot.services.choices import Option
 
 JOURNEY_SLOTS = (
     "dia_escolhido",
+    "dias_preferidos",
     "horario_escolhido",
     "periodo_preferido",
+    "primeira_consulta",
     "confirmacao",
     "opcoes",
     "agendamentos",
@@ -43,6 +45,25 @@ def latest_date(tracker: Tracker) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def latest_range(tracker: Tracker) -> dict[str, str] | None:
+    """The range of days the NLU read in the last message (``{"from": ISO, "to": ISO}``)."""
+    for value in tracker.get_latest_entity_values("data"):
+        days = date_range(value)
+        if days is not None:
+            return {"from": days[0].isoformat(), "to": days[1].isoformat()}
+    return None
+
+
+def date_range(value: Any) -> tuple[date, date] | None:
+    """``(first, last)`` of a range value (an entity's or the ``dias_preferidos`` slot's)."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return date.fromisoformat(str(value["from"])), date.fromisoformat(str(value["to"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def names_bare_weekday(tracker: Tracker) -> bool:

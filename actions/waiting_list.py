@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -10,15 +11,37 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import slots
 from actions.forms import JourneyFormValidator
 from actions.services import waiting_list_service
-from clinicbot.ptbr.formatting import PERIOD_PHRASES, short_day
+from clinicbot.ptbr.formatting import day_range, period_phrase, short_day
 from clinicbot.tenancy.senders import phone_of
 
 FORM = "lista_espera_form"
 JOIN_INTENT = "lista_espera"
-# The contract's ``periodo`` values → the waiting list's preferred periods.
-PERIODS = {"manha": "morning", "tarde": "afternoon", "noite": "evening"}
+# ``periodo`` values (the contract's and the vague times') → the waiting list's periods.
+PERIODS = {
+    "manha": "morning",
+    "cedo": "morning",
+    "tarde": "afternoon",
+    "depois_do_almoco": "afternoon",
+    "fim_do_dia": "afternoon",
+    "mais_tarde": "afternoon",
+    "noite": "evening",
+}
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What the patient asked for: days (one, a range, or any) and a part of the day."""
+
+    first: date | None = None
+    last: date | None = None
+    said_period: str | None = None
+
+    @property
+    def period(self) -> str:
+        return PERIODS.get(self.said_period or "", "any")
 
 
 def _join_request_entities(tracker: Tracker) -> list[dict[str, Any]]:
@@ -32,26 +55,34 @@ def _join_request_entities(tracker: Tracker) -> list[dict[str, Any]]:
     return []
 
 
-def _preferences(tracker: Tracker) -> tuple[date | None, str]:
-    """The day (if the patient named one) and period the patient asked for."""
-    day: date | None = None
-    period = "any"
+def _preferences(tracker: Tracker) -> Preferences:
+    """The day or range of days (if the patient named one) and the period asked for."""
+    days: tuple[date, date] | None = None
+    period: str | None = None
     for entity in _join_request_entities(tracker):
-        value = str(entity.get("value") or "")
-        if entity.get("entity") == "data" and day is None:
-            try:
-                day = date.fromisoformat(value[:10])
-            except ValueError:
-                continue
-        elif entity.get("entity") == "periodo":
-            period = PERIODS.get(value, period)
-    return day, period
+        value = entity.get("value")
+        if entity.get("entity") == "data" and days is None:
+            days = slots.date_range(value)
+            if days is None:
+                try:
+                    day = date.fromisoformat(str(value)[:10])
+                except ValueError:
+                    continue
+                days = (day, day)
+        elif entity.get("entity") == "periodo" and period is None:
+            period = str(value)
+    first, last = days or (None, None)
+    return Preferences(first, last, period)
 
 
-def _preference_text(day: date | None, period: str) -> str:
-    """`` para sexta, 28/11 de manhã`` (empty when any slot will do)."""
-    parts = [f"para {short_day(day)}"] if day else []
-    parts += [PERIOD_PHRASES[said] for said, preferred in PERIODS.items() if preferred == period]
+def _preference_text(preferences: Preferences) -> str:
+    """`` para sexta, 28/11 de manhã`` / `` entre 07/12 e 13/12 à tarde`` (empty for any)."""
+    first, last = preferences.first, preferences.last
+    parts = []
+    if first is not None and last is not None:
+        parts.append(f"para {short_day(first)}" if first == last else day_range(first, last))
+    if preferences.period != "any":
+        parts.append(period_phrase(preferences.said_period))
     return f" {' '.join(parts)}" if parts else ""
 
 
@@ -90,19 +121,19 @@ class ActionEntrarListaEspera(Action):
         cpf = tracker.get_slot("cpf")
         if not cpf:
             return []  # the form stopped early and already told the patient why
-        day, period = _preferences(tracker)
+        preferences = _preferences(tracker)
         joined = waiting_list_service().join(
             phone=phone_of(tracker.sender_id),
             cpf=cpf,
             name=tracker.get_slot("paciente_nome"),
-            date_from=day,
-            date_to=day,
-            period=period,
+            date_from=preferences.first,
+            date_to=preferences.last,
+            period=preferences.period,
         )
         dispatcher.utter_message(
             response="utter_lista_espera_entrou",
             posicao=joined.position,
-            preferencia=_preference_text(day, period),
+            preferencia=_preference_text(preferences),
         )
         return [SlotSet("na_lista_espera", True)]
 

@@ -18,6 +18,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from clinicbot.nlu.options import OPTION
 from clinicbot.nlu.spans import Span, find_datetime_spans, find_name_spans
+from clinicbot.ptbr.names import could_be_name, is_shouted, without_remark
 from clinicbot.ptbr.text import fold_accents
 from clinicbot.ptbr.words import WEEKDAY_ORDINAL_HOMONYMS
 
@@ -55,7 +56,8 @@ def merge_with_grammar(text: str, learned: list[dict[str, Any]]) -> list[dict[st
     terça" to "terça" or misses an unseen "03/01". The exception is a bare weekday/ordinal
     homonym the CRF labelled ``numero_opcao`` ("a segunda" after a list of options).
     A cue-introduced name ("me chamo joão pedro da silva") replaces an overlapping CRF name or
-    option (the CRF's name boundaries are less reliable) and adds one the CRF missed.
+    option (the CRF's name boundaries are less reliable) and adds one the CRF missed; the
+    CRF's other names are checked by :func:`_learned_name_checked`.
     """
     kept = [e for e in learned if e[ENTITY_ATTRIBUTE_TYPE] not in GRAMMAR_ENTITIES]
     options = [_span(e) for e in kept if e[ENTITY_ATTRIBUTE_TYPE] == OPTION]
@@ -63,11 +65,34 @@ def merge_with_grammar(text: str, learned: list[dict[str, Any]]) -> list[dict[st
         homonym = fold_accents(text[span.start : span.end]) in WEEKDAY_ORDINAL_HOMONYMS
         if not (homonym and any(option.overlaps(span) for option in options)):
             kept = _replace_overlapping(kept, span, text)
-    for span in find_name_spans(text):
+    cued = find_name_spans(text)
+    for span in cued:
         overlapping = [_span(e) for e in kept if _span(e).overlaps(span)]
         if all(other.entity in (NAME, OPTION) for other in overlapping):
             kept = _replace_overlapping(kept, span, text)
+    kept = [
+        checked
+        for entity in kept
+        if (checked := _learned_name_checked(entity, text, cued)) is not None
+    ]
     return sorted(kept, key=lambda e: e[ENTITY_ATTRIBUTE_START])
+
+
+def _learned_name_checked(
+    entity: dict[str, Any], text: str, cued: list[Span]
+) -> dict[str, Any] | None:
+    """A CRF name without the remark after a comma ("Ana Lima, pode ser com y"); None for
+    one in a message typed in capitals ("QUERO REMARCAR MINHA CONSULTA") or holding words
+    of a request. Cue-introduced names are kept as the grammar found them."""
+    if entity[ENTITY_ATTRIBUTE_TYPE] != NAME or _span(entity) in cued:
+        return entity
+    start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
+    name = without_remark(text[start:end])
+    if not name or is_shouted(text) or not could_be_name(name):
+        return None
+    if len(name) == end - start:
+        return entity
+    return _entity(Span(NAME, start, start + len(name)), text)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)

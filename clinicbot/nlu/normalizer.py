@@ -27,9 +27,11 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from clinicbot.clock import now
 from clinicbot.nlu.options import DATE, OPTION, parse_option_number, weekday_or_option
 from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
+from clinicbot.ptbr.date_ranges import parse_date_range
 from clinicbot.ptbr.dates import parse_date_expression, parse_period, parse_time_expression
 from clinicbot.ptbr.names import title_case_name
 from clinicbot.ptbr.text import fold_accents
+from clinicbot.ptbr.vague_times import parse_vague_time
 from clinicbot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -60,11 +62,12 @@ class EntityNormalizer(GraphComponent):
     """Resolves entity values; it finds no entities itself, so put it after the extractors.
 
     For every entity it keeps the matched text under ``text`` and puts the normalised value in
-    ``value``: CPF digits (+ ``valid``), ISO date relative to the clinic clock, ``HH:MM``,
-    ``manha``/``tarde``/``noite``, an ``int`` option number, lower-case e-mail, title-cased name,
-    and canonical specialty/insurer names learned from the training data's annotations and
-    synonyms (accent-insensitive, typo-tolerant). A value that cannot be resolved stays as
-    the extractor gave it.
+    ``value``: CPF digits (+ ``valid``), ISO date relative to the clinic clock (a range as
+    ``{"from": ISO, "to": ISO}``), ``HH:MM``, ``manha``/``tarde``/``noite`` or a vague time's
+    key (:mod:`clinicbot.ptbr.vague_times`), an ``int`` option number, lower-case e-mail,
+    title-cased name, and canonical specialty/insurer names learned from the training data's
+    annotations and synonyms (accent-insensitive, typo-tolerant). A value that cannot be
+    resolved stays as the extractor gave it.
 
     "segunda", "quarta", "quinta", "sexta" are weekdays and ordinals: the message context and
     ``metadata["options_offered"]`` decide (see :func:`clinicbot.nlu.options.weekday_or_option`)
@@ -181,18 +184,25 @@ class EntityNormalizer(GraphComponent):
         elif entity_type == "nome":
             value = title_case_name(surface)
         elif entity_type == DATE:
-            day = parse_date_expression(surface, self.clock())
-            value = day.isoformat() if day else None
+            value = self._date_value(surface)
         elif entity_type == "hora":
             at = parse_time_expression(surface) or _bare_hour(surface, following)
             value = at.strftime("%H:%M") if at else None
         elif entity_type == "periodo":
-            value = parse_period(surface)
+            value = parse_vague_time(surface) or parse_period(surface)
         elif entity_type == OPTION:
             value = parse_option_number(surface)
         elif entity_type in self._canonical:
             value = self._canonical_name(entity_type, surface)
         return {} if value is None else {ENTITY_ATTRIBUTE_VALUE: value}
+
+    def _date_value(self, surface: str) -> str | dict[str, str] | None:
+        """A range as ``{"from": ISO, "to": ISO}``, a single day as its ISO date."""
+        today = self.clock().date()
+        if (days := parse_date_range(surface, today)) is not None:
+            return days.as_value()
+        day = parse_date_expression(surface, today)
+        return day.isoformat() if day else None
 
     def _canonical_name(self, entity_type: str, surface: str) -> str | None:
         forms = self._canonical[entity_type]

@@ -1,9 +1,11 @@
 """Deterministic spans for dates, clock times and periods, following the data's conventions.
 
 The conventions are written at the top of ``data/nlu/datetime.yml``: a ``data`` span has no
-leading preposition but keeps "dia", "próxima", "-feira", "que vem"; a ``hora`` span has no
-"às"; a ``periodo`` span keeps its preposition ("de manhã", "à tarde", "fim da tarde") and a
-bare "manhã"/"tarde"/"noite" is not one (so "boa tarde" never is).
+leading preposition but keeps "dia", "próxima", "-feira", "que vem"; a date range keeps the
+word that makes it one ("até sexta", "a partir de segunda", "essa semana"); a ``hora`` span
+has no "às"; a ``periodo`` span keeps its preposition ("de manhã", "à tarde", "fim da tarde")
+and a bare "manhã"/"tarde"/"noite" is not one (so "boa tarde" never is); vague times
+("cedo", "depois do almoço", "fim do dia") are ``periodo`` spans too.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from clinicbot.ptbr.date_ranges import RANGE_PATTERN
 from clinicbot.ptbr.names import NAME_PARTICLES
 from clinicbot.ptbr.text import fold_accents
+from clinicbot.ptbr.vague_times import VAGUE_TIME_PATTERN
 from clinicbot.ptbr.words import MONTHS, WEEKDAYS, alternation
 
 _MONTH = alternation(MONTHS)
@@ -23,7 +27,8 @@ _DATE = re.compile(
     rf"|dia\s+\d{{1,2}}o?(?:\s+de\s+(?:{_MONTH})(?:\s+de\s+\d{{4}})?|/\d{{1,2}}{_YEAR})?"
     rf"|\d{{1,2}}o?\s+de\s+(?:{_MONTH})(?:\s+de\s+\d{{4}})?"
     rf"|\d{{1,2}}/\d{{1,2}}{_YEAR}"
-    rf"|(?:proxim[oa]\s+)?(?:{alternation(WEEKDAYS)})(?:-feira|\s+feira)?(?:\s+que\s+vem)?"
+    rf"|(?:proxim[oa]\s+)?(?:{alternation(WEEKDAYS)})(?:-feira|\s+feira)?"
+    r"(?:\s+da\s+(?:semana\s+que\s+vem|proxima\s+semana)|\s+que\s+vem)?"
     r")\b"
 )
 _TIME = re.compile(
@@ -38,6 +43,8 @@ _BARE_HOUR = re.compile(
 _PERIOD = re.compile(
     r"\b(?:(?:fim|final|inicio)\s+d[aoe]\s+|de\s+|da\s+|pela\s+|a\s+)(?:manha|tarde|noite)\b"
 )
+
+_ANY_TIME = re.compile(r"qualquer\s")
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ def find_datetime_spans(text: str) -> list[Span]:
     """``data``, ``hora`` and ``periodo`` spans in ``text``, longest first on overlaps."""
     folded = _fold_keeping_offsets(text)
     candidates = [Span("data", m.start(), m.end()) for m in _DATE.finditer(folded)]
+    candidates += [Span("data", m.start(), m.end()) for m in RANGE_PATTERN.finditer(folded)]
+    candidates += [Span("periodo", m.start(), m.end()) for m in VAGUE_TIME_PATTERN.finditer(folded)]
     candidates += [Span("hora", m.start(), m.end()) for m in _TIME.finditer(folded)]
     for match in _BARE_HOUR.finditer(folded):
         group = 1 if match.group(1) else 2
@@ -73,6 +82,9 @@ def find_datetime_spans(text: str) -> list[Span]:
     for span in sorted(candidates, key=lambda s: (s.start - s.end, s.start)):
         if not any(span.overlaps(kept) for kept in spans):
             spans.append(span)
+    periods = [span for span in spans if span.entity == "periodo"]
+    if len(periods) > 1:  # "qualquer horário de manhã": the narrower one says what is wanted
+        spans = [span for span in spans if not _ANY_TIME.match(folded, span.start)]
     return sorted(spans, key=lambda s: s.start)
 
 

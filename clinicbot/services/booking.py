@@ -36,6 +36,7 @@ from clinicbot.services.notifications.scheduling import (
     cancel_for_appointment,
     schedule_for_appointment,
 )
+from clinicbot.services.time_windows import in_window
 from clinicbot.services.waiting_list import Slot, WaitingListService
 from clinicbot.settings import get_settings
 from clinicbot.tenancy.current import current_settings
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 DAYS_OFFERED = 6
 TIMES_OFFERED = 8
-PERIOD_HOURS = {"manha": (0, 12), "tarde": (12, 18), "noite": (18, 24)}
 RESCHEDULED_REASON = "Remarcada pelo paciente via WhatsApp"
 
 
@@ -67,10 +67,30 @@ class BookingService:
         default_factory=lambda: timedelta(minutes=get_settings().booking_min_lead_minutes)
     )
 
-    def day_options(self, start: date | None = None, limit: int = DAYS_OFFERED) -> list[Option]:
-        """The next days with bookable slots, as numbered-list options."""
-        days = [day for day in self.agenda.available_days(start) if self._has_bookable_time(day)]
-        return [{"value": day.isoformat(), "label": short_day(day)} for day in days[:limit]]
+    def day_options(
+        self,
+        start: date | None = None,
+        limit: int = DAYS_OFFERED,
+        *,
+        until: date | None = None,
+        period: str | None = None,
+    ) -> list[Option]:
+        """The next days with bookable slots (up to ``until``, with one in ``period`` when
+        given: a ``periodo`` value, see ``clinic.yml``'s ``time_windows``), as options."""
+        days: list[date] = []
+        for day in self.agenda.available_days(start):
+            if len(days) == limit:
+                break
+            if until is not None and day > until:
+                continue
+            bookable = (
+                bool(self.time_options(day, period, limit=1))
+                if period
+                else self._has_bookable_time(day)
+            )
+            if bookable:
+                days.append(day)
+        return [{"value": day.isoformat(), "label": short_day(day)} for day in days]
 
     def is_available_day(self, day: date) -> bool:
         return day in self.agenda.available_days(day) and self._has_bookable_time(day)
@@ -89,10 +109,7 @@ class BookingService:
         self, day: date, period: str | None = None, limit: int = TIMES_OFFERED
     ) -> list[Option]:
         """The bookable start times of ``day`` (within ``period`` when given), as options."""
-        times = self.bookable_times(day)
-        if period in PERIOD_HOURS:
-            first, last = PERIOD_HOURS[period]
-            times = [moment for moment in times if first <= moment.hour < last]
+        times = [moment for moment in self.bookable_times(day) if in_window(moment, period)]
         return [{"value": moment.isoformat(), "label": clock(moment)} for moment in times[:limit]]
 
     def upcoming_appointments(self, cpf: str) -> list[Appointment]:

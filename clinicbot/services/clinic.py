@@ -6,7 +6,7 @@ fills its variables with the facts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +30,9 @@ class Clinic:
     payment: str
     specialties: list[str]
     human_hours: str
+    asks_first_visit: bool = False
+    # periodo value -> "HH:MM-HH:MM" (see clinic.yml and clinicbot.services.time_windows)
+    time_windows: dict[str, str] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=4)

@@ -82,6 +82,12 @@ def test_cpf_digits_and_validity() -> None:
         ("às 14h30", "hora", "14h30", "14:30"),
         ("as 9", "hora", "9", "09:00"),
         ("fim da tarde", "periodo", "fim da tarde", "tarde"),
+        ("semana que vem", "data", "semana que vem", {"from": "2025-03-17", "to": "2025-03-23"}),
+        ("até sexta", "data", "até sexta", {"from": "2025-03-12", "to": "2025-03-14"}),
+        ("mes que vem", "data", "mes que vem", {"from": "2025-04-01", "to": "2025-04-30"}),
+        ("depois do almoço", "periodo", "depois do almoço", "depois_do_almoco"),
+        ("bem cedo", "periodo", "bem cedo", "cedo"),
+        ("no fim do dia", "periodo", "fim do dia", "fim_do_dia"),
         ("opção 3", "numero_opcao", "3", 3),
         ("a terceira", "numero_opcao", "terceira", 3),
     ],
@@ -154,3 +160,9 @@ def test_segunda_feira_is_monday_even_after_options(normalizer: EntityNormalizer
         {"options_offered": True},
     )
     assert (result["entity"], result["value"]) == ("data", "2025-03-17")
+
+
+def test_ranges_read_the_clinic_clock_across_the_year(normalizer: EntityNormalizer) -> None:
+    normalizer.clock = lambda: datetime(2026, 12, 28, 9, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    (result,) = normalise(normalizer, "tem horário mês que vem?", [("data", "mês que vem")])
+    assert result["value"] == {"from": "2027-01-01", "to": "2027-01-31"}

@@ -23,6 +23,21 @@ def spans(text: str) -> list[tuple[str, str]]:
         ("hj a noite", [("data", "hj"), ("periodo", "a noite")]),
         ("no fim da tarde", [("periodo", "fim da tarde")]),
         ("ao meio-dia", [("hora", "meio-dia")]),
+        ("para semana que vem de manhã", [("data", "semana que vem"), ("periodo", "de manhã")]),
+        ("pode ser no começo da semana que vem", [("data", "começo da semana que vem")]),
+        ("lá pro fim do mês", [("data", "fim do mês")]),
+        ("a partir de segunda", [("data", "a partir de segunda")]),
+        ("até sexta depois do almoço", [("data", "até sexta"), ("periodo", "depois do almoço")]),
+        (
+            "depois do dia 10 no fim do dia",
+            [("data", "depois do dia 10"), ("periodo", "fim do dia")],
+        ),
+        ("daqui a 15 dias bem cedo", [("data", "daqui a 15 dias"), ("periodo", "bem cedo")]),
+        ("sexta da semana que vem", [("data", "sexta da semana que vem")]),
+        ("no fim de semana", [("data", "fim de semana")]),
+        ("qualquer horário serve", [("periodo", "qualquer horário")]),
+        ("qualquer horário pela manhã", [("periodo", "pela manhã")]),
+        ("o mais cedo possível", [("periodo", "mais cedo possível")]),
     ],
 )
 def test_datetime_spans(text: str, expected: list[tuple[str, str]]) -> None:
@@ -31,7 +46,7 @@ def test_datetime_spans(text: str, expected: list[tuple[str, str]]) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["boa tarde", "boa noite, obrigado", "mais tarde", "semana que vem", "daqui a 2 dias", "2"],
+    ["boa tarde", "boa noite, obrigado", "até mais tarde", "bom fim de semana", "mais cedo", "2"],
 )
 def test_not_annotated_by_convention(text: str) -> None:
     assert spans(text) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,3 +143,43 @@ def test_a_day_whose_free_times_all_start_too_soon_is_not_offered(
     assert not service.is_available_day(now.date())
     first_offered = date.fromisoformat(service.day_options()[0]["value"])
     assert first_offered > now.date()
+
+
+def test_days_offered_inside_a_range_with_a_time_in_the_period(service: BookingService, pin_clock):
+    pin_clock(datetime(2026, 12, 1, 10, 40, tzinfo=get_settings().clinic_tz))  # a Tuesday
+    monday, sunday = date(2026, 12, 7), date(2026, 12, 13)
+    offered = [date.fromisoformat(o["value"]) for o in service.day_options(monday, until=sunday)]
+    expected = [
+        day
+        for day in (monday + timedelta(days=offset) for offset in range(7))
+        if service.agenda.available_times(day)
+    ]
+    assert offered == expected and all(day.weekday() < 5 for day in offered)
+    early = service.day_options(monday, until=sunday, period="cedo")
+    assert early
+    for option in early:
+        times = service.agenda.available_times(date.fromisoformat(option["value"]))
+        assert any(8 <= moment.hour < 10 for moment in times)
+
+
+def test_a_weekend_range_offers_nothing(service: BookingService, pin_clock):
+    pin_clock(datetime(2026, 12, 1, 10, 40, tzinfo=get_settings().clinic_tz))
+    assert service.day_options(date(2026, 12, 5), until=date(2026, 12, 6)) == []
+
+
+@pytest.mark.parametrize(
+    ("period", "first", "end"),
+    [
+        ("depois_do_almoco", "14:00", "16:00"),
+        ("cedo", "08:00", "10:00"),
+        ("manha", "00:00", "12:00"),
+    ],
+)
+def test_times_inside_the_window_of_clinic_yml(
+    service: BookingService, pin_clock, period: str, first: str, end: str
+):
+    pin_clock(datetime(2026, 12, 1, 10, 40, tzinfo=get_settings().clinic_tz))
+    day = date.fromisoformat(service.day_options(period=period)[0]["value"])
+    offered = [datetime.fromisoformat(o["value"]) for o in service.time_options(day, period)]
+    assert offered
+    assert all(first <= f"{moment:%H:%M}" < end for moment in offered), offered

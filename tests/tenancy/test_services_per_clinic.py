@@ -20,10 +20,12 @@ from clinicbot.db.models import (
     OutboxMessage,
 )
 from clinicbot.db.types import utcnow
+from clinicbot.messages import store
+from clinicbot.messages.rendering import render
 from clinicbot.services import identity
 from clinicbot.services.erasure import erase_patient
 from clinicbot.services.handoff import close_handoff, handoff_state, request_human
-from clinicbot.services.templates import REMINDER, render, seed_default_templates
+from clinicbot.services.templates import REMINDER
 from clinicbot.settings import Settings, get_settings
 from clinicbot.tenancy.context import acting_for
 from clinicbot.tenancy.current import forget_clinics
@@ -92,15 +94,17 @@ def test_identity_failures_count_per_clinic(engine: Engine, other: int) -> None:
 def test_templates_are_per_clinic(engine: Engine, other: int) -> None:
     for clinic in (1, other):
         with clinic_session(clinic, engine) as session:
-            seed_default_templates(session)
+            store.seed(session)
     with clinic_session(other, engine) as session:
-        row = session.execute(select(MessageTemplate).where(MessageTemplate.key == REMINDER))
-        row.scalar_one().text = "Sul: {nome}"
+        store.save(session, REMINDER, store.Edit(text="Sul: {nome}"), edited_by="test")
+    with clinic_session(other, engine) as session:
+        rows = session.execute(select(MessageTemplate.clinic_id)).scalars().all()
+    assert set(rows) == {other}  # the session sees its own clinic's rows only
     values = {"nome": "Rita", "dia": "amanhã", "hora": "10:00"}
     with clinic_session(other, engine) as session:
-        assert render(session, REMINDER, values) == "Sul: Rita"
+        assert render(session, REMINDER, values).text == "Sul: Rita"
     with clinic_session(1, engine) as session:
-        assert render(session, REMINDER, values).startswith("Oi, Rita!")
+        assert render(session, REMINDER, values).text.startswith("Oi, Rita!")
 
 
 def test_the_inbox_and_outbox_keep_one_phones_clinics_apart(engine: Engine, other: int) -> None:

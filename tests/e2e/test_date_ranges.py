@@ -1,0 +1,89 @@
+"""Date ranges and vague times in WhatsApp conversations, at a pinned clinic clock: Tuesday
+2026-12-01, 10:40 (the moment of issue #20's report)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from clinicbot.gestaods.client import GestaoDSClient
+from tests.e2e.conftest import AgendaPatient, active_appointments
+from tests.support.whatsapp import WhatsAppPatient, option_labels
+
+CLINIC_TZ = ZoneInfo("America/Sao_Paulo")
+NOW = datetime(2026, 12, 1, 10, 40, tzinfo=CLINIC_TZ)
+NEXT_MONDAY, NEXT_SUNDAY = date(2026, 12, 7), date(2026, 12, 13)
+
+
+def labelled_day(label: str) -> date:
+    """``segunda, 07/12`` -> the date (the year of ``NOW`` or the next)."""
+    day = datetime.strptime(f"{label.split(', ')[1]}/{NOW.year}", "%d/%m/%Y").date()
+    return day if day >= NOW.date() else day.replace(year=NOW.year + 1)
+
+
+def days_with(agenda: GestaoDSClient, first: date, last: date, hours: range) -> list[date]:
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    return [day for day in days if any(t.hour in hours for t in agenda.available_times(day))]
+
+
+def test_next_week_in_the_morning_books_inside_the_range(
+    clock: Callable[[datetime], None],
+    patient: WhatsAppPatient,
+    agenda: GestaoDSClient,
+    registered_cpf: str,
+    sandbox_url: str,
+) -> None:
+    clock(NOW)
+    asked = patient.say("quero marcar uma consulta para semana que vem de manhã")
+    assert "cpf" in asked.lower()
+    answer = patient.say(registered_cpf)
+    assert "entre 07/12 e 13/12" in answer and "de manhã" in answer, answer
+    offered = [labelled_day(label) for label in option_labels(answer)]
+    expected = days_with(agenda, NEXT_MONDAY, NEXT_SUNDAY, range(0, 12))
+    assert offered and offered == expected[: len(offered)], (offered, expected)
+    times = option_labels(patient.say("1"))
+    assert times and all(label < "12:00" for label in times), times
+    patient.say("1")
+    assert "consulta está marcada" in patient.say("sim")
+    [booked] = active_appointments(sandbox_url, registered_cpf)
+    starts_at = datetime.fromisoformat(booked["starts_at"]).astimezone(CLINIC_TZ)
+    assert starts_at.date() == offered[0] and starts_at.hour < 12, starts_at
+
+
+def test_a_range_with_nothing_free_says_so_and_offers_the_nearest_days_after(
+    clock: Callable[[datetime], None],
+    patient: WhatsAppPatient,
+    registered_cpf: str,
+) -> None:
+    clock(NOW)
+    assert "cpf" in patient.say("quero marcar uma consulta no fim de semana").lower()
+    answer = patient.say(registered_cpf)
+    assert "Não tenho horários livres entre 05/12 e 06/12" in answer, answer
+    offered = [labelled_day(label) for label in option_labels(answer)]
+    assert offered and all(day > date(2026, 12, 6) for day in offered), offered
+
+
+def test_rescheduling_to_next_week_offers_next_weeks_days(
+    clock: Callable[[datetime], None],
+    patient: WhatsAppPatient,
+    patient_with_appointment: AgendaPatient,
+) -> None:
+    clock(NOW)
+    assert "cpf" in patient.say("dá pra passar minha consulta pra próxima semana?").lower()
+    patient.say(patient_with_appointment.cpf)  # the appointments to choose from
+    answer = patient.say("1")
+    assert "entre 07/12 e 13/12" in answer, answer
+    offered = [labelled_day(label) for label in option_labels(answer)]
+    assert offered and all(NEXT_MONDAY <= day <= NEXT_SUNDAY for day in offered), offered
+
+
+def test_joining_the_waiting_list_for_next_week(
+    clock: Callable[[datetime], None],
+    patient: WhatsAppPatient,
+    registered_cpf: str,
+) -> None:
+    clock(NOW)
+    patient.say("me avisa se abrir algo semana que vem")
+    answer = patient.say(registered_cpf)
+    assert "lista de espera" in answer and "entre 07/12 e 13/12" in answer, answer
