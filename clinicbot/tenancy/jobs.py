@@ -97,3 +97,7 @@ class ClinicJobs:
     def check_bookings(self) -> None:
         """Each clinic's uncertain bookings, checked in its own agenda."""
         self._each("check_bookings")
+
+    def surveys_and_exposures(self) -> None:
+        """Each clinic's satisfaction surveys and A/B exposures."""
+        self._each("surveys_and_exposures")

@@ -86,7 +86,7 @@ class TestFirstVisit:
     @pytest.fixture(autouse=True)
     def _asks(self, monkeypatch: pytest.MonkeyPatch) -> None:
         clinic = dataclasses.replace(load_clinic(), asks_first_visit=True)
-        monkeypatch.setattr("actions.forms.load_clinic", lambda: clinic)
+        monkeypatch.setattr("actions.forms.current_facts", lambda: clinic)
 
     @staticmethod
     def required(**slots: Any) -> list[str]:
