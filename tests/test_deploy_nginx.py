@@ -1,4 +1,5 @@
-"""deploy/nginx.conf is valid nginx, and exposes only the webhooks and the staff area."""
+"""deploy/nginx.conf is valid nginx, and exposes only the webhooks, the staff area and the
+public API."""
 
 from __future__ import annotations
 
@@ -41,13 +42,14 @@ def test_nginx_accepts_the_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_only_webhooks_staff_and_liveness_are_proxied() -> None:
+def test_only_webhooks_staff_public_api_and_liveness_are_proxied() -> None:
     text = CONFIG.read_text()
     locations = re.findall(r"^\s*location\s+(.+?)\s*\{", text, flags=re.MULTILINE)
     assert locations == [
         r"~ ^/webhooks/zapi/webhook(/[^/]+)?$",
         "= /webhooks/meta/webhook",
         "/staff/",
+        "/api/v1/",
         "/dashboard/",
         "= /health",
         "/",
