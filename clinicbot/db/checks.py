@@ -28,6 +28,12 @@ def replace_check(bind: Connection, table: str, name: str, old: str, new: str) -
         bind.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
         bind.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({new})")
         return
+    edit_sqlite_schema(bind, table, old, new, what=f"CHECK constraint {name}")
+
+
+def edit_sqlite_schema(bind: Connection, table: str, old: str, new: str, *, what: str) -> None:
+    """Replace ``old`` by ``new`` in ``table``'s CREATE TABLE text on SQLite (see the module
+    docstring); ``what`` names the edited part in the error raised when it is not found."""
     version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
     bind.exec_driver_sql("PRAGMA writable_schema = ON")
     changed = bind.execute(
@@ -40,4 +46,4 @@ def replace_check(bind: Connection, table: str, name: str, old: str, new: str) -
     bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
     bind.exec_driver_sql("PRAGMA writable_schema = OFF")
     if changed != 1:
-        raise RuntimeError(f"{table}: CHECK constraint {name} not found")
+        raise RuntimeError(f"{table}: {what} not found")

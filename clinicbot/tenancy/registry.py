@@ -183,35 +183,36 @@ def clinic_for_zapi_instance(
     session: Session, instance_id: str, settings: Settings
 ) -> ClinicConfig | None:
     """The active clinic whose Z-API instance this is (a webhook's ``instanceId``), or None."""
-    if not instance_id:
-        return None
-    if instance_id == settings.zapi_instance_id:
-        row = session.get(ClinicRecord, DEFAULT_CLINIC_ID)
-    else:
-        row = session.execute(
-            select(ClinicRecord).where(
-                ClinicRecord.zapi_instance_id == instance_id,
-                ClinicRecord.id != DEFAULT_CLINIC_ID,
-            )
-        ).scalar()
-    config = _config(row, settings)
-    return config if config is not None and config.active else None
+    return _clinic_by(
+        session, ClinicRecord.zapi_instance_id, instance_id, settings.zapi_instance_id, settings
+    )
 
 
 def clinic_for_meta_phone(
     session: Session, phone_number_id: str, settings: Settings
 ) -> ClinicConfig | None:
     """The active clinic whose Meta phone number this is (a webhook's ``phone_number_id``)."""
-    if not phone_number_id:
+    return _clinic_by(
+        session,
+        ClinicRecord.meta_phone_number_id,
+        phone_number_id,
+        settings.meta_phone_number_id,
+        settings,
+    )
+
+
+def _clinic_by(
+    session: Session, column: Any, value: str, default_value: str, settings: Settings
+) -> ClinicConfig | None:
+    """The active clinic whose ``column`` is ``value``; the environment's own value (
+    ``default_value``) names the default clinic, whose row keeps no credentials."""
+    if not value:
         return None
-    if phone_number_id == settings.meta_phone_number_id:
+    if value == default_value:
         row = session.get(ClinicRecord, DEFAULT_CLINIC_ID)
     else:
         row = session.execute(
-            select(ClinicRecord).where(
-                ClinicRecord.meta_phone_number_id == phone_number_id,
-                ClinicRecord.id != DEFAULT_CLINIC_ID,
-            )
+            select(ClinicRecord).where(column == value, ClinicRecord.id != DEFAULT_CLINIC_ID)
         ).scalar()
     config = _config(row, settings)
     return config if config is not None and config.active else None

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.engine import Connection
 
+from clinicbot.db.checks import edit_sqlite_schema
 from clinicbot.db.types import JSONType, UTCDateTime
 
 revision = "0009"
@@ -68,22 +68,7 @@ def _timestamp(name: str) -> sa.Column:
     )
 
 
-def _edit_sqlite_schema(bind: Connection, table: str, old: str, new: str) -> None:
-    """Replace ``old`` by ``new`` in ``table``'s CREATE TABLE text (see the module docstring)."""
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    changed = bind.execute(
-        sa.text(
-            "UPDATE sqlite_master SET sql = replace(sql, :old, :new) "
-            "WHERE type = 'table' AND name = :table AND instr(sql, :old) > 0"
-        ),
-        {"old": old, "new": new, "table": table},
-    ).rowcount
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
-    if changed != 1:
-        raise RuntimeError(f"{table}: clinic_id column definition not found")
-
+_WHAT = "clinic_id column definition"  # named in the error when the edit finds nothing
 
 # Unique constraints that gain clinic_id: table → (old name, new name, old columns).
 PER_CLINIC_UNIQUES = {
@@ -159,7 +144,9 @@ def upgrade() -> None:
             op.execute(f"CREATE POLICY {POLICY} ON {table} USING {_RULE} WITH CHECK {_RULE}")
         else:
             reference = _SQLITE_COLUMN + _SQLITE_REFERENCE
-            _edit_sqlite_schema(bind, table, _SQLITE_COLUMN, reference)
+            edit_sqlite_schema(
+                bind, table, _SQLITE_COLUMN, reference, what="clinic_id column definition"
+            )
     for table, (old, new, columns) in PER_CLINIC_UNIQUES.items():
         _swap_unique(postgres, table, old, new, ["clinic_id", *columns])
 
@@ -187,7 +174,9 @@ def downgrade() -> None:
             op.drop_constraint(f"fk_{table}_clinic_id_clinics", table, type_="foreignkey")
         else:  # SQLite refuses to drop a column that a foreign key uses
             reference = _SQLITE_COLUMN + _SQLITE_REFERENCE
-            _edit_sqlite_schema(bind, table, reference, _SQLITE_COLUMN)
+            edit_sqlite_schema(
+                bind, table, reference, _SQLITE_COLUMN, what="clinic_id column definition"
+            )
         op.drop_index(f"ix_{table}_clinic_id", table)
         # Plain DROP COLUMN (SQLite >= 3.35): a batch rebuild would lose the table's triggers.
         op.drop_column(table, "clinic_id")
