@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,6 +39,7 @@ from clinicbot.db.types import utcnow
 from clinicbot.integrations import signing
 from clinicbot.integrations.events import envelope, new_id
 from clinicbot.settings import Settings
+from clinicbot.whatsapp.delivery import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,9 @@ class WebhookWorker:
                 row.last_error = outcome.error[:500]
                 if now < attempt.give_up_at:
                     row.status = "pending"
-                    wait = timedelta(seconds=self._backoff(attempt.attempts))
+                    wait = timedelta(
+                        seconds=backoff_seconds(attempt.attempts, self._retry_max_seconds)
+                    )
                     row.next_attempt_at = min(now + wait, attempt.give_up_at)
                     logger.info(
                         "webhook delivery %s: attempt %d failed (%s), retrying",
@@ -218,10 +220,6 @@ class WebhookWorker:
                 row.status = "dead"
                 dead.append(DeadLetter("webhook", attempt.id, "webhook", "", row.last_error))
         return dead
-
-    def _backoff(self, attempts: int) -> float:
-        base = min(self._retry_max_seconds, 2.0 ** min(attempts - 1, 32))
-        return base * random.uniform(0.8, 1.2)
 
 
 def replay_delivery(session: Session, delivery_id: str, *, clinic_id: int = 1) -> str | None:

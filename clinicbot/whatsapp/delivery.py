@@ -282,7 +282,9 @@ class DeliveryWorker:
                     row.last_error = str(outcome)[:500]
                 if outcome.retryable:
                     row.status = "pending"
-                    backoff = timedelta(seconds=self._backoff(message.attempts))
+                    backoff = timedelta(
+                        seconds=backoff_seconds(message.attempts, self._retry_max_seconds)
+                    )
                     row.next_attempt_at = min(now + backoff, message.give_up_at)
                     logger.info(
                         "outbox %d to %s: attempt %d failed, retrying (%s)",
@@ -302,12 +304,6 @@ class DeliveryWorker:
                 )
         return dead
 
-    def _backoff(self, attempts: int) -> float:
-        """1, 2, 4 … seconds up to the cap (±20 % jitter, so a recovered gateway is not hit by
-        every phone's queue at once)."""
-        base = min(self._retry_max_seconds, 2.0 ** min(attempts - 1, 32))
-        return base * random.uniform(0.8, 1.2)
-
 
 @lru_cache(maxsize=1)
 def get_delivery_worker() -> DeliveryWorker:
@@ -320,3 +316,10 @@ def _attempt_result(outcome: str | DeliveryFailed) -> str:
     if isinstance(outcome, str):
         return "sent"
     return "retry" if outcome.retryable else "failed"
+
+
+def backoff_seconds(attempts: int, cap_seconds: float) -> float:
+    """The wait after the ``attempts``-th failure: 1, 2, 4 … seconds up to ``cap_seconds``
+    (±20 % jitter, so a recovered gateway is not hit by every queue at once)."""
+    base = min(cap_seconds, 2.0 ** min(attempts - 1, 32))
+    return base * random.uniform(0.8, 1.2)
