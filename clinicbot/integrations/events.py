@@ -16,11 +16,9 @@ Where each event is emitted:
 - ``appointment.confirmed``: :class:`clinicbot.services.notifications.replies.ReminderReplies`
 - ``waitlist.joined|offered|filled``: :class:`clinicbot.services.waiting_list.WaitingListService`
 - ``handoff.requested|resolved``: :mod:`clinicbot.services.handoff`
-- ``feedback.received`` and ``conversation.closed`` are produced by features built in parallel;
-  their schemas are here already. The first must be emitted in the transaction that stores the
-  patient's rating (``conversations.satisfaction``), the second in the one that sets a
-  conversation's ``status`` to ``closed`` or ``expired`` (with ``ended_at``), each with the
-  conversation's id and phone.
+- ``feedback.received``: :func:`clinicbot.messages.satisfaction.take_answer`, with the rating
+  (a comment the patient adds afterwards is stored, not sent again)
+- ``conversation.closed``: :func:`clinicbot.services.lifecycle.close` (goodbye or inactivity)
 """
 
 from __future__ import annotations

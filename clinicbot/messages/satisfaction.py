@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment, Conversation, OutboxMessage, SatisfactionFeedback
 from clinicbot.db.types import utcnow
+from clinicbot.integrations.events import emit_event
 from clinicbot.messages.defaults import (
     FEEDBACK_ASK,
     FEEDBACK_ASK_COMMENT,
@@ -256,6 +257,17 @@ def _rate(
     if conversation is not None:
         conversation.satisfaction = rating
         survey.conversation_id = conversation.id
+        emit_event(
+            session,
+            "feedback.received",
+            {
+                "conversation_id": conversation.id,
+                "phone": survey.phone,
+                "rating": rating,
+                "comment": None,
+            },
+            clinic_id=survey.clinic_id,
+        )
     if rating <= policy.alert_at_most:
         alert_logger.warning(
             "alert: low satisfaction rating %d from %s (satisfaction_feedback %d)",

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Conversation
 from clinicbot.db.types import utcnow
+from clinicbot.integrations.events import emit_event
 from clinicbot.services import funnel
 from clinicbot.settings import PROJECT_ROOT
 
@@ -80,6 +81,20 @@ def close(session: Session, conversation: Conversation, status: str, ended_at: d
         conversation.outcome = "abandoned"
         conversation.resolved_by_bot = False
     funnel.drop(session, conversation.id, ended_at)
+    emit_event(
+        session,
+        "conversation.closed",
+        {
+            "conversation_id": conversation.id,
+            "phone": conversation.phone,
+            "status": status,
+            "resolved_by_bot": bool(conversation.resolved_by_bot),
+            "appointment_booked": bool(conversation.appointment_booked),
+            "started_at": conversation.started_at,
+            "ended_at": ended_at,
+        },
+        clinic_id=conversation.clinic_id,
+    )
 
 
 def close_idle(engine: Engine | None = None, now: datetime | None = None) -> int:

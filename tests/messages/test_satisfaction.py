@@ -17,12 +17,14 @@ from clinicbot.db.models import (
     Appointment,
     ChatbotMetrics,
     Conversation,
+    IntegrationEvent,
     OutboxMessage,
     SatisfactionFeedback,
 )
 from clinicbot.messages.satisfaction import FeedbackPolicy, ask_due, parse_rating, take_answer
 from clinicbot.services.notifications.policy import NotificationPolicy
 from clinicbot.whatsapp.outbox import enqueue_text
+from tests.integrations.schemas import assert_valid_event
 
 TZ = ZoneInfo("America/Sao_Paulo")
 NOON = datetime(2026, 12, 2, 12, 0, tzinfo=TZ).astimezone(timezone.utc)
@@ -151,6 +153,10 @@ def test_a_rating_and_a_comment_are_stored_and_averaged_per_day(engine: Engine) 
         assert conversation.satisfaction == 4
         metrics = session.get(ChatbotMetrics, conversation.started_on)
         assert (metrics.satisfaction_count, metrics.satisfaction) == (1, 4.0)
+        [event] = session.execute(select(IntegrationEvent)).scalars()
+        assert event.event_type == "feedback.received"
+        assert_valid_event(event.event_type, event.payload)
+        assert (event.payload["conversation_id"], event.payload["rating"]) == (conversation.id, 4)
 
 
 def test_a_no_skips_the_comment(engine: Engine) -> None:

@@ -22,11 +22,17 @@ from sqlalchemy.engine import Engine
 
 from clinicbot.clock import set_clock_file
 from clinicbot.db.engine import session_scope
-from clinicbot.db.models import ChatbotMetrics, Conversation, PatientTransaction
+from clinicbot.db.models import (
+    ChatbotMetrics,
+    Conversation,
+    IntegrationEvent,
+    PatientTransaction,
+)
 from clinicbot.rasa.event_broker import MessageLogBroker
 from clinicbot.services import lifecycle
 from clinicbot.whatsapp import inbox
 from clinicbot.whatsapp.outbox import enqueue_text
+from tests.integrations.schemas import assert_valid_event
 from tests.whatsapp.harness import text_event
 
 TZ = ZoneInfo("America/Sao_Paulo")
@@ -230,6 +236,15 @@ def test_a_conversation_ends_after_the_session_timeout_not_before(day: Day, engi
         # time the clock ran meanwhile): its duration is what the patient spent.
         answered = at(DAY, 9) + timeout - timedelta(seconds=1) + timedelta(milliseconds=100)
         assert answered <= conversation.ended_at < answered + timedelta(seconds=5)
+        [closed] = session.execute(select(IntegrationEvent)).scalars()
+        assert closed.event_type == "conversation.closed" and closed.clinic_id == 1
+        assert_valid_event(closed.event_type, closed.payload)
+        assert (closed.payload["conversation_id"], closed.payload["status"]) == (
+            conversation.id,
+            "expired",
+        )
+        assert closed.payload["resolved_by_bot"] is conversation.resolved_by_bot is False
+        assert conversation.outcome == "abandoned"
 
 
 def test_a_taken_slot_is_the_same_attempt_and_a_no_drops_it(day: Day, engine: Engine) -> None:
