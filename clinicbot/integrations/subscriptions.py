@@ -14,6 +14,7 @@ from clinicbot.db.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from clinicbot.integrations.destinations import NonPublicDestination, refuse_non_public_host
 from clinicbot.integrations.events import ALL_EVENTS, EVENT_TYPES
 from clinicbot.integrations.signing import new_secret
 from clinicbot.settings import is_production
@@ -24,13 +25,21 @@ class InvalidSubscription(ValueError):
 
 
 def check_url(url: Any) -> str:
-    """An absolute http(s) URL; https only in production (the payloads carry patient data)."""
+    """An absolute http(s) URL; in production https to a public host only (the payloads carry
+    patient data, and an internal address would let a key holder probe the clinic's network)."""
     if not isinstance(url, str) or len(url) > 2000:
         raise InvalidSubscription("url must be an absolute URL of at most 2000 characters")
     parts = urlsplit(url)
-    allowed = ("https",) if is_production() else ("https", "http")
+    production = is_production()
+    allowed = ("https",) if production else ("https", "http")
     if parts.scheme not in allowed or not parts.hostname:
         raise InvalidSubscription(f"url must be an absolute {' or '.join(allowed)} URL")
+    if production:
+        try:
+            refuse_non_public_host(parts.hostname)
+        except NonPublicDestination as error:
+            reason = f"url must point to a public host: {error.strerror}"
+            raise InvalidSubscription(reason) from error
     return url
 
 

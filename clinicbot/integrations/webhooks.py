@@ -24,6 +24,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 from sanic import Sanic
@@ -37,8 +38,13 @@ from clinicbot.db.engine import make_engine, session_scope
 from clinicbot.db.models import IntegrationEvent, WebhookDelivery, WebhookSubscription
 from clinicbot.db.types import utcnow
 from clinicbot.integrations import signing
+from clinicbot.integrations.destinations import (
+    NonPublicDestination,
+    refuse_non_public_host,
+    webhook_http_session,
+)
 from clinicbot.integrations.events import envelope, new_id
-from clinicbot.settings import Settings
+from clinicbot.settings import Settings, is_production
 from clinicbot.whatsapp.delivery import backoff_seconds
 
 logger = logging.getLogger(__name__)
@@ -80,8 +86,10 @@ class WebhookWorker:
         retry_budget: timedelta = timedelta(hours=72),
         retry_max_seconds: float = 600.0,
         batch_size: int = 20,
+        public_only: bool = False,
     ) -> None:
         self.engine = engine
+        self.public_only = public_only
         self._retry_budget = retry_budget
         self._retry_max_seconds = retry_max_seconds
         self._batch_size = batch_size
@@ -92,6 +100,7 @@ class WebhookWorker:
             engine,
             retry_budget=timedelta(hours=settings.webhook_retry_hours),
             retry_max_seconds=settings.webhook_retry_max_seconds,
+            public_only=is_production(),
         )
 
     async def run_once(self, http: aiohttp.ClientSession) -> int:
@@ -121,6 +130,11 @@ class WebhookWorker:
     async def _post(self, http: aiohttp.ClientSession, attempt: Attempt) -> Outcome:
         if utcnow() >= attempt.give_up_at:
             return Outcome(False, error="retry budget spent")
+        if self.public_only:
+            try:
+                refuse_non_public_host(urlsplit(attempt.url).hostname or "")
+            except NonPublicDestination as error:
+                return Outcome(False, error=str(error.strerror))
         timestamp = int(utcnow().timestamp())
         headers = signing.headers(
             attempt.secret,
@@ -258,7 +272,7 @@ def install_webhook_worker(app: Sanic) -> None:
         engine = make_engine(settings.database_url)
         worker = WebhookWorker.from_settings(settings, engine)
         app.ctx.webhook_engine = engine
-        app.ctx.webhook_http = aiohttp.ClientSession()
+        app.ctx.webhook_http = webhook_http_session(public_only=worker.public_only)
         app.ctx.webhook_task = asyncio.get_running_loop().create_task(
             worker.run_forever(app.ctx.webhook_http)
         )

@@ -178,3 +178,16 @@ def test_the_receiver_refuses_forged_and_stale_deliveries() -> None:
     with pytest.raises(Rejected, match="5-minute"):
         verify(secret, stale, body, now=now)
     assert os.path.exists(Path(__file__).parents[2] / "examples" / "crm_receiver.py")
+
+
+def test_production_never_posts_to_an_internal_address(
+    engine: Engine, subscribed: RunningReceiver
+) -> None:
+    subscribed.start()  # made before production mode: its URL is http://127.0.0.1:…
+    emit(engine)
+    worker = WebhookWorker(engine, public_only=True)
+    assert run_once(worker) == 1
+    [row] = deliveries(engine)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "not a public address" in row.last_error
+    assert subscribed.receiver.received == []
