@@ -4,7 +4,8 @@ The key is scoped to the API key that sent it. A retry with the same body gets t
 response again (header ``Idempotent-Replayed: true``); the same key with another body or route
 is a 422; while the first request is still running, a retry is a 409. A 5xx response is not
 kept, so the client may retry it with the same key. Records are kept :data:`RETENTION` (they
-hold responses with patient data), then deleted and the key may be used again.
+hold responses with patient data), then deleted and the key may be used again. Erasing a
+patient replaces the stored responses that mention them with a 410 (:func:`redact_responses`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from clinicbot.api.problems import Problem
 from clinicbot.db.engine import session_scope
@@ -117,3 +119,30 @@ def finish(engine: Engine, api_key_id: int, key: str, status: int, body: str) ->
             return
         row = session.execute(select(ApiIdempotencyKey).where(mine)).scalar_one()
         row.status_code, row.response_body = status, body
+
+
+ERASED = Problem(
+    410,
+    "response-erased",
+    ("Response erased", "Resposta apagada"),
+    (
+        "The stored response to this request held personal data that has since been erased.",
+        "A resposta guardada desta requisição tinha dados pessoais que foram apagados.",
+    ),
+)
+
+
+def redact_responses(session: Session, identifiers: set[str]) -> int:
+    """Replace every stored response that mentions one of ``identifiers`` (a phone, a CPF)
+    with :data:`ERASED`; how many. The record stays, so a retry is still not run twice."""
+    mentions = [ApiIdempotencyKey.response_body.contains(value) for value in identifiers if value]
+    if not mentions:
+        return 0
+    return int(
+        session.execute(
+            update(ApiIdempotencyKey)
+            .where(or_(*mentions))
+            .values(status_code=ERASED.status, response_body=json.dumps(ERASED.body()))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )

@@ -2,8 +2,8 @@
 
 The clinic's own record in GestãoDS is the medical record and stays; what goes is the assistant's
 copy: messages, conversations, appointments' local copies, waiting list, notifications, handoffs,
-funnel rows, A/B assignments, CRM events about them, and Rasa's tracker events (same
-database).
+funnel rows, A/B assignments, CRM events about them, the public API's stored responses that
+mention them (replaced by a 410), and Rasa's tracker events (same database).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from clinicbot.api.idempotency import redact_responses
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import (
     ABTestAssignment,
+    ApiIdempotencyKey,
     Appointment,
     BookingAttempt,
     Conversation,
@@ -84,6 +86,7 @@ def erase_patient(session: Session, phone: str) -> dict[str, int]:
     erased[Conversation.__tablename__] = session.execute(
         delete(Conversation).where(Conversation.phone == phone)
     ).rowcount
+    erased[ApiIdempotencyKey.__tablename__] = redact_responses(session, {phone, *cpfs})
     if _has_rasa_events(session):
         erased["events"] = session.execute(
             text("DELETE FROM events WHERE sender_id = :conversation"),

@@ -57,7 +57,11 @@ def test_export_then_erase_a_patient(api: Api) -> None:
                 )
             )
         session.add(ConversationMessage(phone=OTHER, direction="in", text="oi", status="processed"))
-    api.post("/api/v1/waiting-list", api.key("write"), {"phone": PHONE, "cpf": MARINA_CPF})
+    write = api.key("write")
+    joined = {"phone": PHONE, "cpf": MARINA_CPF}
+    assert api.post("/api/v1/waiting-list", write, joined, key="join-1").status_code == 201
+    other = {"phone": OTHER, "cpf": "52998224725"}
+    assert api.post("/api/v1/waiting-list", write, other, key="join-2").status_code == 201
 
     page = api.get(f"/api/v1/patients/{PHONE}/conversations", admin, limit="1").json()
     rest = api.get(
@@ -69,12 +73,21 @@ def test_export_then_erase_a_patient(api: Api) -> None:
     assert erased.status_code == 200, erased.text
     assert erased.json()["erased"]["conversation_messages"] == 2
     with session_scope(api.engine) as session:
-        assert session.execute(select(func.count()).select_from(WaitingList)).scalar() == 0
+        assert session.execute(select(func.count()).select_from(WaitingList)).scalar() == 1
         left = session.execute(select(ConversationMessage.phone)).scalars().all()
         assert left == [OTHER]
         about = select(IntegrationEvent).where(IntegrationEvent.patient_phone == PHONE)
         assert session.execute(about).first() is None  # the CRM events about them too
     assert api.get(f"/api/v1/patients/{PHONE}/conversations", admin).json()["data"] == []
+    # The stored response to their POST named them: a retry now gets a 410, never the data,
+    # and is not run again; another patient's stored response is untouched.
+    assert erased.json()["erased"]["api_idempotency_keys"] == 1
+    replay = api.post("/api/v1/waiting-list", write, joined, key="join-1")
+    assert PHONE not in replay.text and MARINA_CPF not in replay.text
+    assert assert_problem(replay, 410)["type"].endswith("/response-erased")
+    assert api.post("/api/v1/waiting-list", write, other, key="join-2").json()["phone"] == OTHER
+    with session_scope(api.engine) as session:
+        assert session.execute(select(func.count()).select_from(WaitingList)).scalar() == 1
     assert_problem(api.delete("/api/v1/patients/12", admin), 400)
 
 
