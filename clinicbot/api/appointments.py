@@ -18,7 +18,7 @@ from sqlalchemy import select
 from clinicbot.api import fields
 from clinicbot.api.endpoint import endpoint, engine_of, json_body, run_sync
 from clinicbot.api.keys import Caller
-from clinicbot.api.pagination import page, page_args, paged
+from clinicbot.api.pagination import entity_page, page_args
 from clinicbot.api.problems import Problem, conflict, not_found, unavailable
 from clinicbot.api.services import api_services
 from clinicbot.db.engine import session_scope
@@ -136,13 +136,12 @@ def appointments_blueprint() -> Blueprint:
             query = query.where(Appointment.starts_at >= fields.instant(start, "from"))
         if end := request.args.get("to"):
             query = query.where(Appointment.starts_at < fields.instant(end, "to"))
-
-        def read() -> dict[str, Any]:
-            with session_scope(engine_of(request)) as session:
-                rows = session.execute(paged(query, Appointment.id, after, limit)).scalars().all()
-                return page(rows, limit, appointment_item, lambda row: row.id)
-
-        return json(await run_sync(read))
+        engine = engine_of(request)
+        return json(
+            await run_sync(
+                entity_page, engine, query, Appointment.id, after, limit, appointment_item
+            )
+        )
 
     @bp.post("/")
     @endpoint("write")

@@ -12,9 +12,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
 from clinicbot.api.problems import bad_request
+from clinicbot.db.engine import session_scope
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -66,3 +68,12 @@ def page(rows: Sequence[Any], limit: int, item: Any, row_id: Any) -> dict[str, A
         "data": [item(row) for row in shown],
         "next_cursor": encode_cursor(row_id(shown[-1])) if more and shown else None,
     }
+
+
+def entity_page(
+    engine: Engine, query: Select, id_column: Any, after: int | None, limit: int, item: Any
+) -> dict[str, Any]:
+    """One page of the entities ``query`` selects, in ``id_column`` order, as the page body."""
+    with session_scope(engine) as session:
+        rows = session.execute(paged(query, id_column, after, limit)).scalars().all()
+        return page(rows, limit, item, lambda row: row.id)

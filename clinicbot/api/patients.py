@@ -18,7 +18,7 @@ from sqlalchemy import select
 from clinicbot.api import fields
 from clinicbot.api.endpoint import endpoint, engine_of, run_sync
 from clinicbot.api.keys import Caller
-from clinicbot.api.pagination import page, page_args, paged
+from clinicbot.api.pagination import entity_page, page_args
 from clinicbot.api.problems import Problem
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage
@@ -61,17 +61,12 @@ def patients_blueprint() -> Blueprint:
         digits = fields.phone(phone)
         after, limit = page_args(request.args)
         query = select(ConversationMessage).where(ConversationMessage.phone == digits)
-
-        def read() -> dict[str, Any]:
-            with session_scope(engine_of(request)) as session:
-                rows = (
-                    session.execute(paged(query, ConversationMessage.id, after, limit))
-                    .scalars()
-                    .all()
-                )
-                return page(rows, limit, message_item, lambda row: row.id)
-
-        return json(await run_sync(read))
+        engine = engine_of(request)
+        return json(
+            await run_sync(
+                entity_page, engine, query, ConversationMessage.id, after, limit, message_item
+            )
+        )
 
     @bp.delete("/<phone>")
     @endpoint("admin")

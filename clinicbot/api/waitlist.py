@@ -11,10 +11,9 @@ from sqlalchemy import select
 from clinicbot.api import fields
 from clinicbot.api.endpoint import endpoint, engine_of, json_body, run_sync
 from clinicbot.api.keys import Caller
-from clinicbot.api.pagination import page, page_args, paged
+from clinicbot.api.pagination import entity_page, page_args
 from clinicbot.api.problems import bad_request, not_found
 from clinicbot.api.services import api_services
-from clinicbot.db.engine import session_scope
 from clinicbot.db.models import WAITING_LIST_PERIODS, WAITING_LIST_STATUSES, WaitingList
 
 NOT_WAITING = not_found(
@@ -54,13 +53,10 @@ def waitlist_blueprint() -> Blueprint:
             query = query.where(
                 WaitingList.status == fields.choice(status, "status", WAITING_LIST_STATUSES, "")
             )
-
-        def read() -> dict[str, Any]:
-            with session_scope(engine_of(request)) as session:
-                rows = session.execute(paged(query, WaitingList.id, after, limit)).scalars().all()
-                return page(rows, limit, entry_item, lambda row: row.id)
-
-        return json(await run_sync(read))
+        engine = engine_of(request)
+        return json(
+            await run_sync(entity_page, engine, query, WaitingList.id, after, limit, entry_item)
+        )
 
     @bp.post("/")
     @endpoint("write")
