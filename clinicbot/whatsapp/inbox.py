@@ -159,26 +159,27 @@ def next_in_line(message: StoredInbound, engine: Engine | None = None) -> Stored
     now: a process that finishes a turn runs it, since another process that stored it may have
     been refused its claim while ``message`` ran."""
     now = utcnow()
+    since = message.created_at - REPLAY_WINDOW
+    head = (
+        select(_MESSAGES.c.id)
+        .where(
+            *_same_patient(_MESSAGES, message),
+            _MESSAGES.c.created_at >= since,
+            _MESSAGES.c.status.in_(UNFINISHED),
+        )
+        .order_by(_MESSAGES.c.created_at, _MESSAGES.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     with session_scope(engine) as session:
-        oldest = session.execute(
-            select(ConversationMessage)
-            .where(
-                *_same_patient(_MESSAGES, message),
-                _MESSAGES.c.created_at >= message.created_at - REPLAY_WINDOW,
-                _MESSAGES.c.status.in_(UNFINISHED),
+        following = session.execute(
+            select(ConversationMessage).where(
+                ConversationMessage.id == head,
+                ConversationMessage.created_at >= since,
+                _claimable(now),
             )
-            .order_by(ConversationMessage.created_at, ConversationMessage.id)
-            .limit(1)
         ).scalar_one_or_none()
-        if (
-            oldest is None
-            or session.execute(
-                select(_MESSAGES.c.id).where(_MESSAGES.c.id == oldest.id, _claimable(now))
-            ).first()
-            is None
-        ):
-            return None
-        return _stored(oldest)
+        return None if following is None else _stored(following)
 
 
 def _same_patient(table: Any, message: StoredInbound) -> tuple[Any, ...]:
