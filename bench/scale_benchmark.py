@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import re
 import secrets
 import shutil
@@ -88,6 +89,8 @@ class Phase:
     conversations: list[Conversation]
     wall_s: float
     upstreams: Counter[str]
+    cpu_s: float  # rasa and action server processes, all instances
+    load: float  # the machine's 1-minute load average when the phase started
 
     @property
     def turn_seconds(self) -> list[float]:
@@ -104,6 +107,7 @@ class Burst:
     sent: list[str]
     tracked: list[str]
     booked: bool
+    last_reply: str
 
 
 @dataclass
@@ -171,13 +175,33 @@ def start_timed(stack: Stack, label: str, results: Results) -> None:
     progress(f"{label} ready in {results.start_s[label]:.0f} s")
 
 
+def cpu_seconds(stacks: list[Stack]) -> float:
+    """CPU time (user + system) the rasa and action server processes have used, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stack in stacks:
+        for service in stack.services:
+            if service.name in ("rasa", "actions") and service.process is not None:
+                fields = Path(f"/proc/{service.process.pid}/stat").read_text().rsplit(")", 1)
+                stat = fields[1].split()
+                total += (int(stat[11]) + int(stat[12])) / ticks  # utime, stime
+    return total
+
+
 def run_load(
-    name: str, instances: int, url: str, balancer: Balancer, stack: Stack, results: Results
+    name: str,
+    instances: list[Stack],
+    url: str,
+    balancer: Balancer,
+    results: Results,
 ) -> None:
+    stack = instances[0]
     turns = Turns(stack.env["DATABASE_URL"])
     sandbox = f"http://127.0.0.1:{stack.ports.sandbox}"
     before = len(balancer.upstream_of_requests(WEBHOOK))
-    progress(f"{name}: {results.patients} patients through nginx -> {instances} instance(s)")
+    load = os.getloadavg()[0]
+    cpu_before = cpu_seconds(instances)
+    progress(f"{name}: {results.patients} patients through nginx -> {len(instances)} instance(s)")
     try:
         conversations, wall = run_patients(
             url,
@@ -190,7 +214,8 @@ def run_load(
     finally:
         turns.close()
     upstreams = Counter(balancer.upstream_of_requests(WEBHOOK)[before:])
-    phase = Phase(name, instances, conversations, wall, upstreams)
+    cpu = cpu_seconds(instances) - cpu_before
+    phase = Phase(name, len(instances), conversations, wall, upstreams, cpu, load)
     results.phases.append(phase)
     progress(f"{name}: {phase.throughput:.1f} turns/s, {len(phase.turn_seconds)} turns")
 
@@ -235,7 +260,15 @@ def run_bursts(url: str, balancer: Balancer, stack: Stack, results: Results, cou
 
     def burst(index: int) -> tuple[WhatsAppPatient, list[str], int]:
         patient = WhatsAppPatient(numbers[index], url, sandbox, turns)
-        script = ["oi", "qual o endereço?", *booking_script(first_index + index), "1", "1", "sim"]
+        # Day 1 for all, a time of its own for each: the menus list only free slots.
+        script = [
+            "oi",
+            "qual o endereço?",
+            *booking_script(first_index + index),
+            "1",
+            str(index + 1),
+            "sim",
+        ]
         for message in script:
             with lock:  # one request at a time, so nginx's log order is the sending order
                 assert patient.send(message).status_code == 200
@@ -253,13 +286,14 @@ def run_bursts(url: str, balancer: Balancer, stack: Stack, results: Results, cou
         turns.close()
     results.burst_upstreams = Counter(balancer.upstream_of_requests(WEBHOOK)[log_before:])
     for patient, _script, _ in done:
-        replies = "\n".join(reply["message"] for reply in patient.new_messages())
+        replies = [reply["message"] for reply in patient.new_messages()]
         results.bursts.append(
             Burst(
                 patient.phone,
                 list(patient.sent_ids),
                 tracker_messages(stack, patient.phone),
-                "Prontinho" in replies,
+                any("Prontinho" in reply for reply in replies),
+                replies[-1].splitlines()[0][:70] if replies else "",
             )
         )
 
@@ -479,12 +513,12 @@ def run(args: argparse.Namespace, results: Results) -> None:
             balancer.start()
             one_url, two_url = f"http://127.0.0.1:{one_port}", f"http://127.0.0.1:{two_port}"
             warm_up(one_url, first, 1)
-            run_load("one instance", 1, one_url, balancer, first, results)
+            run_load("one instance", [first], one_url, balancer, results)
             results.rss_mb["rasa A after one-instance load"] = rss_mb(first, "rasa")
             stacks.append(second)
             start_timed(second, "instance B (actions, rasa)", results)
             warm_up(f"http://127.0.0.1:{second.ports.rasa}", first, 2)
-            run_load("two instances", 2, two_url, balancer, first, results)
+            run_load("two instances", [first, second], two_url, balancer, results)
             results.rss_mb["rasa A"] = rss_mb(first, "rasa")
             results.rss_mb["rasa B"] = rss_mb(second, "rasa")
             run_bursts(two_url, balancer, first, results, args.bursts)
@@ -547,8 +581,9 @@ def render(results: Results) -> str:
         "## Throughput: one instance against two",
         "",
         "| phase | instances | patients | turns | booked | failed | wall s | turns/s "
-        "| turn p50 ms | p95 ms | requests per instance |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| turn p50 ms | p95 ms | requests per instance | rasa + actions CPU s per turn "
+        "| machine load at start |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for phase in results.phases:
         seconds = phase.turn_seconds
@@ -557,7 +592,8 @@ def render(results: Results) -> str:
             f"| {phase.name} | {phase.instances} | {len(phase.conversations)} | {len(seconds)} "
             f"| {sum(c.booked for c in phase.conversations)} "
             f"| {sum(bool(c.failure) for c in phase.conversations)} | {phase.wall_s:.1f} "
-            f"| {phase.throughput:.1f} | {_ms(seconds, 50)} | {_ms(seconds, 95)} | {spread} |"
+            f"| {phase.throughput:.1f} | {_ms(seconds, 50)} | {_ms(seconds, 95)} | {spread} "
+            f"| {phase.cpu_s / max(1, len(seconds)):.2f} | {phase.load:.1f} |"
         )
     failures = [c.failure for p in results.phases for c in p.conversations if c.failure]
     if failures:
@@ -576,8 +612,8 @@ def render(results: Results) -> str:
         "## One patient's messages over both instances",
         "",
         f"{len(results.bursts)} patients each sent a whole booking (greeting, FAQ, CPF, birth "
-        f'date, name, e-mail, day 1, time 1, "sim") {BURST_GAP_SECONDS * 1000:.0f} ms apart, '
-        "without waiting for answers, through nginx → A + B.",
+        f'date, name, e-mail, day 1, a time of its own, "sim") {BURST_GAP_SECONDS * 1000:.0f} '
+        "ms apart, without waiting for answers, through nginx → A + B.",
         "",
     ]
     if results.bursts:
@@ -585,14 +621,15 @@ def render(results: Results) -> str:
             "Requests per instance: "
             + ", ".join(f"{a}: {n}" for a, n in sorted(results.burst_upstreams.items())),
             "",
-            "| patient | messages sent | in Rasa's tracker in the order sent | booked |",
-            "|---|---|---|---|",
+            "| patient | messages sent | in Rasa's tracker in the order sent | booked "
+            "| last answer (first line) |",
+            "|---|---|---|---|---|",
         ]
         for burst in results.bursts:
             in_order = burst.tracked == burst.sent
             lines.append(
                 f"| …{burst.phone[-6:]} | {len(burst.sent)} | {'yes' if in_order else 'NO'} "
-                f"| {'yes' if burst.booked else 'no'} |"
+                f"| {'yes' if burst.booked else 'no'} | {burst.last_reply} |"
             )
     rec, sch, out = results.recovery, results.scheduler, results.outbox
     lines += ["", "## Exactly once with two instances", ""]
