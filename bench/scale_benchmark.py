@@ -576,7 +576,10 @@ def render(results: Results) -> str:
         "webhook POST until the database says the message was processed and its answers were "
         "delivered to the sandbox Z-API. The machine is shared: both instances, nginx, "
         "PostgreSQL, Redis, the sandbox, the clinic service and the simulated patients run on "
-        "the same CPUs.",
+        "the same CPUs. Inbound recovery: messages are stored as a crashed process leaves "
+        "them (`received`, back-dated a few minutes) while both instances run. Scheduler: a "
+        "second clinic service is started, then every pending reminder of the bookings above "
+        "is made due at once (an SQL update of `scheduled_for`).",
         "",
         "## Throughput: one instance against two",
         "",
@@ -599,8 +602,23 @@ def render(results: Results) -> str:
     if failures:
         lines += ["", "Conversations that did not finish: " + "; ".join(failures[:5])]
     if len(results.phases) == 2 and results.phases[0].throughput:
-        ratio = results.phases[1].throughput / results.phases[0].throughput
-        lines += ["", f"Two instances: **{ratio:.2f}×** the turns per second of one."]
+        one, two = results.phases
+        ratio = two.throughput / one.throughput
+        cpu_one = one.cpu_s / max(1, len(one.turn_seconds))
+        cpu_two = two.cpu_s / max(1, len(two.turn_seconds))
+        cores = os.cpu_count() or 1
+        lines += [
+            "",
+            f"Two instances: **{ratio:.2f}×** the turns per second of one. A turn costs the "
+            f"rasa and action server processes {cpu_one:.2f} CPU s with one instance and "
+            f"{cpu_two:.2f} with two: spreading the turns adds no work per turn. Both instances "
+            f"share this machine's {cores} cores with everything else (1-minute load "
+            f"{one.load:.1f} and {two.load:.1f} when the phases started, other work included), "
+            "so the second one most likely overlaps the first one's waits (each rasa process runs "
+            "its database work on one thread and its turns on one event loop) rather than "
+            "adding CPU; on hosts of their own, throughput would grow with the instances until "
+            "PostgreSQL, shared by all, is the limit (not measured here).",
+        ]
     lines += [
         "",
         "Start-up (s): "
