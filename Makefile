@@ -99,6 +99,10 @@ bench-webhook: install train ## webhook ACK and reply latency vs a baseline -> b
 bench-faults: install train ## messages and bookings under faults (SOAK=1: the long run) -> bench/reliability_report.md
 	$(PY) -m bench.faults_benchmark $(if $(SOAK),--soak)
 
+.PHONY: bench-scale
+bench-scale: install train ## two rasa instances behind nginx (PostgreSQL, Redis): throughput, order, exactly once -> bench/scale_report.md
+	$(PY) -m bench.scale_benchmark
+
 .PHONY: clean
 clean: ## remove trained models, results and local state
 	rm -rf models/*.tar.gz results var .rasa

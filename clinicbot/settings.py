@@ -59,6 +59,9 @@ class Settings:
 
     database_url: str
     redis_url: str
+    # Prefix of Rasa's lock keys in Redis (letters and digits only, or Rasa ignores it):
+    # deployments sharing one Redis need different ones.
+    redis_lock_prefix: str
     gestaods_base_url: str
     gestaods_token: str
     gestaods_env: str
@@ -264,6 +267,7 @@ def read_settings() -> Settings:
     return Settings(
         database_url=_env("DATABASE_URL", DEFAULT_DATABASE_URL),
         redis_url=_env("REDIS_URL"),
+        redis_lock_prefix=_env("REDIS_LOCK_PREFIX", "clinicbot"),
         gestaods_base_url=_env(
             "GESTAODS_BASE_URL",
             SANDBOX_BASE_URL if sandbox_gestaods else "https://apidev.gestaods.com.br",

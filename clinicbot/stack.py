@@ -86,6 +86,10 @@ class Stack:
     # Give the processes a clock the caller can move (set_clock), outside production only.
     movable_clock: bool = False
     clock_file: Path | None = None
+    # Which of its processes ("sandbox", "actions", "rasa", "service") this stack starts; None:
+    # all it needs. One more rasa instance (with its action server) next to a running stack is
+    # ``{"actions", "rasa"}`` on that stack's service and sandbox ports (bench/scale_benchmark.py).
+    only: frozenset[str] | None = None
 
     def child_env(self) -> dict[str, str]:
         """The environment every process gets: the caller's, plus sandbox URLs when in use."""
@@ -188,6 +192,8 @@ class Stack:
                 f"http://127.0.0.1:{ports.service}/health",
             )
         )
+        if self.only is not None:
+            return [service for service in services if service.name in self.only]
         return services
 
     def _endpoints_file(self, run_dir: Path, settings: Settings) -> Path:

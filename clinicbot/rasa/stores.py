@@ -66,7 +66,8 @@ class ConfiguredLockStore(LockStore):
     """
 
     def __new__(cls, endpoint_config: EndpointConfig | None = None) -> LockStore:
-        redis_url = get_settings().redis_url
+        settings = get_settings()
+        redis_url = settings.redis_url
         if not redis_url:
             return InMemoryLockStore()
         url = make_url(redis_url)
@@ -75,5 +76,5 @@ class ConfiguredLockStore(LockStore):
             port=url.port or 6379,
             db=int(url.database or 1),
             password=url.password,
-            key_prefix="clinicbot",
+            key_prefix=settings.redis_lock_prefix,
         )

@@ -14,6 +14,12 @@ turn started) or ``processing`` for longer than :data:`STALE_CLAIM` (crash mid-t
 again by :func:`pending`, unless it is older than :data:`REPLAY_WINDOW` (:func:`expired`).
 A message over the patient's rate limit (:mod:`clinicbot.whatsapp.throttle`), or arriving while
 their turn queue is full, is stored ``throttled`` instead and never gets a turn.
+
+A patient's messages are claimed in arrival order, whichever process (rasa instance) stored
+them: :func:`claim` refuses a message while an earlier one of the same patient (clinic, channel,
+phone) is still ``received`` or ``processing``, and whoever finishes that earlier one runs the
+next (:func:`next_in_line`). Within one process :mod:`clinicbot.whatsapp.ordering` already
+queues them; this keeps the order when a load balancer spreads them over several.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,6 +52,8 @@ REPLAY_WINDOW = timedelta(hours=24)
 # Several messages lost to one outage get one apology, not one each.
 APOLOGY_INTERVAL = timedelta(hours=1)
 APOLOGY_KEY_PREFIX = "apology:"
+# A message in one of these states holds its patient's later messages back.
+UNFINISHED = ("received", "processing")
 
 _MESSAGES = ConversationMessage.__table__
 _OUTBOX = OutboxMessage.__table__
@@ -134,15 +142,67 @@ def _row(message: StoredInbound) -> Any:
 
 
 def claim(message: StoredInbound, engine: Engine | None = None) -> bool:
-    """Take ``message`` for processing; False when another process has it (or had it)."""
+    """Take ``message`` for processing; False when another process has it (or had it), or
+    when an earlier message of the patient is not finished (its turn comes first)."""
     now = utcnow()
     with session_scope(engine) as session:
         return claim_with(
             session,
             update(_MESSAGES)
-            .where(_row(message), _claimable(now))
+            .where(_row(message), _claimable(now), ~_earlier_unfinished(message))
             .values(status="processing", claimed_at=now),
         )
+
+
+def next_in_line(message: StoredInbound, engine: Engine | None = None) -> StoredInbound | None:
+    """The patient's oldest unfinished message after ``message``'s turn, when it can be claimed
+    now: a process that finishes a turn runs it, since another process that stored it may have
+    been refused its claim while ``message`` ran."""
+    now = utcnow()
+    since = message.created_at - REPLAY_WINDOW
+    head = (
+        select(_MESSAGES.c.id)
+        .where(
+            *_same_patient(_MESSAGES, message),
+            _MESSAGES.c.created_at >= since,
+            _MESSAGES.c.status.in_(UNFINISHED),
+        )
+        .order_by(_MESSAGES.c.created_at, _MESSAGES.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    with session_scope(engine) as session:
+        following = session.execute(
+            select(ConversationMessage).where(
+                ConversationMessage.id == head,
+                ConversationMessage.created_at >= since,
+                _claimable(now),
+            )
+        ).scalar_one_or_none()
+        return None if following is None else _stored(following)
+
+
+def _same_patient(table: Any, message: StoredInbound) -> tuple[Any, ...]:
+    """The inbound rows of ``message``'s patient in ``table`` (the messages table or an alias)."""
+    return (
+        table.c.clinic_id == message.clinic_id,
+        table.c.channel == message.channel,
+        table.c.phone == message.phone,
+        table.c.direction == "in",
+    )
+
+
+def _earlier_unfinished(message: StoredInbound) -> Any:
+    """An earlier message of the same patient whose turn has not finished (within the replay
+    window: older ones are given up on, :func:`expired`)."""
+    earlier = _MESSAGES.alias("earlier")
+    return exists().where(
+        *_same_patient(earlier, message),
+        earlier.c.created_at >= message.created_at - REPLAY_WINDOW,
+        earlier.c.created_at <= message.created_at,
+        earlier.c.id < message.id,
+        earlier.c.status.in_(UNFINISHED),
+    )
 
 
 def finish(message: StoredInbound, engine: Engine | None = None) -> None:

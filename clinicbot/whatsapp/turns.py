@@ -251,7 +251,7 @@ class TurnRunner:
                 with attempt:
                     if not answered:
                         if not await run_db(inbox.claim, stored, self._engine):
-                            return  # another worker has it, or had it
+                            return  # another worker has it or had it, or an earlier one waits
                         await self._run_turn(stored)
                         answered = True
                     await run_db(inbox.finish, stored, self._engine)
@@ -260,6 +260,18 @@ class TurnRunner:
                 logger.error("%s: turn of %s ran, recording it failed", self.channel, stored.id)
                 return
             await self._give_up(stored, describe(error))
+        await self._submit_next(stored)
+
+    async def _submit_next(self, stored: inbox.StoredInbound) -> None:
+        """Run the patient's next message, which another process may have stored and been
+        refused while this one's turn ran (several rasa instances behind a load balancer)."""
+        try:
+            following = await run_db(inbox.next_in_line, stored, self._engine)
+        except Exception:  # the database is down: recovery finds the message later
+            logger.warning("%s: could not look for the message after %s", self.channel, stored.id)
+            return
+        if following is not None:
+            self._submit(following)
 
     def _retrying(
         self, stored: inbox.StoredInbound, before_retry: Callable[[RetryCallState], Any]

@@ -65,3 +65,13 @@ def test_lock_store_uses_redis_when_configured(monkeypatch, fresh_settings):
     lock = store.issue_ticket("5531988887777")
     assert isinstance(lock, int)
     assert store.get_lock("5531988887777") is not None
+    assert store.key_prefix == "clinicbot:lock:"
+
+
+def test_lock_keys_take_the_configured_prefix(monkeypatch, fresh_settings):
+    url = "redis://127.0.0.1:6379/14"
+    require_redis(url).close()
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setenv("REDIS_LOCK_PREFIX", "bench42")
+    store = ConfiguredLockStore()
+    assert isinstance(store, RedisLockStore) and store.key_prefix == "bench42:lock:"

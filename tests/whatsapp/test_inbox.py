@@ -59,10 +59,11 @@ def test_claim_is_exclusive_and_finish_records_the_outcome(engine: Engine) -> No
 
 
 def test_pending_replays_unprocessed_and_abandoned_messages(engine: Engine) -> None:
-    waiting = inbox.store_inbound("zapi", text_event("C1"), engine)
-    abandoned = inbox.store_inbound("zapi", text_event("C2"), engine)
-    running = inbox.store_inbound("zapi", text_event("C3"), engine)
-    done = inbox.store_inbound("zapi", text_event("C4"), engine)
+    # Four patients: one patient's later message would wait behind the earlier ones.
+    waiting, abandoned, running, done = (
+        inbox.store_inbound("zapi", text_event(f"C{n}", phone=f"553198888000{n}"), engine)
+        for n in range(1, 5)
+    )
     for message in (abandoned, running, done):
         inbox.claim(message, engine)
     inbox.finish(done, engine)
@@ -146,3 +147,23 @@ def test_messages_older_than_the_replay_window_are_expired_not_replayed(
     jump_clock(timedelta(minutes=2))
     assert [m.external_id for m in inbox.expired("zapi", engine)] == ["F1"]
     assert [m.external_id for m in inbox.pending("zapi", engine)] == ["F2"]
+
+
+def test_a_patients_later_message_waits_for_the_earlier_ones(engine: Engine) -> None:
+    first, second, third = (
+        inbox.store_inbound("zapi", text_event(key), engine) for key in ("G1", "G2", "G3")
+    )
+    other = inbox.store_inbound("zapi", text_event("G4", phone="5531977776666"), engine)
+    assert not inbox.claim(second, engine)  # G1 has not run yet
+    assert inbox.claim(other, engine)  # another patient does not wait
+    assert inbox.claim(first, engine)
+    assert not inbox.claim(second, engine)  # G1 is running
+    assert inbox.next_in_line(first, engine) is None  # G1 itself, not claimable
+    inbox.finish(first, engine)
+    following = inbox.next_in_line(first, engine)
+    assert following is not None and following.external_id == "G2"
+    assert inbox.claim(following, engine)
+    assert inbox.give_up(following, "ActionFailed", engine)  # a dead message holds nothing
+    assert inbox.claim(third, engine)
+    inbox.finish(third, engine)
+    assert inbox.next_in_line(third, engine) is None
