@@ -215,6 +215,8 @@ def test_one_open_alert_per_clinic_and_condition(engine: Engine) -> None:
         )
 
     with session_scope(engine) as session:
+        session.add(models.ClinicRecord(id=2, slug="segunda", name="Segunda"))
+    with session_scope(engine) as session:
         session.add_all([open_alert(1), open_alert(2)])
         session.add(
             models.Alert(
