@@ -30,6 +30,11 @@ from clinicbot.settings import Settings
 from clinicbot.tenancy import DEFAULT_CLINIC_ID
 from clinicbot.tenancy.secrets import SecretBox
 
+# The clinic's alert contacts (``options``): its alerts go to them and to nobody else.
+ALERT_OPTIONS = ("alert_whatsapp_phone", "alert_email_to", "alert_webhook_url")
+# A secret kept in ``options``, sealed like the secret columns.
+SEALED_OPTIONS = ("alert_webhook_secret",)
+
 SECRET_COLUMNS = (
     "gestaods_token",
     "zapi_instance_token",
@@ -108,6 +113,11 @@ class ClinicConfig:
             or base.reminder_hours_before,
             quiet_hours_start=_time(options.get("quiet_hours_start"), base.quiet_hours_start),
             quiet_hours_end=_time(options.get("quiet_hours_end"), base.quiet_hours_end),
+            # Only the clinic's own contacts: never the environment's (the default clinic's).
+            alert_whatsapp_phone=str(options.get("alert_whatsapp_phone") or ""),
+            alert_email_to=tuple(options.get("alert_email_to") or ()),
+            alert_webhook_url=str(options.get("alert_webhook_url") or ""),
+            alert_webhook_secret=str(options.get("alert_webhook_secret") or ""),
         )
 
 
@@ -127,9 +137,18 @@ def _from_row(row: ClinicRecord, box: SecretBox) -> ClinicConfig:
         zapi_instance_id=row.zapi_instance_id or "",
         meta_phone_number_id=row.meta_phone_number_id or "",
         faq=row.faq,
-        options=dict(row.options or {}),
+        options=_sealed_options(dict(row.options or {}), box.open),
         **{column: box.open(getattr(row, column)) for column in SECRET_COLUMNS},
     )
+
+
+def _sealed_options(options: dict[str, Any], change: Any) -> dict[str, Any]:
+    """``options`` with each of :data:`SEALED_OPTIONS` passed through ``change`` (the box's
+    ``seal``, ``open`` or ``rotate``)."""
+    for name in SEALED_OPTIONS:
+        if options.get(name):
+            options[name] = change(options[name])
+    return options
 
 
 def default_clinic(settings: Settings, row: ClinicRecord | None = None) -> ClinicConfig:
@@ -285,7 +304,7 @@ def add_clinic(session: Session, new: NewClinic, settings: Settings) -> tuple[in
         meta_phone_number_id=new.meta_phone_number_id or None,
         staff_token_sha256=token_digest(staff_token),
         faq=new.faq,
-        options=new.options or None,
+        options=_sealed_options(dict(new.options), box.seal) or None,
         **{column: box.seal(getattr(new, column)) for column in SECRET_COLUMNS},
     )
     session.add(row)
@@ -309,4 +328,6 @@ def rotate_secrets(session: Session, settings: Settings) -> int:
     for row in rows:
         for column in SECRET_COLUMNS:
             setattr(row, column, box.rotate(getattr(row, column)))
+        if row.options:
+            row.options = _sealed_options(dict(row.options), box.rotate)
     return len(rows)
