@@ -1,6 +1,7 @@
 """One clinic's data exported and erased, on SQLite and PostgreSQL: every clinic-owned table
 (found from the schema, as the erasure-completeness test does) gets rows of two clinics; the
-export holds exactly the one clinic's, the erasure removes exactly them."""
+export holds exactly the one clinic's, the erasure removes exactly them; and raw SQL under
+PostgreSQL's row-level security reaches none of the other clinic's rows in any of them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.migrate import upgrade_to_head
@@ -28,7 +30,11 @@ from clinicbot.tenancy.clinic_data import (
     export_clinic,
 )
 from clinicbot.tenancy.registry import NewClinic, add_clinic
+from clinicbot.tenancy.scope import set_database_clinic
 from tests.db.test_erasure_completeness import ERASED, KEPT, Patient, Seeder, is_personal, reflect
+from tests.tenancy.test_scope import rls_connection
+
+__all__ = ["rls_connection"]  # fixture
 
 # Rasa's tracker table, as far as the clinic's data goes (its sender ids).
 EVENTS = Table(
@@ -155,3 +161,29 @@ def test_the_cli_exports_then_erases_a_clinic(tmp_path: Path) -> None:
     assert erased.returncode == 0, erased.stderr
     assert "sul" not in _cli(database, "list").stdout
     assert _cli(database, "erase", "default", "--confirm", "default").returncode == 1
+
+
+def test_raw_sql_under_row_level_security_reaches_no_other_clinic_in_any_table(
+    rls_connection: Connection, two_clinics: int
+) -> None:
+    """As an ordinary role acting for clinic B, raw SQL on every clinic-owned table sees,
+    changes and deletes none of clinic A's rows, and cannot move a row to clinic A."""
+    connection = rls_connection
+    for table in clinic_tables():
+        with connection.begin():
+            set_database_clinic(connection, two_clinics)
+            seen = connection.execute(text(f"SELECT DISTINCT clinic_id FROM {table.name}"))
+            assert seen.scalars().all() == [two_clinics], table.name
+            for statement in (
+                f"UPDATE {table.name} SET clinic_id = clinic_id WHERE clinic_id = 1",
+                f"DELETE FROM {table.name} WHERE clinic_id = 1",
+            ):
+                assert connection.execute(text(statement)).rowcount == 0, statement
+        with pytest.raises(DBAPIError, match="row-level security"), connection.begin():
+            set_database_clinic(connection, two_clinics)
+            connection.execute(text(f"UPDATE {table.name} SET clinic_id = 1"))
+    with connection.begin():
+        set_database_clinic(connection, 1)
+        for table in clinic_tables():
+            count = connection.execute(text(f"SELECT count(*) FROM {table.name}")).scalar()
+            assert count and count >= 1, table.name  # clinic A's rows are all still there
