@@ -200,7 +200,7 @@ def test_a_failing_check_neither_opens_nor_resolves(
     def broken(now: datetime) -> None:
         raise RuntimeError("database restarting")
 
-    evaluator.checks = lambda _clinic=1: {**checks, "dead_letters": broken}  # type: ignore[method-assign]
+    evaluator.checks = lambda clinic_id=1: {**checks, "dead_letters": broken}  # type: ignore[method-assign]
     clock.advance(days=2)
     result = evaluator.evaluate()
     assert result.resolved == [] and alerts(engine)[0].status == "open"
