@@ -69,6 +69,8 @@ from clinicbot.whatsapp.zapi.sender import ZapiSender
 REPORT_PATH = Path(__file__).with_name("clinics_report.md")
 SECRETS_KEY = "6Kw0rTbl5S0vQ3pJ2n0mJ3KJ9qjv1a0g2F6uYc8fZ2s="  # a throwaway Fernet key
 MESSAGES_PER_PATIENT = 4
+# The scheduler's per-clinic jobs (ClinicJobs) timed in a pass.
+PASS_JOBS = ("tick", "surveys_and_exposures", "check_bookings", "evaluate_alerts")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Result:
     turn_ms: list[float]
     turns_per_second: float
     pass_ms: list[float]
+    job_ms: dict[str, float]  # each job's median time over the passes
     kib_per_clinic: float
     rss_kib_per_clinic: float
 
@@ -208,6 +211,8 @@ def _per_clinic_memory(
             TEMPLATE_CACHE.get(session)
 
     warm(configs[0])  # the first clinic pays for imports and pools
+    TEMPLATE_CACHE.clear()  # the turns cached every clinic's snapshot: count them again
+    warm(configs[0])
     gc.collect()
     rss_before = _rss_kib()
     tracemalloc.start()
@@ -250,19 +255,16 @@ def measure(clinics: int, config: Config, workdir: Path) -> Result:
     turns_per_second = config.turns / (time.perf_counter() - started)
 
     jobs = ClinicJobs(settings, engine=engine)
-
-    def one_pass() -> None:
-        jobs.tick()
-        jobs.surveys_and_exposures()
-        jobs.check_bookings()
-        jobs.evaluate_alerts()
-
-    one_pass()  # the first pass builds each clinic's job bodies
-    pass_ms = [_timed(one_pass) for _ in range(config.passes)]
+    steps = {name: getattr(jobs, name) for name in PASS_JOBS}
+    for step in steps.values():  # the first pass builds each clinic's job bodies
+        step()
+    timings = [{name: _timed(step) for name, step in steps.items()} for _ in range(config.passes)]
+    pass_ms = [sum(timing.values()) for timing in timings]
+    job_ms = {name: statistics.median(t[name] for t in timings) for name in PASS_JOBS}
     kib, rss = _per_clinic_memory(engine, settings, configs) if clinics > 1 else (0.0, 0.0)
     engine.dispose()
     return Result(
-        clinics, config.patients, seed_seconds, turn_ms, turns_per_second, pass_ms, kib, rss
+        clinics, config.patients, seed_seconds, turn_ms, turns_per_second, pass_ms, job_ms, kib, rss
     )
 
 
@@ -303,6 +305,14 @@ def report(results: list[Result], config: Config, stamp: Stamp, args: list[str])
         1, last.clinics - first.clinics
     )
     lines += [
+        "",
+        "A scheduler pass by job (p50, ms): "
+        + "; ".join(
+            f"{r.clinics} clinics: "
+            + ", ".join(f"`{name}` {ms:.0f}" for name, ms in r.job_ms.items())
+            for r in results
+        )
+        + ".",
         "",
         "## Reading",
         "",

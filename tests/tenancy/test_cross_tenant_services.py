@@ -158,7 +158,7 @@ def probes(engine: Engine, settings: Settings, a: dict[str, Any]) -> dict[str, C
             satisfaction.FeedbackPolicy.from_settings(settings),
             now=period.bounds(tz)[0],
             clinic_id=A,
-        ),  # fmt: skip
+        ),
         "clinicbot.messages.store.seed": lambda s: store.seed(s, clinic_id=A),
         "clinicbot.messages.store.bump_revision": lambda s: store.bump_revision(s, clinic_id=A),
         "clinicbot.messages.store.save": lambda s: store.save(
@@ -184,7 +184,7 @@ def probes(engine: Engine, settings: Settings, a: dict[str, Any]) -> dict[str, C
                 clinic_id=A,
                 engine=engine,
             )
-        ),  # fmt: skip
+        ),
         "clinicbot.services.nlu_review.messages_to_review": lambda s: nlu_review.messages_to_review(
             s, period, tz=tz, clinic_id=A
         ),
