@@ -30,9 +30,8 @@ from clinicbot.settings import Settings
 from clinicbot.tenancy import DEFAULT_CLINIC_ID
 from clinicbot.tenancy.secrets import SecretBox
 
-# The clinic's alert contacts (``options``): its alerts go to them and to nobody else.
-ALERT_OPTIONS = ("alert_whatsapp_phone", "alert_email_to", "alert_webhook_url")
-# A secret kept in ``options``, sealed like the secret columns.
+# A secret kept in ``options`` (with the clinic's alert contacts), sealed like the secret
+# columns.
 SEALED_OPTIONS = ("alert_webhook_secret",)
 
 SECRET_COLUMNS = (

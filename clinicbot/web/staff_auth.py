@@ -9,7 +9,9 @@ every session the handler opens sees and writes that clinic's rows only
 :func:`asyncio.to_thread` (it copies the context; ``run_in_executor`` does not).
 
 :func:`for_operator` is for views of the whole installation (the detailed health: the
-database, rasa, the backups): only the default clinic's staff, who run the deployment.
+database, rasa, the backups): only the default clinic's staff, who run the deployment, with
+``STAFF_TOKEN``. It is checked without the database, so the detailed health still answers, and
+says what is wrong, while the database is down.
 
 Staff pages keep the token in the browser's ``sessionStorage`` under ``clinicbot.staffToken``
 (``static/staff/staff-auth.js``) and send it as that header; the pages themselves hold no data.
@@ -18,6 +20,7 @@ Staff pages keep the token in the browser's ``sessionStorage`` under ``clinicbot
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -29,7 +32,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicbot.db.engine import session_scope
 from clinicbot.settings import Settings
 from clinicbot.tenancy.context import acting_for, current_clinic_id
-from clinicbot.tenancy.registry import ClinicConfig, clinic_for_staff_token, get_clinic
+from clinicbot.tenancy.registry import (
+    ClinicConfig,
+    clinic_for_staff_token,
+    default_clinic,
+    get_clinic,
+)
 from clinicbot.web.database import service_engine
 
 logger = logging.getLogger(__name__)
@@ -37,7 +45,7 @@ logger = logging.getLogger(__name__)
 Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 
 
-def bearer_token(request: Request) -> str:
+def _bearer_token(request: Request) -> str:
     return str(request.headers.get("authorization", "")).removeprefix("Bearer ").strip()
 
 
@@ -46,22 +54,29 @@ def _staff_clinic(request: Request) -> ClinicConfig | None:
     configured nobody gets in (production refuses to start without ``STAFF_TOKEN``)."""
     settings: Settings = request.app.ctx.settings
     with session_scope(service_engine(request.app)) as session:
-        clinic_id = clinic_for_staff_token(session, bearer_token(request), settings)
+        clinic_id = clinic_for_staff_token(session, _bearer_token(request), settings)
         return None if clinic_id is None else get_clinic(session, clinic_id, settings)
+
+
+def _operator(request: Request) -> ClinicConfig | None:
+    """The default clinic when the request carries ``STAFF_TOKEN`` (no database read)."""
+    settings: Settings = request.app.ctx.settings
+    given = _bearer_token(request)
+    if settings.staff_token and hmac.compare_digest(given, settings.staff_token):
+        return default_clinic(settings)
+    return None
 
 
 def _guard(handler: Handler, *, operator: bool) -> Handler:
     @functools.wraps(handler)
     async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
         try:
-            clinic = _staff_clinic(request)
+            clinic = _operator(request) if operator else _staff_clinic(request)
         except SQLAlchemyError as error:
             logger.error("staff check: database unavailable: %s", type(error).__name__)
             return json({"error": "the database is unavailable; try again"}, status=503)
         if clinic is None:
             return json({"error": "unauthorized"}, status=401)
-        if operator and not clinic.is_default:
-            return json({"error": "only the deployment's own staff see this"}, status=403)
         request.ctx.staff_clinic = clinic
         with acting_for(clinic.id):
             return await handler(request, *args, **kwargs)
@@ -76,7 +91,7 @@ def for_staff(handler: Handler) -> Handler:
 
 
 def for_operator(handler: Handler) -> Handler:
-    """:func:`for_staff` for the default clinic's staff only (another clinic's get 403)."""
+    """:func:`for_staff` for the default clinic's staff only (any other token: 401)."""
     return _guard(handler, operator=True)
 
 

@@ -185,7 +185,7 @@ def probes(a: ClinicA, b: int) -> dict[tuple[str, str], Probe]:
             "POST", f"{hooks}/deliveries/{a.delivery_id}/replay", _status(404)
         ),
         # The installation's health is the deployment's (the default clinic's) staff's.
-        ("GET", "/health/detailed"): Probe("GET", "/health/detailed", _status(403)),
+        ("GET", "/health/detailed"): Probe("GET", "/health/detailed", _status(401)),
     }
 
 
