@@ -717,11 +717,12 @@ class ABTest(Base):
     __table_args__ = (
         _one_of("status", AB_TEST_STATUSES),
         Index(None, "template_key", "status"),
+        UniqueConstraint("clinic_id", "key"),  # names are per clinic
     )
 
     id = Column(Integer, primary_key=True)
     clinic_id = _clinic_id()
-    key = Column(String(100), nullable=False, unique=True)
+    key = Column(String(100), nullable=False)
     description = Column(Text)
     variants = Column(JSONType, nullable=False)
     status = Column(String(16), nullable=False, default="draft", server_default="draft")

@@ -16,6 +16,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ABTest
@@ -73,6 +74,8 @@ def ab_tests_blueprint() -> Blueprint:
             return json({"error": "no such template"}, status=404)
         except (ab_tests.ABTestError, ValueError) as error:
             return json({"error": str(error)}, status=422)
+        except IntegrityError:  # the name is unique per clinic
+            return json({"error": "a test with this name already exists"}, status=409)
         return json(shown, status=201)
 
     @bp.post("/<test_id:int>/start")

@@ -2,8 +2,8 @@
 ``clinic_id`` that references ``clinics`` and, on PostgreSQL, forced row-level security with the
 clinic policy. A new table with a ``clinic_id`` and no isolation fails here.
 
-Also migration 0016's own changes: the GestãoDS id unique per clinic, and existing rows kept
-(the default clinic's) with SQLite's schema intact."""
+Also migration 0016's own changes: the GestãoDS id and A/B test names unique per clinic, and
+existing rows kept (the default clinic's) with SQLite's schema intact."""
 
 from __future__ import annotations
 
@@ -94,6 +94,16 @@ def test_a_gestaods_id_is_unique_per_clinic(engine: Engine, settings: Settings) 
         session.add(factories.appointment(clinic_id=other, gestaods_id="777"))
     with session_scope(engine) as session:
         assert session.query(Appointment).filter_by(gestaods_id="777").count() == 2
+
+
+def test_an_ab_test_name_is_unique_per_clinic(engine: Engine, settings: Settings) -> None:
+    with session_scope(engine) as session:
+        other, _ = add_clinic(session, NewClinic(slug="sul", name="Sul"), settings)
+    with session_scope(engine) as session:
+        for clinic_id in (1, other):
+            session.add(factories.ab_test(clinic_id=clinic_id, key="saudacao"))
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(factories.ab_test(clinic_id=other, key="saudacao"))
 
 
 def test_existing_rows_stay_the_default_clinics(empty_url: str, backend: str) -> None:

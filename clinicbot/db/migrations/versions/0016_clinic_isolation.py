@@ -13,10 +13,11 @@
   (https://www.sqlite.org/lang_altertable.html#otheralter: no table rebuild, so the triggers,
   indexes and rows stay).
 - ``appointments.gestaods_id`` is unique per clinic, ``(clinic_id, gestaods_id)``: two clinics'
-  GestãoDS accounts may number their appointments alike. On SQLite the constraint's text is
-  edited the same way and its automatic index rebuilt (``REINDEX``), so ``appointments`` is not
-  rebuilt either (that would fire the ON DELETE actions of the tables referencing it and lose
-  its triggers).
+  GestãoDS accounts may number their appointments alike. So is ``ab_tests.key`` (a clinic's
+  test name neither collides with nor reveals another clinic's). On SQLite the constraints'
+  text is edited the same way and their automatic indexes rebuilt (``REINDEX``), so the tables
+  are not rebuilt either (that would fire the ON DELETE actions of the tables referencing them
+  and lose their triggers).
 
 Revision ID: 0016
 Revises: 0008
@@ -55,9 +56,15 @@ _CURRENT = "NULLIF(current_setting('app.clinic_id', true), '')::integer"
 _RULE = f"({_CURRENT} IS NULL OR clinic_id = {_CURRENT})"
 _REFERENCE = " REFERENCES clinics (id)"
 
-# appointments' unique constraint on the GestãoDS id: name → columns, before and after.
-GLOBAL_UNIQUE = ("uq_appointments_gestaods_id", "gestaods_id")
-PER_CLINIC_UNIQUE = ("uq_appointments_clinic_id_gestaods_id", "clinic_id, gestaods_id")
+# Unique constraints made per clinic: table → (name, columns) before and after, as SQLite's
+# schema text spells the columns.
+PER_CLINIC_UNIQUES = {
+    "appointments": (
+        ("uq_appointments_gestaods_id", "gestaods_id"),
+        ("uq_appointments_clinic_id_gestaods_id", "clinic_id, gestaods_id"),
+    ),
+    "ab_tests": (("uq_ab_tests_key", '"key"'), ("uq_ab_tests_clinic_id_key", 'clinic_id, "key"')),
+}
 
 
 def _orphans_to_default_clinic(table: str) -> None:
@@ -68,20 +75,20 @@ def _orphans_to_default_clinic(table: str) -> None:
         op.execute(f"UPDATE {table} SET clinic_id = 1 WHERE {orphan}")
 
 
-def _swap_unique(bind: Connection, old: tuple[str, str], new: tuple[str, str]) -> None:
-    """Replace ``appointments``' unique constraint ``old`` by ``new`` (name, columns)."""
+def _swap_unique(bind: Connection, table: str, old: tuple[str, str], new: tuple[str, str]) -> None:
+    """Replace ``table``'s unique constraint ``old`` by ``new`` (name, columns)."""
     if bind.dialect.name == "postgresql":
-        op.drop_constraint(old[0], "appointments", type_="unique")
-        op.create_unique_constraint(new[0], "appointments", new[1].split(", "))
+        op.drop_constraint(old[0], table, type_="unique")
+        op.create_unique_constraint(new[0], table, new[1].replace('"', "").split(", "))
         return
     edit_sqlite_schema(
         bind,
-        "appointments",
+        table,
         f"CONSTRAINT {old[0]} UNIQUE ({old[1]})",
         f"CONSTRAINT {new[0]} UNIQUE ({new[1]})",
         what=f"unique constraint {old[0]}",
     )
-    bind.exec_driver_sql("REINDEX appointments")  # the constraint's index has new columns
+    bind.exec_driver_sql(f"REINDEX {table}")  # the constraint's index has new columns
 
 
 def upgrade() -> None:
@@ -101,14 +108,16 @@ def upgrade() -> None:
                 bind, table, column, column + _REFERENCE, what="clinic_id column definition"
             )
     op.create_index(NEW_INDEX[1], NEW_INDEX[0], ["clinic_id"])
-    _swap_unique(bind, GLOBAL_UNIQUE, PER_CLINIC_UNIQUE)
+    for table, (global_unique, per_clinic) in PER_CLINIC_UNIQUES.items():
+        _swap_unique(bind, table, global_unique, per_clinic)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     postgres = bind.dialect.name == "postgresql"
-    # Global uniqueness again: fails if two clinics now share a GestãoDS id (as it must).
-    _swap_unique(bind, PER_CLINIC_UNIQUE, GLOBAL_UNIQUE)
+    # Global uniqueness again: fails if two clinics now share a value (as it must).
+    for table, (global_unique, per_clinic) in PER_CLINIC_UNIQUES.items():
+        _swap_unique(bind, table, per_clinic, global_unique)
     op.drop_index(NEW_INDEX[1], NEW_INDEX[0])
     for table, column in reversed(CLINIC_OWNED_TABLES.items()):
         if postgres:
