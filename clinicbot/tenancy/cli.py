@@ -1,4 +1,5 @@
-"""``python -m clinicbot.cli clinics add|list|show|disable|enable|rotate-secrets|export|erase``.
+"""``python -m clinicbot.cli clinics add|list|show|disable|enable|rotate-secrets|staff-token|
+export|erase``.
 
 Secrets are read from the environment variables named by ``--*-token-env`` options (never from
 the command line, which ``ps`` and shell histories show). ``add`` prints the clinic's staff
@@ -25,6 +26,7 @@ from clinicbot.tenancy.registry import (
     NewClinic,
     add_clinic,
     clinic_by_slug,
+    new_staff_token,
     read_faq,
     rotate_secrets,
     set_active,
@@ -132,6 +134,17 @@ def _set_active(args: argparse.Namespace, active: bool) -> int:
     return 0
 
 
+def renew_staff_token(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        token = new_staff_token(session, args.slug)
+    if token is None:
+        print(f"error: no clinic {args.slug} other than the default one (its token: STAFF_TOKEN)")
+        return 1
+    print(f"clinic {args.slug}: new staff token (shown only now; the old one no longer works):")
+    print(token)
+    return 0
+
+
 def rotate(_: argparse.Namespace) -> int:
     with session_scope() as session:
         count = rotate_secrets(session, get_settings())
@@ -218,6 +231,9 @@ def add_parser(commands: Any) -> None:
     sub.add_parser(
         "rotate-secrets", help="re-encrypt every secret with the newest key"
     ).set_defaults(handler=rotate)
+    renewing = sub.add_parser("staff-token", help="replace a clinic's staff token (printed once)")
+    renewing.add_argument("slug")
+    renewing.set_defaults(handler=renew_staff_token)
     exporting = sub.add_parser("export", help="one clinic's data as JSON Lines")
     exporting.add_argument("slug")
     exporting.add_argument("--output", required=True, help="a new file (never overwritten)")

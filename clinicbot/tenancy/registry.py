@@ -292,7 +292,7 @@ def add_clinic(session: Session, new: NewClinic, settings: Settings) -> tuple[in
     """Store a clinic; its id and its staff token (shown once: only its digest is kept)."""
     ZoneInfo(new.timezone)  # refuses an unknown time zone
     box = SecretBox.from_settings(settings)
-    staff_token = secrets.token_urlsafe(32)
+    staff_token = secrets.token_urlsafe(32)  # as new_staff_token makes them
     row = ClinicRecord(
         slug=new.slug,
         name=new.name,
@@ -309,6 +309,17 @@ def add_clinic(session: Session, new: NewClinic, settings: Settings) -> tuple[in
     session.add(row)
     session.flush()
     return int(row.id), staff_token
+
+
+def new_staff_token(session: Session, slug: str) -> str | None:
+    """Replace a clinic's staff token (the old one stops working at once); the new token, shown
+    once, or None for no such clinic. The default clinic's is ``STAFF_TOKEN``."""
+    row = session.execute(select(ClinicRecord).where(ClinicRecord.slug == slug)).scalar()
+    if row is None or row.id == DEFAULT_CLINIC_ID:
+        return None
+    token = secrets.token_urlsafe(32)
+    row.staff_token_sha256 = token_digest(token)
+    return token
 
 
 def set_active(session: Session, slug: str, active: bool) -> bool:
