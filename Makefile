@@ -95,6 +95,10 @@ bench-db: install ## 1M messages on PostgreSQL: partition pruning and indexes ->
 bench-webhook: install train ## webhook ACK and reply latency vs a baseline -> bench/webhook_report.md
 	$(PY) -m bench.webhook_benchmark
 
+.PHONY: bench-clinics
+bench-clinics: install ## 1, 5 and 20 clinics sharing 2000 patients: turn DB work, scheduler pass, memory per clinic -> bench/clinics_report.md
+	$(PY) -m bench.clinics_benchmark
+
 .PHONY: bench-faults
 bench-faults: install train ## messages and bookings under faults (SOAK=1: the long run) -> bench/reliability_report.md
 	$(PY) -m bench.faults_benchmark $(if $(SOAK),--soak)

@@ -135,14 +135,15 @@ def _flag(default: bool) -> Column:
     )
 
 
-def _clinic_id() -> Column:
+def _clinic_id(*, index: bool = True) -> Column:
     """The clinic that owns the row (``clinics.id``; 1 is the default clinic, the one the
-    environment configures). Queries for a clinic go through :mod:`clinicbot.tenancy.scope`."""
+    environment configures). Queries for a clinic go through :mod:`clinicbot.tenancy.scope`.
+    ``index`` off: the table has an index led by ``clinic_id`` already."""
     return Column(
         Integer,
         ForeignKey("clinics.id"),
         nullable=False,
-        index=True,
+        index=index,
         default=1,
         server_default=sql_text("1"),
     )
@@ -354,11 +355,13 @@ class Appointment(Base):
         Index(None, "appointment_date", "status"),
         Index(None, "phone", "starts_at"),
         Index(None, "conversation_id"),
+        # Per clinic: two clinics' GestãoDS accounts may number their appointments alike.
+        UniqueConstraint("clinic_id", "gestaods_id"),
     )
 
     id = Column(Integer, primary_key=True)
     clinic_id = _clinic_id()
-    gestaods_id = Column(String(64), nullable=False, unique=True)
+    gestaods_id = Column(String(64), nullable=False)
     phone = Column(String(64), nullable=False)
     cpf = Column(String(11), nullable=False)
     patient_name = Column(String(200))
@@ -404,7 +407,7 @@ class BookingAttempt(Base):
     )
 
     id = Column(Integer, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id(index=False)
     phone = Column(String(64), nullable=False)
     cpf = Column(String(11), nullable=False)
     patient_name = Column(String(200))
@@ -634,7 +637,7 @@ class MessageTemplateVersion(Base):
     )
 
     id = Column(Integer, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id(index=False)
     key = Column(String(100), nullable=False)
     variant = Column(String(50), nullable=False, default="default", server_default="default")
     locale = Column(String(10), nullable=False, default="pt_BR", server_default="pt_BR")
@@ -655,7 +658,7 @@ class MessageTemplateRevision(Base):
 
     __tablename__ = "message_template_revisions"
 
-    clinic_id = Column(Integer, primary_key=True, autoincrement=False)
+    clinic_id = Column(Integer, ForeignKey("clinics.id"), primary_key=True, autoincrement=False)
     revision = Column(Integer, nullable=False, default=0, server_default=sql_text("0"))
     stamp = Column(String(32), nullable=False, default="", server_default="")
     updated_at = _updated_at()
@@ -673,7 +676,7 @@ class SatisfactionFeedback(Base):
     )
 
     id = Column(Integer, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id(index=False)
     phone = Column(String(64), nullable=False)
     conversation_id = Column(ForeignKey("conversations.id", ondelete="SET NULL"))
     appointment_id = Column(ForeignKey("appointments.id", ondelete="SET NULL"))
@@ -714,11 +717,12 @@ class ABTest(Base):
     __table_args__ = (
         _one_of("status", AB_TEST_STATUSES),
         Index(None, "template_key", "status"),
+        UniqueConstraint("clinic_id", "key"),  # names are per clinic
     )
 
     id = Column(Integer, primary_key=True)
     clinic_id = _clinic_id()
-    key = Column(String(100), nullable=False, unique=True)
+    key = Column(String(100), nullable=False)
     description = Column(Text)
     variants = Column(JSONType, nullable=False)
     status = Column(String(16), nullable=False, default="draft", server_default="draft")
@@ -810,7 +814,7 @@ class Alert(Base):
     )
 
     id = Column(Integer, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id(index=False)
     condition = Column(String(64), nullable=False)
     status = Column(String(16), nullable=False, default="open", server_default="open")
     summary = Column(Text, nullable=False)  # what the staff read, pt-BR
@@ -841,7 +845,7 @@ class ApiKey(Base):
     __table_args__ = (Index(None, "clinic_id"),)
 
     id = Column(Integer, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id(index=False)
     label = Column(String(100), nullable=False)  # what staff called it, e.g. "CRM"
     prefix = Column(String(32), nullable=False, unique=True)
     key_hash = Column(String(64), nullable=False)
@@ -864,7 +868,7 @@ class ApiIdempotencyKey(Base):
     __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"), Index(None, "created_at"))
 
     id = Column(Integer, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id()
     api_key_id = Column(ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False)
     idempotency_key = Column(String(200), nullable=False)
     request_hash = Column(String(64), nullable=False)
@@ -880,7 +884,7 @@ class WebhookSubscription(Base):
     __table_args__ = (Index(None, "clinic_id", "active"),)
 
     id = Column(Integer, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id(index=False)
     url = Column(String(2000), nullable=False)
     secret = Column(String(100), nullable=False)
     event_types = Column(JSONType, nullable=False)
@@ -900,7 +904,7 @@ class IntegrationEvent(Base):
     __table_args__ = (Index(None, "clinic_id", "created_at"), Index(None, "patient_phone"))
 
     id = Column(BigIntegerPK, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id(index=False)
     event_id = Column(String(40), nullable=False, unique=True)
     event_type = Column(String(40), nullable=False)
     version = Column(Integer, nullable=False)
@@ -921,7 +925,7 @@ class WebhookDelivery(Base):
     )
 
     id = Column(BigIntegerPK, primary_key=True)
-    clinic_id = Column(Integer, nullable=False, default=1, server_default=sql_text("1"))
+    clinic_id = _clinic_id(index=False)
     delivery_id = Column(String(40), nullable=False, unique=True)
     event_id = Column(ForeignKey("integration_events.id", ondelete="CASCADE"), nullable=False)
     subscription_id = Column(

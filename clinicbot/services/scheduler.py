@@ -39,6 +39,8 @@ from clinicbot.services.notifications.policy import NotificationPolicy
 from clinicbot.services.retention import purge_expired
 from clinicbot.services.waiting_list import OFFER_MESSAGES, WaitingListService
 from clinicbot.settings import Settings
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
+from clinicbot.tenancy.context import current_clinic_id
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +137,8 @@ class Jobs:
         self.backups.run()
 
     def evaluate_alerts(self) -> None:
-        result = self.alerts.evaluate()
+        """The alerts of the clinic acted for (the default clinic when none is)."""
+        result = self.alerts.evaluate(clinic_id=current_clinic_id() or DEFAULT_CLINIC_ID)
         if result.opened or result.resolved or result.failed:
             logger.info(
                 "alerts: opened %s, resolved %s, notices failed %s",

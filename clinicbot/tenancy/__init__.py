@@ -6,7 +6,11 @@
 - :mod:`clinicbot.tenancy.scope`: the one way a query acts for a clinic (ORM criteria plus
   PostgreSQL's row-level security setting).
 - :mod:`clinicbot.tenancy.senders`: Rasa sender ids namespaced per clinic.
-- :mod:`clinicbot.tenancy.cli`: ``python -m clinicbot.cli clinics add|list|show|disable``.
+- :mod:`clinicbot.tenancy.jobs`: the scheduler's jobs (alerts included) run per clinic.
+- :mod:`clinicbot.tenancy.clinic_data`: one clinic's data exported or erased.
+- :mod:`clinicbot.tenancy.cli`: ``python -m clinicbot.cli clinics add|list|show|disable|…``.
+
+Staff requests act for their token's clinic through :mod:`clinicbot.web.staff_auth`.
 """
 
 DEFAULT_CLINIC_ID = 1

@@ -1,4 +1,5 @@
-"""``python -m clinicbot.cli clinics add|list|show|disable|enable|rotate-secrets``.
+"""``python -m clinicbot.cli clinics add|list|show|disable|enable|rotate-secrets|staff-token|
+export|erase``.
 
 Secrets are read from the environment variables named by ``--*-token-env`` options (never from
 the command line, which ``ps`` and shell histories show). ``add`` prints the clinic's staff
@@ -15,13 +16,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from clinicbot.db.engine import session_scope
+from clinicbot.db.engine import get_engine, session_scope
 from clinicbot.db.models import ClinicRecord
 from clinicbot.settings import get_settings
+from clinicbot.tenancy.clinic_data import DefaultClinicErasure, erase_clinic, export_clinic_to
+from clinicbot.tenancy.current import forget_clinics
 from clinicbot.tenancy.registry import (
+    SEALED_OPTIONS,
     NewClinic,
     add_clinic,
     clinic_by_slug,
+    new_staff_token,
     read_faq,
     rotate_secrets,
     set_active,
@@ -52,9 +57,15 @@ def add(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.reminder_hours:
         options["reminder_hours_before"] = [float(h) for h in args.reminder_hours.split(",")]
-    for name in ("quiet_hours_start", "quiet_hours_end"):
+    for name in ("quiet_hours_start", "quiet_hours_end", "alert_whatsapp_phone"):
         if getattr(args, name):
             options[name] = getattr(args, name)
+    if args.alert_email:
+        options["alert_email_to"] = [a.strip() for a in args.alert_email.split(",") if a.strip()]
+    if args.alert_webhook_url:
+        options["alert_webhook_url"] = args.alert_webhook_url
+        if args.alert_webhook_secret_env:
+            options["alert_webhook_secret"] = _secret(args, "alert_webhook_secret")
     new = NewClinic(
         slug=args.slug,
         name=args.name,
@@ -101,7 +112,10 @@ def show(args: argparse.Namespace) -> int:
         "zapi_instance_id": clinic.zapi_instance_id,
         "meta_phone_number_id": clinic.meta_phone_number_id,
         "faq": "clinic.yml" if clinic.faq is None else "stored",
-        "options": clinic.options,
+        "options": {
+            name: "set" if name in SEALED_OPTIONS else value
+            for name, value in clinic.options.items()
+        },
         "configured_by": "environment" if clinic.is_default else "clinics table",
     }
     for field in SECRET_OPTIONS:
@@ -120,10 +134,63 @@ def _set_active(args: argparse.Namespace, active: bool) -> int:
     return 0
 
 
+def renew_staff_token(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        token = new_staff_token(session, args.slug)
+    if token is None:
+        print(f"error: no clinic {args.slug} other than the default one (its token: STAFF_TOKEN)")
+        return 1
+    print(f"clinic {args.slug}: new staff token (shown only now; the old one no longer works):")
+    print(token)
+    return 0
+
+
 def rotate(_: argparse.Namespace) -> int:
     with session_scope() as session:
         count = rotate_secrets(session, get_settings())
     print(f"secrets of {count} clinic(s) re-encrypted with the first CLINIC_SECRETS_KEYS key")
+    return 0
+
+
+def _clinic_id(slug: str) -> int | None:
+    with session_scope() as session:
+        clinic = clinic_by_slug(session, slug, get_settings())
+    return None if clinic is None else clinic.id
+
+
+def export(args: argparse.Namespace) -> int:
+    """One clinic's data as JSON Lines (:mod:`clinicbot.tenancy.clinic_data`)."""
+    clinic_id = _clinic_id(args.slug)
+    if clinic_id is None:
+        print(f"error: no clinic {args.slug}")
+        return 1
+    try:
+        counts = export_clinic_to(get_engine(), clinic_id, Path(args.output))
+    except FileExistsError:
+        print(f"error: {args.output} exists; the export never overwrites a file")
+        return 1
+    print(f"clinic {args.slug}: {sum(counts.values())} rows exported to {args.output}")
+    print(json.dumps(counts, indent=2, sort_keys=True))
+    return 0
+
+
+def erase(args: argparse.Namespace) -> int:
+    """Every row of one clinic, and the clinic itself, deleted (export it first)."""
+    clinic_id = _clinic_id(args.slug)
+    if clinic_id is None:
+        print(f"error: no clinic {args.slug}")
+        return 1
+    if args.confirm != args.slug:
+        print(f"error: pass --confirm {args.slug} to erase every row of this clinic")
+        return 1
+    try:
+        erased = erase_clinic(get_engine(), clinic_id)
+    except DefaultClinicErasure as error:
+        print(f"error: {error}")
+        return 1
+    forget_clinics()
+    print(f"clinic {args.slug} erased: {sum(erased.values())} rows")
+    print(json.dumps(erased, indent=2, sort_keys=True))
     return 0
 
 
@@ -143,6 +210,11 @@ def add_parser(commands: Any) -> None:
     adding.add_argument("--reminder-hours", help="e.g. 24,2")
     adding.add_argument("--quiet-hours-start", help="HH:MM")
     adding.add_argument("--quiet-hours-end", help="HH:MM")
+    # Where the clinic's alerts go (none: they are only recorded, on its staff's dashboard).
+    adding.add_argument("--alert-whatsapp-phone", help="the clinic's staff phone for alerts")
+    adding.add_argument("--alert-email", help="addresses for alerts, comma-separated")
+    adding.add_argument("--alert-webhook-url")
+    adding.add_argument("--alert-webhook-secret-env", metavar="VAR")
     for field, option in SECRET_OPTIONS.items():
         adding.add_argument(option, dest=field + "_env", metavar="VAR")
     adding.set_defaults(handler=add)
@@ -159,3 +231,14 @@ def add_parser(commands: Any) -> None:
     sub.add_parser(
         "rotate-secrets", help="re-encrypt every secret with the newest key"
     ).set_defaults(handler=rotate)
+    renewing = sub.add_parser("staff-token", help="replace a clinic's staff token (printed once)")
+    renewing.add_argument("slug")
+    renewing.set_defaults(handler=renew_staff_token)
+    exporting = sub.add_parser("export", help="one clinic's data as JSON Lines")
+    exporting.add_argument("slug")
+    exporting.add_argument("--output", required=True, help="a new file (never overwritten)")
+    exporting.set_defaults(handler=export)
+    erasing = sub.add_parser("erase", help="delete one clinic and all its data (not clinic 1)")
+    erasing.add_argument("slug")
+    erasing.add_argument("--confirm", required=True, metavar="SLUG", help="the slug again")
+    erasing.set_defaults(handler=erase)

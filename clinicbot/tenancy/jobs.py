@@ -91,8 +91,10 @@ class ClinicJobs:
         self._shared.backup()
 
     def evaluate_alerts(self) -> None:
-        """The default clinic's alerts (per-clinic alert channels are not built yet)."""
-        self._shared.evaluate_alerts()
+        """Each clinic's alerts, from its own rows and services, told to its own contacts
+        (:meth:`~clinicbot.tenancy.registry.ClinicConfig.settings`); the backup's, of the whole
+        installation, to the default clinic's."""
+        self._each("evaluate_alerts")
 
     def check_bookings(self) -> None:
         """Each clinic's uncertain bookings, checked in its own agenda."""

@@ -30,6 +30,10 @@ from clinicbot.settings import Settings
 from clinicbot.tenancy import DEFAULT_CLINIC_ID
 from clinicbot.tenancy.secrets import SecretBox
 
+# A secret kept in ``options`` (with the clinic's alert contacts), sealed like the secret
+# columns.
+SEALED_OPTIONS = ("alert_webhook_secret",)
+
 SECRET_COLUMNS = (
     "gestaods_token",
     "zapi_instance_token",
@@ -108,6 +112,11 @@ class ClinicConfig:
             or base.reminder_hours_before,
             quiet_hours_start=_time(options.get("quiet_hours_start"), base.quiet_hours_start),
             quiet_hours_end=_time(options.get("quiet_hours_end"), base.quiet_hours_end),
+            # Only the clinic's own contacts: never the environment's (the default clinic's).
+            alert_whatsapp_phone=str(options.get("alert_whatsapp_phone") or ""),
+            alert_email_to=tuple(options.get("alert_email_to") or ()),
+            alert_webhook_url=str(options.get("alert_webhook_url") or ""),
+            alert_webhook_secret=str(options.get("alert_webhook_secret") or ""),
         )
 
 
@@ -127,9 +136,18 @@ def _from_row(row: ClinicRecord, box: SecretBox) -> ClinicConfig:
         zapi_instance_id=row.zapi_instance_id or "",
         meta_phone_number_id=row.meta_phone_number_id or "",
         faq=row.faq,
-        options=dict(row.options or {}),
+        options=_sealed_options(dict(row.options or {}), box.open),
         **{column: box.open(getattr(row, column)) for column in SECRET_COLUMNS},
     )
+
+
+def _sealed_options(options: dict[str, Any], change: Any) -> dict[str, Any]:
+    """``options`` with each of :data:`SEALED_OPTIONS` passed through ``change`` (the box's
+    ``seal``, ``open`` or ``rotate``)."""
+    for name in SEALED_OPTIONS:
+        if options.get(name):
+            options[name] = change(options[name])
+    return options
 
 
 def default_clinic(settings: Settings, row: ClinicRecord | None = None) -> ClinicConfig:
@@ -274,7 +292,7 @@ def add_clinic(session: Session, new: NewClinic, settings: Settings) -> tuple[in
     """Store a clinic; its id and its staff token (shown once: only its digest is kept)."""
     ZoneInfo(new.timezone)  # refuses an unknown time zone
     box = SecretBox.from_settings(settings)
-    staff_token = secrets.token_urlsafe(32)
+    staff_token = secrets.token_urlsafe(32)  # as new_staff_token makes them
     row = ClinicRecord(
         slug=new.slug,
         name=new.name,
@@ -285,12 +303,23 @@ def add_clinic(session: Session, new: NewClinic, settings: Settings) -> tuple[in
         meta_phone_number_id=new.meta_phone_number_id or None,
         staff_token_sha256=token_digest(staff_token),
         faq=new.faq,
-        options=new.options or None,
+        options=_sealed_options(dict(new.options), box.seal) or None,
         **{column: box.seal(getattr(new, column)) for column in SECRET_COLUMNS},
     )
     session.add(row)
     session.flush()
     return int(row.id), staff_token
+
+
+def new_staff_token(session: Session, slug: str) -> str | None:
+    """Replace a clinic's staff token (the old one stops working at once); the new token, shown
+    once, or None for no such clinic. The default clinic's is ``STAFF_TOKEN``."""
+    row = session.execute(select(ClinicRecord).where(ClinicRecord.slug == slug)).scalar()
+    if row is None or row.id == DEFAULT_CLINIC_ID:
+        return None
+    token = secrets.token_urlsafe(32)
+    row.staff_token_sha256 = token_digest(token)
+    return token
 
 
 def set_active(session: Session, slug: str, active: bool) -> bool:
@@ -309,4 +338,6 @@ def rotate_secrets(session: Session, settings: Settings) -> int:
     for row in rows:
         for column in SECRET_COLUMNS:
             setattr(row, column, box.rotate(getattr(row, column)))
+        if row.options:
+            row.options = _sealed_options(dict(row.options), box.rotate)
     return len(rows)

@@ -7,7 +7,7 @@
   SQLAlchemy's ``with_loader_criteria`` (joins, outer joins included), Core ones through
   :func:`scoped` (plain tables and joins of them; a subquery is left to row-level security);
 - a new row without ``clinic_id`` gets the clinic's, and a row of another clinic cannot be
-  written (:class:`CrossClinicWrite`);
+  written (:class:`CrossClinicWrite`), by the ORM or by a Core INSERT stating its values;
 - on PostgreSQL each transaction sets ``app.clinic_id``, which the row-level security policies
   of migration 0009 check: raw SQL (``text()``), Core statements and the database's triggers
   see and write only that clinic's rows too.
@@ -87,10 +87,36 @@ def _set_rls_clinic(session: Session, _transaction: Any, connection: Connection)
         set_database_clinic(connection, clinic_id)
 
 
+def _inserted_clinics(state: Any) -> set[Any]:
+    """The ``clinic_id`` values a Core INSERT into a clinic-owned table writes, as far as the
+    statement states them: its ``values()`` and its execution parameters (an INSERT … SELECT
+    computes them in the database, where row-level security checks them)."""
+    table = getattr(state.statement, "table", None)
+    if table is None or CLINIC_COLUMN not in getattr(table, "c", ()):
+        return set()
+    found = set()
+    stated = getattr(state.statement, "_values", None) or {}
+    for column, value in stated.items():
+        if getattr(column, "key", column) == CLINIC_COLUMN:
+            found.add(getattr(value, "value", value))
+    parameters = state.parameters
+    for row in [parameters] if isinstance(parameters, dict) else parameters or []:
+        if CLINIC_COLUMN in row:
+            found.add(row[CLINIC_COLUMN])
+    return found
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _add_clinic_criteria(state: Any) -> None:
     clinic_id = session_clinic(state.session)
-    if clinic_id is None or not (state.is_select or state.is_update or state.is_delete):
+    if clinic_id is None:
+        return
+    if state.is_insert:
+        others = {value for value in _inserted_clinics(state) if value != clinic_id}
+        if others:
+            raise CrossClinicWrite(f"rows of clinic(s) {sorted(others)} inserted for {clinic_id}")
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
         return
     if not state.is_orm_statement:
         state.statement = scoped(state.statement, clinic_id)

@@ -16,12 +16,13 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ABTest
 from clinicbot.messages import ab_tests, store
 from clinicbot.messages.cache import TEMPLATE_CACHE
-from clinicbot.web.staff_auth import deny_unless_staff
+from clinicbot.web.staff_auth import for_staff
 from clinicbot.web.templates import seeded_engine, staff_user
 
 
@@ -44,17 +45,15 @@ def ab_tests_blueprint() -> Blueprint:
     bp = Blueprint("staff_ab_tests", url_prefix="/staff/ab-tests", strict_slashes=False)
 
     @bp.get("/")
+    @for_staff
     async def list_tests(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         with session_scope(seeded_engine(request)) as session:
             tests = session.execute(select(ABTest).order_by(ABTest.id)).scalars()
             return json({"tests": [_shown(test) for test in tests]})
 
     @bp.post("/")
+    @for_staff
     async def create(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         body = request.json if isinstance(request.json, dict) else {}
         variants = body.get("variants")
         if not isinstance(variants, dict) or not isinstance(body.get("name"), str):
@@ -75,13 +74,17 @@ def ab_tests_blueprint() -> Blueprint:
             return json({"error": "no such template"}, status=404)
         except (ab_tests.ABTestError, ValueError) as error:
             return json({"error": str(error)}, status=422)
+        except IntegrityError:  # the name is unique per clinic
+            return json({"error": "a test with this name already exists"}, status=409)
         return json(shown, status=201)
 
     @bp.post("/<test_id:int>/start")
+    @for_staff
     async def start(request: Request, test_id: int) -> HTTPResponse:
         return _change(request, test_id, lambda session, test: ab_tests.start_test(session, test))
 
     @bp.post("/<test_id:int>/stop")
+    @for_staff
     async def stop(request: Request, test_id: int) -> HTTPResponse:
         body = request.json if isinstance(request.json, dict) else {}
         keep = str(body.get("keep") or "")
@@ -93,9 +96,8 @@ def ab_tests_blueprint() -> Blueprint:
         )
 
     @bp.get("/<test_id:int>/report")
+    @for_staff
     async def report(request: Request, test_id: int) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         with session_scope(seeded_engine(request)) as session:
             test = session.get(ABTest, test_id)
             if test is None:
@@ -106,8 +108,7 @@ def ab_tests_blueprint() -> Blueprint:
 
 
 def _change(request: Request, test_id: int, change: Any) -> HTTPResponse:
-    if denied := deny_unless_staff(request):
-        return denied
+    """Apply ``change`` to the staff's clinic's test ``test_id`` (404 for another clinic's)."""
     try:
         with session_scope(seeded_engine(request)) as session:
             test = session.get(ABTest, test_id)

@@ -3,13 +3,15 @@
 - ``GET /staff/login``: asks for the staff token, keeps it in ``sessionStorage``
 - ``GET /staff/dashboard``: the page (charts from the vendored Chart.js, nothing fetched
   from elsewhere); ``?from=YYYY-MM-DD&to=YYYY-MM-DD`` picks the days
-- ``GET /staff/api/session``: 200 when the bearer token is the staff token
+- ``GET /staff/api/session``: 200 and the staff's clinic when the bearer token is a clinic's
+  staff token
 - ``GET /staff/api/dashboard?from&to``: every figure (:mod:`clinicbot.services.analytics`)
 - ``GET /staff/api/dashboard/review?from&to&below``: messages the NLU was unsure about
 - ``GET /staff/api/dashboard/review.yml?from&to&below``: the same as a Rasa NLU file
 
-The pages are static and hold no data; every ``/staff/api`` route wants the staff token
-(``Authorization: Bearer``), so without it nothing is shown, in production as anywhere.
+The pages are static and hold no data; every ``/staff/api`` route wants a clinic's staff token
+(``Authorization: Bearer``, :mod:`clinicbot.web.staff_auth`) and shows that clinic's figures
+only, in its time zone; without a token nothing is shown, in production as anywhere.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from clinicbot.services.nlu_review import (
 )
 from clinicbot.settings import Settings
 from clinicbot.web.database import service_engine
-from clinicbot.web.staff_auth import deny_unless_staff
+from clinicbot.web.staff_auth import for_staff, staff_clinic, staff_clinic_id, staff_settings
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,7 @@ class BadQuery(ValueError):
     """A query parameter the dashboard cannot use."""
 
 
-def _period(request: Request) -> Period:
-    settings: Settings = request.app.ctx.settings
+def _period(request: Request, settings: Settings) -> Period:
     try:
         return Period.parse(
             request.args.get("from"), request.args.get("to"), settings.clinic_today()
@@ -80,15 +81,17 @@ def _below(request: Request) -> float:
 
 
 def _page(name: str) -> str:
+    """A static page named after the default clinic; the dashboard then shows the name of the
+    staff's own clinic (``/staff/api/session``)."""
     page = (STATIC_DIR / "staff" / name).read_text(encoding="utf-8")
     return page.replace("{{clinic_name}}", html.escape(load_clinic().name))
 
 
 async def _answer(request: Request, build: Callable[[Settings], T]) -> T | HTTPResponse:
-    """``build(settings)`` off the event loop, or the JSON error staff see instead."""
-    settings: Settings = request.app.ctx.settings
+    """``build(settings)`` (the staff's clinic's) off the event loop, acting for that clinic,
+    or the JSON error staff see instead."""
     try:
-        return await asyncio.get_running_loop().run_in_executor(None, build, settings)
+        return await asyncio.to_thread(build, staff_settings(request))
     except BadQuery as error:
         return json({"error": str(error)}, status=400)
     except SQLAlchemyError as error:
@@ -111,33 +114,39 @@ def dashboard_blueprint() -> Blueprint:
         return html_response(dashboard_page, headers=PAGE_HEADERS)
 
     @bp.get("/api/session")
+    @for_staff
     async def session(request: Request) -> HTTPResponse:
-        return deny_unless_staff(request) or json({"ok": True})
+        clinic = staff_clinic(request)
+        name = load_clinic().name if clinic.is_default else clinic.name  # clinic.yml's own
+        shown = {"id": clinic.id, "slug": clinic.slug, "name": name}
+        return json({"ok": True, "clinic": shown})
 
     @bp.get("/api/dashboard")
+    @for_staff
     async def figures(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         engine = service_engine(request.app)
 
         def build(settings: Settings) -> dict[str, Any]:
-            period = _period(request)
+            period = _period(request, settings)
             with session_scope(engine) as db:
-                return dashboard_report(db, period, tz=settings.clinic_tz).to_json()
+                return dashboard_report(
+                    db, period, tz=settings.clinic_tz, clinic_id=staff_clinic_id()
+                ).to_json()
 
         report = await _answer(request, build)
         return report if isinstance(report, HTTPResponse) else json(report)
 
     @bp.get("/api/dashboard/review")
+    @for_staff
     async def review(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         engine = service_engine(request.app)
 
         def build(settings: Settings) -> dict[str, Any]:
-            period, below = _period(request), _below(request)
+            period, below = _period(request, settings), _below(request)
             with session_scope(engine) as db:
-                messages = messages_to_review(db, period, tz=settings.clinic_tz, below=below)
+                messages = messages_to_review(
+                    db, period, tz=settings.clinic_tz, below=below, clinic_id=staff_clinic_id()
+                )
             return {
                 "below": below,
                 "messages": [message.to_json(settings.clinic_tz) for message in messages],
@@ -148,16 +157,17 @@ def dashboard_blueprint() -> Blueprint:
         return answer if isinstance(answer, HTTPResponse) else json(answer)
 
     @bp.get("/api/dashboard/review.yml")
+    @for_staff
     async def review_yaml(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         engine = service_engine(request.app)
 
         def build(settings: Settings) -> tuple[Period, str]:
-            period, below = _period(request), _below(request)
+            period, below = _period(request, settings), _below(request)
             tz = settings.clinic_tz
             with session_scope(engine) as db:
-                messages = messages_to_review(db, period, tz=tz, below=below)
+                messages = messages_to_review(
+                    db, period, tz=tz, below=below, clinic_id=staff_clinic_id()
+                )
             truncated = len(messages) == MAX_MESSAGES
             return period, rasa_nlu_yaml(messages, period, below=below, tz=tz, truncated=truncated)
 

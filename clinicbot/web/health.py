@@ -1,4 +1,5 @@
-"""``GET /health`` (the process answers; public) and ``GET /health/detailed`` (staff only).
+"""``GET /health`` (the process answers; public) and ``GET /health/detailed`` (the default
+clinic's staff only: it describes the whole installation, every clinic's traffic together).
 
 The detailed health answers with the plan's fields (``status``, ``database``, ``zapi``,
 ``gestaods``, ``active_conversations``, ``messages_last_hour``, ``error_rate``) plus ``redis``,
@@ -30,8 +31,9 @@ from clinicbot import clock, monitoring
 from clinicbot.services.backups import LastBackup, last_backup
 from clinicbot.services.operations import Figures, figures
 from clinicbot.settings import Settings
+from clinicbot.tenancy.context import acting_for
 from clinicbot.web.database import service_engine
-from clinicbot.web.staff_auth import deny_unless_staff
+from clinicbot.web.staff_auth import for_operator
 from clinicbot.whatsapp.zapi.client import ZapiClient
 from clinicbot.whatsapp.zapi.errors import ZapiError
 
@@ -157,7 +159,9 @@ async def detailed_health(app: Sanic) -> dict[str, dict[str, Any]]:
 
 
 def _figures_now(engine: Engine) -> tuple[Figures, LastBackup | None]:
-    return figures(engine, clock.now()), last_backup(engine)
+    """The installation's figures: every clinic's together."""
+    with acting_for(None):
+        return figures(engine, clock.now()), last_backup(engine)
 
 
 async def build_report(app: Sanic) -> dict[str, Any]:
@@ -231,9 +235,8 @@ def health_blueprint() -> Blueprint:
         return json({"status": "ok"})
 
     @bp.get("/health/detailed")
+    @for_operator
     async def health_detailed(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         report = await cached_report(request.app)
         return json(report, status=200 if report["status"] == "ok" else 503)
 

@@ -7,7 +7,8 @@
 - ``GET /staff/webhooks/deliveries`` (the delivery log) and
   ``POST /staff/webhooks/deliveries/<delivery_id>/replay``.
 
-``?clinic_id=`` picks the clinic (default 1, the single clinic until many clinics arrive).
+Each clinic's staff token manages that clinic's keys, subscriptions and deliveries only
+(:mod:`clinicbot.web.staff_auth`).
 ``GET /staff/integrations`` is a page doing all this (no data in it: it calls the endpoints
 above with the staff token it keeps in the tab's sessionStorage, ``clinicbot.staffToken``).
 """
@@ -15,7 +16,6 @@ above with the staff token it keeps in the tab's sessionStorage, ``clinicbot.sta
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,23 +31,15 @@ from clinicbot.integrations import subscriptions
 from clinicbot.integrations.subscriptions import InvalidSubscription
 from clinicbot.integrations.webhooks import replay_delivery
 from clinicbot.web.database import service_engine
-from clinicbot.web.staff_auth import deny_unless_staff
+from clinicbot.web.staff_auth import for_staff, staff_clinic_id
 
 T = TypeVar("T")
 PAGE = Path(__file__).parent / "static" / "integrations.html"
 
 
 async def _sync(function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(
-        None, functools.partial(function, *args)
-    )
-
-
-def _clinic(request: Request) -> int:
-    try:
-        return int(request.args.get("clinic_id", "1"))
-    except ValueError:
-        return 1
+    """``function(*args)`` off the event loop, still acting for the staff's clinic."""
+    return await asyncio.to_thread(function, *args)
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -74,18 +66,16 @@ def integrations_staff_blueprint() -> Blueprint:
         return run
 
     @bp.get("/api-keys")
+    @for_staff
     async def keys(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
-        clinic = _clinic(request)
+        clinic = staff_clinic_id()
         found = await _sync(in_session(request, lambda s: list_keys(s, clinic_id=clinic)))
         return json({"data": found})
 
     @bp.post("/api-keys")
+    @for_staff
     async def new_key(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
-        body, clinic = _body(request), _clinic(request)
+        body, clinic = _body(request), staff_clinic_id()
         limit = body.get("rate_limit_per_minute")
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             return json({"error": "rate_limit_per_minute must be a positive integer"}, status=400)
@@ -116,29 +106,26 @@ def integrations_staff_blueprint() -> Blueprint:
         )
 
     @bp.delete("/api-keys/<key_id:int>")
+    @for_staff
     async def revoke(request: Request, key_id: int) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
-        clinic = _clinic(request)
+        clinic = staff_clinic_id()
         if not await _sync(in_session(request, lambda s: revoke_key(s, key_id, clinic_id=clinic))):
             return json({"error": "no such key"}, status=404)
         return json({"id": key_id, "revoked": True})
 
     @bp.get("/webhooks/subscriptions")
+    @for_staff
     async def list_subscriptions(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
-        clinic = _clinic(request)
+        clinic = staff_clinic_id()
         found = await _sync(
             in_session(request, lambda s: subscriptions.list_subscriptions(s, clinic_id=clinic))
         )
         return json({"data": found})
 
     @bp.post("/webhooks/subscriptions")
+    @for_staff
     async def subscribe(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
-        body, clinic = _body(request), _clinic(request)
+        body, clinic = _body(request), staff_clinic_id()
         try:
             created = await _sync(
                 in_session(
@@ -157,10 +144,9 @@ def integrations_staff_blueprint() -> Blueprint:
         return json(created, status=201)
 
     @bp.delete("/webhooks/subscriptions/<subscription_id:int>")
+    @for_staff
     async def unsubscribe(request: Request, subscription_id: int) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
-        clinic = _clinic(request)
+        clinic = staff_clinic_id()
         done = await _sync(
             in_session(
                 request,
@@ -174,22 +160,20 @@ def integrations_staff_blueprint() -> Blueprint:
         return json({"id": subscription_id, "active": False})
 
     @bp.get("/webhooks/deliveries")
+    @for_staff
     async def deliveries(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         try:
             log = await _sync(
-                delivery_log, service_engine(request.app), _clinic(request), request.args
+                delivery_log, service_engine(request.app), staff_clinic_id(), request.args
             )
         except Problem as problem:
             return problem.response(request)
         return json(log)
 
     @bp.post("/webhooks/deliveries/<delivery_id>/replay")
+    @for_staff
     async def replay(request: Request, delivery_id: str) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
-        clinic = _clinic(request)
+        clinic = staff_clinic_id()
         replayed = await _sync(
             in_session(request, lambda s: replay_delivery(s, delivery_id, clinic_id=clinic))
         )

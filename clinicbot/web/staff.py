@@ -1,8 +1,7 @@
 """Staff endpoints: see who asked for a person, and hand a conversation back to the assistant.
 
-Each clinic's staff have their own bearer token (``STAFF_TOKEN`` for the default clinic, the
-one ``clinics add`` printed for another): every endpoint acts for that clinic only
-(:mod:`clinicbot.tenancy.scope`), so another clinic's patients are not found.
+Each clinic's staff have their own bearer token (:mod:`clinicbot.web.staff_auth`): every
+endpoint acts for that clinic only, so another clinic's patients are not found.
 
 Every failure of a dependency is a JSON answer staff can act on, never a 500: rasa refusing or
 unreachable → 502, rasa too slow → 504, the database down → 503.
@@ -11,10 +10,7 @@ unreachable → 502, rasa too slow → 504, the database down → 503.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import aiohttp
 from sanic import Blueprint, Request
@@ -36,10 +32,9 @@ from clinicbot.services.handoff import (
 )
 from clinicbot.services.templates import BACK_TO_BOT
 from clinicbot.settings import Settings
-from clinicbot.tenancy.context import acting_for, current_clinic_id
-from clinicbot.tenancy.registry import clinic_for_staff_token
 from clinicbot.tenancy.senders import sender_id
 from clinicbot.web.database import service_engine
+from clinicbot.web.staff_auth import for_staff, staff_clinic_id
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +45,7 @@ def staff_blueprint() -> Blueprint:
     staff = Blueprint("staff", url_prefix="/staff")
 
     @staff.get("/handoffs")
-    @_for_staff
+    @for_staff
     async def open_handoffs(request: Request) -> HTTPResponse:
         with session_scope(service_engine(request.app)) as session:
             rows = session.execute(
@@ -70,7 +65,7 @@ def staff_blueprint() -> Blueprint:
         return json({"handoffs": handoffs})
 
     @staff.post("/handoffs/<phone>/resume")
-    @_for_staff
+    @for_staff
     async def resume(request: Request, phone: str) -> HTTPResponse:
         """Let the assistant answer this phone again, then close the handoff.
 
@@ -104,7 +99,7 @@ def staff_blueprint() -> Blueprint:
         return json({"resumed": phone, "notice": BACK_TO_BOT})
 
     @staff.delete("/patients/<phone>")
-    @_for_staff
+    @for_staff
     async def erase(request: Request, phone: str) -> HTTPResponse:
         """Erase everything the assistant holds about a patient (LGPD); GestãoDS is untouched.
 
@@ -147,31 +142,6 @@ def _database_down(error: SQLAlchemyError) -> HTTPResponse:
     return json({"error": f"the database is unavailable; {TRY_AGAIN}"}, status=503)
 
 
-Handler = Callable[..., Coroutine[Any, Any, HTTPResponse]]
-
-
-def _for_staff(handler: Handler) -> Handler:
-    """401 unless the request carries ``Authorization: Bearer <token>`` of an active clinic's
-    staff; the handler then acts for that clinic."""
-
-    @functools.wraps(handler)
-    async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        try:
-            with session_scope(service_engine(request.app)) as session:
-                clinic_id = clinic_for_staff_token(session, given, request.app.ctx.settings)
-        except SQLAlchemyError as error:
-            return _database_down(error)
-        if clinic_id is None:
-            return json({"error": "unauthorized"}, status=401)
-        with acting_for(clinic_id):
-            return await handler(request, *args, **kwargs)
-
-    return guarded
-
-
 def _conversation(phone: str) -> str:
     """The rasa conversation of ``phone`` with the clinic acted for."""
-    clinic_id = current_clinic_id()
-    assert clinic_id is not None, "staff handlers act for a clinic"
-    return sender_id(clinic_id, phone)
+    return sender_id(staff_clinic_id(), phone)

@@ -34,7 +34,7 @@ from clinicbot.messages.cache import TEMPLATE_CACHE
 from clinicbot.messages.defaults import DefaultTemplate, default_templates
 from clinicbot.messages.placeholders import fill_leniently, problems
 from clinicbot.web.database import service_engine
-from clinicbot.web.staff_auth import deny_unless_staff
+from clinicbot.web.staff_auth import for_staff, staff_clinic_id
 
 logger = logging.getLogger(__name__)
 
@@ -128,12 +128,15 @@ def _rows(session: Session) -> dict[tuple[str, str], MessageTemplate]:
 
 
 def seeded_engine(request: Request) -> Engine:
-    """The service's engine, its templates seeded once per app (the scheduler may be off)."""
+    """The service's engine, the staff's clinic's templates seeded once per app (the scheduler
+    may be off)."""
     engine = service_engine(request.app)
-    if not getattr(request.app.ctx, "templates_seeded", False):
+    seeded: set[int] = getattr(request.app.ctx, "templates_seeded", set())
+    clinic_id = staff_clinic_id()
+    if clinic_id not in seeded:
         with session_scope(engine) as session:
-            store.seed(session)
-        request.app.ctx.templates_seeded = True
+            store.seed(session, clinic_id=clinic_id)
+        request.app.ctx.templates_seeded = seeded | {clinic_id}
     return engine
 
 
@@ -154,9 +157,8 @@ def staff_templates_blueprint() -> Blueprint:
         return await file(STATIC_DIR / "templates.js", mime_type="text/javascript")
 
     @bp.get("/templates")
+    @for_staff
     async def list_templates(request: Request) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         with session_scope(seeded_engine(request)) as session:
             rows = _rows(session)
             found = [
@@ -166,9 +168,8 @@ def staff_templates_blueprint() -> Blueprint:
         return json({"templates": found})
 
     @bp.get("/templates/<key>")
+    @for_staff
     async def show(request: Request, key: str) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         template = default_templates().get(key)
         if template is None:
             return json({"error": "no such template"}, status=404)
@@ -186,9 +187,8 @@ def staff_templates_blueprint() -> Blueprint:
         return json(shown)
 
     @bp.put("/templates/<key>")
+    @for_staff
     async def edit(request: Request, key: str) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         body = request.json if isinstance(request.json, dict) else {}
         text = body.get("text")
         if not isinstance(text, str):
@@ -214,9 +214,8 @@ def staff_templates_blueprint() -> Blueprint:
         return json(saved)
 
     @bp.post("/templates/<key>/preview")
+    @for_staff
     async def preview(request: Request, key: str) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         template = default_templates().get(key)
         if template is None:
             return json({"error": "no such template"}, status=404)
@@ -235,9 +234,8 @@ def staff_templates_blueprint() -> Blueprint:
         )
 
     @bp.get("/templates/<key>/history")
+    @for_staff
     async def history(request: Request, key: str) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         if key not in default_templates():
             return json({"error": "no such template"}, status=404)
         variant = request.args.get("variant") or store.DEFAULT_VARIANT
@@ -246,9 +244,8 @@ def staff_templates_blueprint() -> Blueprint:
         return json({"key": key, "variant": variant, "versions": versions})
 
     @bp.post("/templates/<key>/rollback")
+    @for_staff
     async def rollback(request: Request, key: str) -> HTTPResponse:
-        if denied := deny_unless_staff(request):
-            return denied
         body = request.json if isinstance(request.json, dict) else {}
         version = body.get("version")
         if not isinstance(version, int):

@@ -200,7 +200,7 @@ def test_a_failing_check_neither_opens_nor_resolves(
     def broken(now: datetime) -> None:
         raise RuntimeError("database restarting")
 
-    evaluator.checks = lambda: {**checks, "dead_letters": broken}  # type: ignore[method-assign]
+    evaluator.checks = lambda clinic_id=1: {**checks, "dead_letters": broken}  # type: ignore[method-assign]
     clock.advance(days=2)
     result = evaluator.evaluate()
     assert result.resolved == [] and alerts(engine)[0].status == "open"
@@ -214,6 +214,8 @@ def test_one_open_alert_per_clinic_and_condition(engine: Engine) -> None:
             clinic_id=clinic_id, condition="backup", summary="x", opened_at=NOW, status="open"
         )
 
+    with session_scope(engine) as session:
+        session.add(models.ClinicRecord(id=2, slug="segunda", name="Segunda"))
     with session_scope(engine) as session:
         session.add_all([open_alert(1), open_alert(2)])
         session.add(

@@ -11,6 +11,7 @@ from tests.support.databases import (  # noqa: F401  (fixtures)
     _shared_engines,
     backend,
     databases,
+    empty_url,
     engine,
 )
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from clinicbot.db.engine import make_engine, session_scope
 from clinicbot.db.migrate import upgrade_to_head
-from clinicbot.settings import PROJECT_ROOT
+from clinicbot.settings import PROJECT_ROOT, read_settings
+from clinicbot.tenancy.registry import clinic_for_staff_token
 
 
 def _cli(database: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -49,6 +51,17 @@ def test_add_list_show_disable(tmp_path: Path) -> None:
     config = json.loads(shown.stdout)
     assert config["zapi_instance_token"] == "set" and config["gestaods_token"] == "unset"
     assert config["faq"] == "stored" and "sul-secret-token" not in shown.stdout
+
+    old_token = added.stdout.rsplit(": ", 1)[1].strip()
+    renewed = _cli(database, "staff-token", "sul")
+    assert renewed.returncode == 0, renewed.stderr
+    new_token = renewed.stdout.splitlines()[-1]
+    engine = make_engine(database)
+    with session_scope(engine) as session:
+        assert clinic_for_staff_token(session, old_token, read_settings()) is None
+        assert clinic_for_staff_token(session, new_token, read_settings()) == 2
+    engine.dispose()
+    assert _cli(database, "staff-token", "default").returncode == 1
 
     assert _cli(database, "disable", "sul").returncode == 0
     listed = _cli(database, "list").stdout.splitlines()

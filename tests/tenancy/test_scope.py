@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from clinicbot.db.engine import session_scope
-from clinicbot.db.models import Appointment, Conversation, ConversationDashboard
+from clinicbot.db.models import (
+    Appointment,
+    Conversation,
+    ConversationDashboard,
+    MessageTemplateRevision,
+)
 from clinicbot.settings import Settings
 from clinicbot.tenancy.context import acting_for
 from clinicbot.tenancy.registry import NewClinic, add_clinic
@@ -209,3 +214,16 @@ def test_acting_for_a_clinic_scopes_every_session_opened_inside(
         assert session.execute(select(Conversation.clinic_id)).scalars().all() == [two_clinics]
     with session_scope(engine) as session:
         assert len(session.execute(select(Conversation.id)).all()) == 2
+
+
+def test_a_core_insert_of_another_clinics_row_is_refused(engine: Engine, two_clinics: int) -> None:
+    revisions = MessageTemplateRevision.__table__
+    with pytest.raises(CrossClinicWrite), clinic_session(two_clinics, engine) as session:
+        session.execute(insert(revisions).values(clinic_id=1, revision=5))
+    with pytest.raises(CrossClinicWrite), clinic_session(two_clinics, engine) as session:
+        session.execute(insert(revisions), [{"clinic_id": two_clinics}, {"clinic_id": 1}])
+    with clinic_session(two_clinics, engine) as session:
+        session.execute(insert(revisions).values(clinic_id=two_clinics, revision=5))
+    with session_scope(engine) as session:
+        stored = session.execute(select(MessageTemplateRevision.clinic_id)).scalars().all()
+    assert stored == [two_clinics]

@@ -32,6 +32,7 @@ from clinicbot.services.alerts import conditions
 from clinicbot.services.alerts.channels import Channel, Notice, configured_channels
 from clinicbot.services.alerts.conditions import RESOLVED_TEXT, Finding
 from clinicbot.settings import Settings
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,9 @@ class AlertEvaluator:
         self.channels = configured_channels(settings) if channels is None else channels
         self.breaker_open = breaker_open
 
-    def checks(self) -> dict[str, Check]:
+    def checks(self, clinic_id: int = DEFAULT_CLINIC_ID) -> dict[str, Check]:
+        """The checks of ``clinic_id`` (its sessions act for it); the backup, of the whole
+        installation, is the default clinic's, whose staff run the deployment."""
         settings, engine = self.settings, self.engine
 
         def in_session(check: Callable[..., Finding | None]) -> Check:
@@ -100,19 +103,25 @@ class AlertEvaluator:
                     session, settings, now, breaker_open=self.breaker_open()
                 )
 
-        return {
+        checks: dict[str, Check] = {
             conditions.ZAPI_DISCONNECTED: lambda _now: conditions.check_zapi(settings),
             conditions.GESTAODS_FAILING: gestaods,
             conditions.DEAD_LETTERS: in_session(conditions.check_dead_letters),
             conditions.PATIENT_SILENCE: in_session(conditions.check_patient_silence),
-            conditions.BACKUP: lambda now: conditions.check_backup(engine, settings, now),
         }
+        if clinic_id == DEFAULT_CLINIC_ID:
+            checks[conditions.BACKUP] = lambda now: conditions.check_backup(engine, settings, now)
+        return checks
 
-    def evaluate(self, *, clinic_id: int = 1) -> Evaluation:
+    def evaluate(self, *, clinic_id: int = DEFAULT_CLINIC_ID) -> Evaluation:
+        """One evaluation of ``clinic_id``'s conditions, told to this evaluator's channels (its
+        settings': the clinic's own contacts). Run it acting for the clinic
+        (:class:`~clinicbot.tenancy.jobs.ClinicJobs` does), so its checks read that clinic's
+        rows only."""
         now = self.clock()
         result = Evaluation()
         findings: dict[str, Finding | None] = {}
-        for condition, check in self.checks().items():
+        for condition, check in self.checks(clinic_id).items():
             try:
                 findings[condition] = check(now)
             except Exception:  # an unknown is not a verdict: leave the condition as it is

@@ -10,6 +10,16 @@
   }
 
   const $ = (id) => document.getElementById(id);
+
+  // The page names the default clinic; show the staff's own (their token's) clinic instead.
+  staffAuth
+    .request("/staff/api/session")
+    .then((response) => response.json())
+    .then((session) => {
+      $("clinic-name").textContent = session.clinic.name;
+      document.title = `${session.clinic.name} · Painel do assistente`;
+    })
+    .catch(() => {});
   const LOCALE = "pt-BR";
   const COLORS = ["#0b7a75", "#e07a1f", "#4a6fa5", "#b5485d", "#7c8c3c", "#8a5fb0"];
   const STAGES = {
