@@ -95,6 +95,10 @@ bench-db: install ## 1M messages on PostgreSQL: partition pruning and indexes ->
 bench-webhook: install train ## webhook ACK and reply latency vs a baseline -> bench/webhook_report.md
 	$(PY) -m bench.webhook_benchmark
 
+.PHONY: bench
+bench: install ## whole conversations, 1-32 patients, project vs stock Rasa, SQLite and PostgreSQL (BENCH_QUICK=1: reduced) -> bench/e2e_report.md
+	$(PY) -m bench.e2e_benchmark
+
 .PHONY: bench-faults
 bench-faults: install train ## messages and bookings under faults (SOAK=1: the long run) -> bench/reliability_report.md
 	$(PY) -m bench.faults_benchmark $(if $(SOAK),--soak)

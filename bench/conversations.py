@@ -316,10 +316,22 @@ class Patient:
 def run_patients(patients: Sequence[Patient], script: Sequence[Step]) -> float:
     """Every patient holds ``script`` at once (each its own thread, all starting together);
     the wall time in seconds from the start to the last answer."""
-    start = threading.Barrier(len(patients))
+    return run_lanes([[patient] for patient in patients], script)
+
+
+def run_lanes(lanes: Sequence[Sequence[Patient]], script: Sequence[Step]) -> float:
+    """One thread per lane, all starting together; a lane's patients hold ``script`` one after
+    the other (the next patient writes as soon as the previous conversation is over). The
+    wall time in seconds from the start to the last answer."""
+    start = threading.Barrier(len(lanes))
+
+    def lane(patients: Sequence[Patient]) -> None:
+        for index, patient in enumerate(patients):
+            patient.converse(script, start if index == 0 else None)
+
     began = time.monotonic()
-    with ThreadPoolExecutor(len(patients)) as pool:
-        for future in [pool.submit(patient.converse, script, start) for patient in patients]:
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        for future in [pool.submit(lane, patients) for patients in lanes]:
             future.result()
     return time.monotonic() - began
 
