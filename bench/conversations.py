@@ -46,7 +46,7 @@ from clinicbot.settings import (
 from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
 
 POLL_SECONDS = 0.02
-REPLY_TIMEOUT = 30.0  # an answer later than this counts as lost
+REPLY_TIMEOUT = 120.0  # an answer later than this counts as lost (32 patients on stock Rasa: ~40 s)
 # Once something other than the expected answer arrived, how long to wait for the rest of it.
 WRONG_ANSWER_GRACE = 3.0
 BIRTH_DATE = date(1990, 5, 17)

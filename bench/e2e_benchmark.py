@@ -46,6 +46,7 @@ from sqlalchemy.engine import make_url
 
 from bench.conversations import (
     FULL_CONVERSATION,
+    REPLY_TIMEOUT,
     DeliveredLog,
     Exchange,
     Patient,
@@ -441,8 +442,8 @@ def method_lines(results: Results) -> list[str]:
         "- **Reply** = from just before the webhook POST to the fake Z-API's `momment` of "
         "the answer (the message matching the step's expected text). **Answered msgs/s** = "
         "answered messages / wall time from the first POST to the last answer of the level. "
-        "**Errors**: no answer within 30 s (*lost*), or an answer that is not the expected "
-        "one (the patient stops there).",
+        f"**Errors**: no answer within {REPLY_TIMEOUT:g} s (*lost*), or an answer that is not "
+        "the expected one (the patient stops there).",
         "- **rasa ready** = from spawning `rasa run` to its first `200` on `/status` (model "
         "loaded). **RSS** = rasa's resident memory once ready and its peak (VmHWM) after "
         "the load. **TensorFlow** = `libtensorflow` mapped into the rasa process.",
@@ -618,6 +619,14 @@ def reading(results: Results) -> list[str]:
                 f"- {run.config.label}: {errors} of {sent} messages not answered as expected "
                 f"({lost} lost): see its table."
             )
+    load = max(results.stamp.load[0], os.getloadavg()[0])
+    cpus = os.cpu_count() or 1
+    if load > cpus:
+        lines.append(
+            f"- The machine was shared: load average up to {load:.1f} on {cpus} CPUs during the "
+            "run, so absolute figures are below what a quiet machine gives; the stacks ran one "
+            "after the other under the same conditions, and the ratios are what to compare."
+        )
     pg = results.run("project-pg")
     pg_level = pg.level(TARGET_LEVEL) if pg else None
     if pg and pg_level and ours:
