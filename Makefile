@@ -99,6 +99,10 @@ bench-webhook: install train ## webhook ACK and reply latency vs a baseline -> b
 bench-clinics: install ## 1, 5 and 20 clinics sharing 2000 patients: turn DB work, scheduler pass, memory per clinic -> bench/clinics_report.md
 	$(PY) -m bench.clinics_benchmark
 
+.PHONY: bench
+bench: install ## whole conversations, 1-32 patients, project vs stock Rasa, SQLite and PostgreSQL (BENCH_QUICK=1: reduced) -> bench/e2e_report.md
+	$(PY) -m bench.e2e_benchmark
+
 .PHONY: bench-faults
 bench-faults: install train ## messages and bookings under faults (SOAK=1: the long run) -> bench/reliability_report.md
 	$(PY) -m bench.faults_benchmark $(if $(SOAK),--soak)

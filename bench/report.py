@@ -21,8 +21,9 @@ from importlib import metadata
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The reports are written by the runs themselves: they must not mark the tree as changed.
-REPORTS_PATHSPEC = ":(exclude)bench/*report*.md"
+# The reports (and their plots) are written by the runs themselves: they must not mark the
+# tree as changed.
+REPORTS_PATHSPEC = ":(exclude)bench/*report*"
 MAX_LISTED_CHANGES = 12
 
 

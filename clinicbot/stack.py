@@ -69,6 +69,8 @@ class Service:
     ready_url: str
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
+    started_at: float | None = None  # time.monotonic() of the last spawn
+    ready_after: float | None = None  # seconds from that spawn to the first ready answer
 
 
 @dataclass
@@ -301,6 +303,7 @@ class Stack:
             start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
             preexec_fn=_die_with_parent,
         )
+        service.started_at, service.ready_after = time.monotonic(), None
         logger.info("started %s (pid %s)", service.name, service.process.pid)
 
     @staticmethod
@@ -312,6 +315,8 @@ class Stack:
             try:
                 status = requests.get(service.ready_url, timeout=2).status_code
                 if status == 200:
+                    if service.started_at is not None:
+                        service.ready_after = time.monotonic() - service.started_at
                     logger.info("%s is ready", service.name)
                     return
                 if status == MODEL_NOT_LOADED:
@@ -321,7 +326,7 @@ class Stack:
                     )
             except requests.RequestException:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise TimeoutError(f"{service.name} did not become ready")
 
     def stop(self, grace: float = 15.0) -> None:

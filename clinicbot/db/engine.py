@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from clinicbot.settings import get_settings
 from clinicbot.tenancy import scope as _clinic_scope  # noqa: F401  (registers the listeners)
@@ -77,8 +78,14 @@ def make_engine(url: str, *, future: bool = True, statement_timeout: bool = True
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # A pool of open connections, as SQLAlchemy 2.0 does for files (1.4 opens and closes one
+        # per session, and each opening runs the PRAGMAs below: a fifth of rasa's CPU under
+        # load, bench/e2e_report.md). Connections move between threads, one at a time.
         engine = create_engine(
-            url, future=future, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url,
+            future=future,
+            poolclass=QueuePool,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         )
     elif make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, future=future)
