@@ -20,6 +20,7 @@ from sanic.request import Request
 
 from clinicbot.db.engine import session_scope
 from clinicbot.monitoring import INBOUND_MESSAGES, add_metrics_route
+from clinicbot.rasa import schema_checks
 from clinicbot.rasa.turn_failures import raise_tracker_store_errors
 from clinicbot.settings import Settings, get_settings
 from clinicbot.whatsapp.db_thread import run_db
@@ -87,6 +88,8 @@ class WhatsAppInput(InputChannel):
             # A database error while loading a conversation fails the turn (which is retried)
             # instead of answering from an empty conversation.
             raise_tracker_store_errors(getattr(app.ctx, "agent", None))
+            # Each custom action's answer is checked against a schema checked once, not per call.
+            schema_checks.install()
             worker.start()
             turns.start()
 
