@@ -103,6 +103,10 @@ bench-clinics: install ## 1, 5 and 20 clinics sharing 2000 patients: turn DB wor
 bench: install ## whole conversations, 1-32 patients, project vs stock Rasa, SQLite and PostgreSQL (BENCH_QUICK=1: reduced) -> bench/e2e_report.md
 	$(PY) -m bench.e2e_benchmark
 
+.PHONY: bench-action-check
+bench-action-check: install ## CPU per custom action answer: stock jsonschema vs the schema checked once -> bench/action_check_report.md
+	$(PY) -m bench.action_check_benchmark
+
 .PHONY: bench-faults
 bench-faults: install train ## messages and bookings under faults (SOAK=1: the long run) -> bench/reliability_report.md
 	$(PY) -m bench.faults_benchmark $(if $(SOAK),--soak)
