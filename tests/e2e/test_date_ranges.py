@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from clinicbot.gestaods.client import GestaoDSClient
 from tests.e2e.conftest import AgendaPatient, active_appointments
+from tests.support.stack_fixtures import FIRST_VISIT_QUESTION
 from tests.support.whatsapp import WhatsAppPatient, option_labels
 
 CLINIC_TZ = ZoneInfo("America/Sao_Paulo")
@@ -87,3 +88,41 @@ def test_joining_the_waiting_list_for_next_week(
     patient.say("me avisa se abrir algo semana que vem")
     answer = patient.say(registered_cpf)
     assert "lista de espera" in answer and "entre 07/12 e 13/12" in answer, answer
+
+
+def test_a_second_booking_does_not_inherit_the_first_ones_range_or_period(
+    clock: Callable[[datetime], None],
+    patient: WhatsAppPatient,
+    registered_cpf: str,
+) -> None:
+    clock(NOW)
+    patient.say("quero marcar uma consulta para semana que vem de manhã")
+    assert "entre 07/12 e 13/12" in patient.say(registered_cpf)
+    patient.say("1")
+    patient.say("1")
+    assert "consulta está marcada" in patient.say("sim")
+    answer = patient.say("quero marcar outra consulta")
+    if FIRST_VISIT_QUESTION in answer:  # the history now holds an upcoming appointment only
+        answer = patient.say("é retorno")
+    assert "entre" not in answer and "manhã" not in answer, answer
+    offered = [labelled_day(label) for label in option_labels(answer)]
+    assert offered and offered[0] < NEXT_MONDAY, offered
+
+
+def test_a_period_asked_for_the_waiting_list_does_not_narrow_a_later_booking(
+    clock: Callable[[datetime], None],
+    patient: WhatsAppPatient,
+    agenda: GestaoDSClient,
+    registered_cpf: str,
+) -> None:
+    clock(NOW)
+    patient.say("me chama se liberar vaga de tarde")
+    assert "lista de espera" in patient.say(registered_cpf)
+    answer = patient.say("quero marcar uma consulta")
+    if "cpf" in answer.lower():
+        answer = patient.say(registered_cpf)
+    offered = [labelled_day(label) for label in option_labels(answer)]
+    with_mornings = days_with(agenda, NOW.date() + timedelta(days=1), NEXT_SUNDAY, range(0, 12))
+    choice = next(index for index, day in enumerate(offered, 1) if day in with_mornings)
+    times = option_labels(patient.say(str(choice)))
+    assert any(label < "12:00" for label in times), times
