@@ -335,11 +335,11 @@ class ValidateAgendamentoForm(JourneyFormValidator):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         entity = next(tracker.get_latest_entity_values("nome"), None)
-        typed = without_remark(str(value or ""))
         name = parse_full_name(without_remark(str(entity or "")))
         # "ANA LIMA" in capitals is a name; "QUERO REMARCAR MINHA CONSULTA" is not
-        if name is None and could_be_name(typed):
-            name = parse_full_name(typed)
+        typed = parse_full_name(without_remark(str(value or "")))
+        if name is None and typed is not None and could_be_name(typed):
+            name = typed
         if name is None:
             dispatcher.utter_message(response="utter_nome_invalido")
         return {"paciente_nome": name}
