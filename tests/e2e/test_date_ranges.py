@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from clinicbot.gestaods.client import GestaoDSClient
 from tests.e2e.conftest import AgendaPatient, active_appointments
-from tests.support.stack_fixtures import FIRST_VISIT_QUESTION
+from tests.support.stack_fixtures import FIRST_VISIT_QUESTION, register_patient
 from tests.support.whatsapp import WhatsAppPatient, option_labels
 
 CLINIC_TZ = ZoneInfo("America/Sao_Paulo")
@@ -69,6 +69,7 @@ def test_rescheduling_to_next_week_offers_next_weeks_days(
     clock: Callable[[datetime], None],
     patient: WhatsAppPatient,
     patient_with_appointment: AgendaPatient,
+    sandbox_url: str,
 ) -> None:
     clock(NOW)
     assert "cpf" in patient.say("dá pra passar minha consulta pra próxima semana?").lower()
@@ -77,6 +78,12 @@ def test_rescheduling_to_next_week_offers_next_weeks_days(
     assert "entre 07/12 e 13/12" in answer, answer
     offered = [labelled_day(label) for label in option_labels(answer)]
     assert offered and all(NEXT_MONDAY <= day <= NEXT_SUNDAY for day in offered), offered
+    patient.say("1")
+    patient.say("1")
+    patient.say("sim")
+    [moved] = active_appointments(sandbox_url, patient_with_appointment.cpf)
+    assert moved["id"] == patient_with_appointment.appointment_id
+    assert datetime.fromisoformat(moved["starts_at"]).astimezone(CLINIC_TZ).date() == offered[0]
 
 
 def test_joining_the_waiting_list_for_next_week(
@@ -126,3 +133,31 @@ def test_a_period_asked_for_the_waiting_list_does_not_narrow_a_later_booking(
     choice = next(index for index, day in enumerate(offered, 1) if day in with_mornings)
     times = option_labels(patient.say(str(choice)))
     assert any(label < "12:00" for label in times), times
+
+
+def test_the_waiting_list_for_next_week_is_offered_a_slot_freed_next_week_only(
+    clock: Callable[[datetime], None],
+    patient_factory: Callable[[], WhatsAppPatient],
+    agenda: GestaoDSClient,
+    patient_with_appointment: AgendaPatient,
+    patient: WhatsAppPatient,
+) -> None:
+    clock(NOW)
+    waiting = patient_factory()
+    waiting.say("me avisa se abrir algo semana que vem")
+    assert "entre 07/12 e 13/12" in waiting.say(register_patient(agenda, waiting))
+    next_week = patient_factory()
+    next_week_cpf = register_patient(agenda, next_week)
+    day = days_with(agenda, NEXT_MONDAY, NEXT_SUNDAY, range(0, 24))[0]
+    freed = agenda.available_times(day)[0]
+    agenda.book(cpf=next_week_cpf, starts_at=freed)
+    assert patient_with_appointment.starts_at.date() < NEXT_MONDAY  # this week's: not wanted
+    for canceling, cpf in ((patient, patient_with_appointment.cpf), (next_week, next_week_cpf)):
+        canceling.say("quero cancelar minha consulta")
+        canceling.say(cpf)
+        canceling.say("1")
+        canceling.say("não vou poder ir")
+        assert "cancelada" in canceling.say("sim").lower()
+    [offer] = waiting.replies(1, timeout=45)
+    local = freed.astimezone(CLINIC_TZ)
+    assert f"{local:%d/%m}" in offer["message"] and f"{local:%H:%M}" in offer["message"], offer
