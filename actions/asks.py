@@ -29,7 +29,7 @@ class ActionAskDiaEscolhido(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        wanted = slots.date_range(tracker.get_slot("dias_preferidos"))
+        wanted = _still_ahead(slots.date_range(tracker.get_slot("dias_preferidos")))
         try:
             if wanted is not None:
                 options = _days_in_range(dispatcher, tracker, *wanted)
@@ -49,6 +49,15 @@ class ActionAskDiaEscolhido(Action):
         return [SlotSet("opcoes", options)]
 
 
+def _still_ahead(days: tuple[date, date] | None) -> tuple[date, date] | None:
+    """The part of a requested range from today on; None when the range is over (asked for
+    before midnight, answered after: the plain list of days is offered instead)."""
+    if days is None:
+        return None
+    first, last = max(days[0], get_settings().clinic_today()), days[1]
+    return (first, last) if first <= last else None
+
+
 def _days_in_range(
     dispatcher: CollectingDispatcher, tracker: Tracker, first: date, last: date
 ) -> list[Option]:
@@ -56,15 +65,14 @@ def _days_in_range(
     there is none, says so and offers the nearest free days after the range."""
     period = tracker.get_slot("periodo_preferido")
     service = booking_service()
-    start = max(first, get_settings().clinic_today())
-    options = service.day_options(start, until=last, period=period) if start <= last else []
+    options = service.day_options(first, until=last, period=period)
     said = {"intervalo": day_range(first, last), "periodo": _spaced(period_phrase(period))}
     if options:
         dispatcher.utter_message(
             response="utter_escolha_o_dia_no_intervalo", buttons=slots.menu(options), **said
         )
         return options
-    options = service.day_options(max(last + timedelta(days=1), start), period=period)
+    options = service.day_options(last + timedelta(days=1), period=period)
     if options:
         dispatcher.utter_message(
             response="utter_intervalo_sem_vagas", buttons=slots.menu(options), **said

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import ConversationPaused, EventType
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -16,7 +16,6 @@ from actions import slots
 from actions.services import booking_service
 from clinicbot.db.types import utcnow
 from clinicbot.gestaods.errors import GestaoDSError
-from clinicbot.gestaods.models import CANCELED
 from clinicbot.ptbr.cpf import cpf_digits, is_valid_cpf
 from clinicbot.ptbr.first_visit import parse_first_visit
 from clinicbot.ptbr.formatting import long_day
@@ -27,6 +26,7 @@ from clinicbot.services import identity
 from clinicbot.services.choices import Option, pick_option
 from clinicbot.services.handoff import request_human
 from clinicbot.services.patients import parse_birth_date, parse_email, parse_full_name
+from clinicbot.services.visit_history import first_visit_from_history
 from clinicbot.tenancy.current import current_facts, current_settings
 from clinicbot.tenancy.senders import phone_of
 
@@ -59,6 +59,23 @@ class JourneyFormValidator(FormValidationAction, ABC):
             for event in events
         )
         return [*events, ConversationPaused()] if handed_over else events
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """The slots' validation; on the form's first turn, the days and part of the day asked
+        for in an earlier journey are forgotten unless this message asks for them again."""
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        if tracker.get_slot("requested_slot") is None:
+            fresh = {
+                "dias_preferidos": slots.latest_range(tracker),
+                "periodo_preferido": next(tracker.get_latest_entity_values("periodo"), None),
+            }
+            for slot, given in fresh.items():
+                if given is None and tracker.get_slot(slot) is not None:
+                    tracker.slots[slot] = None
+                    events.append(SlotSet(slot, None))
+        return events
 
     async def required_slots(
         self,
@@ -110,22 +127,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
         }
         if verified and patient is not None:
             found["paciente_nome"] = patient.name
-            found.update(self._history_tells_first_visit(digits))
         return found
-
-    def _history_tells_first_visit(self, cpf: str) -> Slots:
-        """``primeira_consulta`` False for a patient who has been seen before (a past
-        appointment that was not canceled); nothing when the history does not tell."""
-        if self.form_name() != BOOKING_FORM or not current_facts().asks_first_visit:
-            return {}
-        try:
-            history = booking_service().agenda.patient_appointments(cpf)
-        except GestaoDSError:
-            logger.exception("patient history lookup failed")
-            return {}
-        now = utcnow()
-        seen = any(a.starts_at < now and a.status != CANCELED for a in history)
-        return {FIRST_VISIT: False} if seen else {}
 
     def validate_paciente_nascimento(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -150,8 +152,7 @@ class JourneyFormValidator(FormValidationAction, ABC):
             return {"paciente_nascimento": None}
         booking = self.form_name() == BOOKING_FORM
         if patient is not None and identity.birth_date_matches(patient, born):
-            verified = {**told, "identidade_verificada": True, "paciente_nome": patient.name}
-            return {**verified, **self._history_tells_first_visit(patient.cpf)}
+            return {**told, "identidade_verificada": True, "paciente_nome": patient.name}
         if patient is None and booking:
             return told  # a new patient: registration goes on
         failures = identity.record_failure(phone_of(tracker.sender_id))
@@ -281,6 +282,17 @@ def _listed_day(options: list[Option]) -> date | None:
     return datetime.fromisoformat(options[0]["value"]).date() if options else None
 
 
+def _first_visit_in_history(cpf: str) -> bool | None:
+    """What the patient's agenda history tells (:mod:`clinicbot.services.visit_history`);
+    None when it does not, or cannot be read (the patient is asked)."""
+    try:
+        history = booking_service().agenda.patient_appointments(cpf)
+    except GestaoDSError:
+        logger.exception("patient history lookup failed")
+        return None
+    return first_visit_from_history(history, utcnow())
+
+
 def _hand_over(dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
     """Out of identity checks for today: the staff take over (the form stops, the bot
     pauses; see :meth:`JourneyFormValidator.run`)."""
@@ -300,15 +312,34 @@ class ValidateAgendamentoForm(JourneyFormValidator):
     def name(self) -> str:
         return "validate_agendamento_form"
 
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Also ``primeira_consulta`` from a known patient's agenda history, when it tells and
+        the question has not been asked yet (the patient's answer is never overridden)."""
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        pending = (
+            current_facts().asks_first_visit
+            and tracker.get_slot("paciente_cadastrado")
+            and tracker.get_slot("identidade_verificada")
+            and tracker.get_slot("cpf")
+            and tracker.get_slot(FIRST_VISIT) is None
+            and tracker.get_slot("requested_slot") != FIRST_VISIT
+        )
+        if pending and (told := _first_visit_in_history(tracker.get_slot("cpf"))) is not None:
+            tracker.slots[FIRST_VISIT] = told
+            events.append(SlotSet(FIRST_VISIT, told))
+        return events
+
     def validate_paciente_nome(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         entity = next(tracker.get_latest_entity_values("nome"), None)
-        typed = without_remark(str(value or ""))
         name = parse_full_name(without_remark(str(entity or "")))
         # "ANA LIMA" in capitals is a name; "QUERO REMARCAR MINHA CONSULTA" is not
-        if name is None and could_be_name(typed):
-            name = parse_full_name(typed)
+        typed = parse_full_name(without_remark(str(value or "")))
+        if name is None and typed is not None and could_be_name(typed):
+            name = typed
         if name is None:
             dispatcher.utter_message(response="utter_nome_invalido")
         return {"paciente_nome": name}

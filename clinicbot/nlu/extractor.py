@@ -82,13 +82,14 @@ def _learned_name_checked(
     entity: dict[str, Any], text: str, cued: list[Span]
 ) -> dict[str, Any] | None:
     """A CRF name without the remark after a comma ("Ana Lima, pode ser com y"); None for
-    one in a message typed in capitals ("QUERO REMARCAR MINHA CONSULTA") or holding words
-    of a request. Cue-introduced names are kept as the grammar found them."""
+    one holding words of a request, or in a request typed in capitals ("QUERO REMARCAR MINHA
+    CONSULTA": the CRF reads capitalised words as a name; "JOSÉ CARLOS PEREIRA" stays a name).
+    Cue-introduced names are kept as the grammar found them."""
     if entity[ENTITY_ATTRIBUTE_TYPE] != NAME or _span(entity) in cued:
         return entity
     start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
     name = without_remark(text[start:end])
-    if not name or is_shouted(text) or not could_be_name(name):
+    if not name or not could_be_name(name) or (is_shouted(text) and not could_be_name(text)):
         return None
     if len(name) == end - start:
         return entity

@@ -30,7 +30,7 @@ class Clinic:
     payment: str
     specialties: list[str]
     human_hours: str
-    asks_first_visit: bool = False
+    asks_first_visit: bool = True  # see clinic.yml
     # periodo value -> "HH:MM-HH:MM" (see clinic.yml and clinicbot.services.time_windows)
     time_windows: dict[str, str] = field(default_factory=dict)
 

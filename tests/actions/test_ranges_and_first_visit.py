@@ -82,6 +82,12 @@ def test_a_vague_time_reads_naturally(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "horários livres depois do almoço entre 07/12 e 13/12" in text
 
 
+def visit(days: int, status: str) -> Appointment:
+    """An appointment ``days`` from now (negative: in the past) with ``status``."""
+    starts_at = datetime.now(timezone.utc) + timedelta(days=days)
+    return Appointment(id=f"a{days}", starts_at=starts_at, status=status)
+
+
 class TestFirstVisit:
     @pytest.fixture(autouse=True)
     def _asks(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,14 +121,75 @@ class TestFirstVisit:
         else:
             assert said == []
 
-    @pytest.mark.parametrize(
-        ("status", "told"), [("completed", {"primeira_consulta": False}), ("canceled", {})]
-    )
-    def test_a_past_visit_in_the_history_answers_it(
-        self, monkeypatch: pytest.MonkeyPatch, status: str, told: dict[str, Any]
-    ) -> None:
-        past = datetime.now(timezone.utc) - timedelta(days=40)
-        history = [Appointment(id="a1", starts_at=past, status=status)]
+    @staticmethod
+    def validated(history: list[Appointment], **slots: Any) -> list[dict[str, Any]]:
+        """The events of the booking form's validation for a known, verified patient."""
         agenda = SimpleNamespace(patient_appointments=lambda cpf: history)
-        monkeypatch.setattr("actions.forms.booking_service", lambda: SimpleNamespace(agenda=agenda))
-        assert ValidateAgendamentoForm()._history_tells_first_visit("39053344705") == told
+        known = {"cpf": "39053344705", "paciente_cadastrado": True, "identidade_verificada": True}
+        on = tracker(slots={**known, **slots}, form="agendamento_form")
+        validator = ValidateAgendamentoForm()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("actions.forms.booking_service", lambda: SimpleNamespace(agenda=agenda))
+            return asyncio.run(validator.get_validation_events(CollectingDispatcher(), on, {}))
+
+    @pytest.mark.parametrize(
+        ("history", "told"),
+        [
+            ([visit(-40, "completed")], [False]),  # seen before: a return
+            ([], [True]),  # registered, never booked: the first visit
+            ([visit(-40, "canceled"), visit(-10, "no_show")], [True]),  # never came
+            ([visit(+5, "scheduled")], []),  # only upcoming: not evident, asked
+        ],
+    )
+    def test_the_history_answers_it_when_it_tells(
+        self, history: list[Appointment], told: list[bool]
+    ) -> None:
+        events = self.validated(history, requested_slot="paciente_nascimento")
+        assert [e["value"] for e in events if e["name"] == "primeira_consulta"] == told
+
+    def test_the_patients_answer_is_never_overridden(self) -> None:
+        events = self.validated([visit(-40, "completed")], requested_slot="primeira_consulta")
+        assert events == []
+        events = self.validated([visit(-40, "completed")], primeira_consulta=True)
+        assert events == []
+
+
+class TestStalePreferences:
+    """A form's first turn keeps only the days and period this message asks for."""
+
+    @staticmethod
+    def validated(**latest: Any) -> list[dict[str, Any]]:
+        earlier = {"dias_preferidos": NEXT_WEEK, "periodo_preferido": "manha", "cpf": "1"}
+        on = tracker(slots=earlier, form="agendamento_form", **latest)
+        validator = ValidateAgendamentoForm()
+        return asyncio.run(validator.get_validation_events(CollectingDispatcher(), on, {}))
+
+    def test_an_earlier_journeys_range_and_period_are_forgotten(self) -> None:
+        events = self.validated(text="quero marcar outra consulta")
+        assert {e["name"]: e["value"] for e in events} == {
+            "dias_preferidos": None,
+            "periodo_preferido": None,
+        }
+
+    def test_this_messages_period_stays(self) -> None:
+        period = [{"entity": "periodo", "value": "manha", "start": 13, "end": 21}]
+        events = self.validated(text="quero marcar de manhã", entities=period)
+        assert {e["name"]: e["value"] for e in events} == {"dias_preferidos": None}
+
+
+def test_a_range_already_over_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked for on Monday night, answered after midnight: the plain list of days."""
+    agenda = RangeAgenda({date(2026, 12, 2): {"manha"}})
+    over = {"from": "2026-11-30", "to": "2026-11-30"}
+    [text] = ask_day(monkeypatch, agenda, dias_preferidos=over)
+    assert "30/11" not in text, text
+    assert agenda.calls == [{"start": None, "until": None, "period": None}]
+
+
+def test_a_range_begun_already_is_offered_from_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    agenda = RangeAgenda({date(2026, 12, 2): {"manha"}})
+    [text] = ask_day(
+        monkeypatch, agenda, dias_preferidos={"from": "2026-11-30", "to": "2026-12-06"}
+    )
+    assert "entre 01/12 e 06/12" in text, text
+    assert agenda.calls == [{"start": TUESDAY, "until": date(2026, 12, 6), "period": None}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
+import pytest
 import requests
 from validate_docbr import CPF
 
@@ -85,3 +86,25 @@ def test_webhook_rejects_bad_token_and_malformed_body(stack: Stack, patient_fact
         timeout=5,
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("typed", "registered"),
+    [("Ana Paula Lima, pode ser com y", "Ana Paula Lima"), ("ANA PAULA LIMA", "Ana Paula Lima")],
+)
+def test_a_new_patients_name_leaves_out_remarks_and_capitals(
+    stack: Stack, sandbox_url, patient_factory, typed: str, registered: str
+):
+    patient = patient_factory()
+    new_cpf = CPF().generate()
+    patient.say("quero marcar uma consulta")
+    assert "nascimento" in patient.say(new_cpf).lower()
+    assert "nome completo" in patient.say("12/03/1988").lower()
+    assert "e-mail" in patient.say(typed).lower()
+    assert menu_lines(patient.say("ana.lima@example.com"))
+    patient.say("1")
+    patient.say("1")
+    assert "Prontinho, Ana!" in patient.say("sim")
+    state = requests.get(f"{sandbox_url}/__sandbox/gestaods/state", timeout=5).json()
+    [saved] = [p for p in state["patients"] if p["cpf"] == new_cpf]
+    assert saved["nome_completo"] == registered, saved

@@ -21,6 +21,18 @@ def test_a_message_in_capitals_is_not_a_name() -> None:
     assert names(text, [crf_name(text, "REMARCAR MINHA CONSULTA")]) == []
 
 
+def test_a_name_typed_in_capitals_is_kept() -> None:
+    text = "JOSÉ CARLOS PEREIRA"
+    assert names(text, [crf_name(text, text)]) == [text]
+    shouted = "NOME: MARCOS PAULO SILVA"
+    assert names(shouted, [crf_name(shouted, "MARCOS PAULO SILVA")]) == ["MARCOS PAULO SILVA"]
+
+
+def test_a_name_beside_a_shouted_request_is_dropped() -> None:
+    text = "QUERO MARCAR PRA ANA LIMA"
+    assert names(text, [crf_name(text, "ANA LIMA")]) == []
+
+
 def test_a_cue_introduced_name_in_capitals_is_kept() -> None:
     assert names("MEU NOME É ANA LIMA", []) == ["ANA LIMA"]
 
