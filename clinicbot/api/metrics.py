@@ -1,4 +1,5 @@
-"""``/api/v1/metrics``: the daily ``chatbot_metrics`` rows of a date range (at most a year)."""
+"""``/api/v1/metrics``: the key's clinic's daily figures over a date range (at most a year),
+with ``chatbot_metrics``' columns (:mod:`clinicbot.services.daily_metrics`)."""
 
 from __future__ import annotations
 
@@ -7,30 +8,15 @@ from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
-from sqlalchemy import select
 
 from clinicbot.api import fields
 from clinicbot.api.endpoint import endpoint, engine_of, run_sync
 from clinicbot.api.keys import Caller
 from clinicbot.api.problems import bad_request
 from clinicbot.db.engine import session_scope
-from clinicbot.db.models import ChatbotMetrics
+from clinicbot.services.daily_metrics import clinic_daily_metrics
 
 MAX_DAYS = 366
-
-
-def metrics_item(row: ChatbotMetrics) -> dict[str, Any]:
-    return {
-        "date": row.date.isoformat(),
-        "total_conversations": row.total_conversations,
-        "bot_resolved_conversations": row.bot_resolved_conversations,
-        "successful_appointments": row.successful_appointments,
-        "bot_resolution_rate": row.bot_resolution_rate,
-        "responses_count": row.responses_count,
-        "avg_response_time_ms": row.avg_response_time_ms,
-        "satisfaction_count": row.satisfaction_count,
-        "satisfaction": row.satisfaction,
-    }
 
 
 def metrics_blueprint() -> Blueprint:
@@ -50,12 +36,7 @@ def metrics_blueprint() -> Blueprint:
 
         def read() -> list[dict[str, Any]]:
             with session_scope(engine_of(request)) as session:
-                rows = session.execute(
-                    select(ChatbotMetrics)
-                    .where(ChatbotMetrics.date >= first, ChatbotMetrics.date <= last)
-                    .order_by(ChatbotMetrics.date)
-                ).scalars()
-                return [metrics_item(row) for row in rows]
+                return clinic_daily_metrics(session, caller.clinic_id, first, last)
 
         return json(
             {"from": first.isoformat(), "to": last.isoformat(), "data": await run_sync(read)}

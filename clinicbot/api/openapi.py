@@ -402,7 +402,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/metrics": {
             "get": _operation(
                 "dailyMetrics",
-                "Daily chatbot metrics of a date range (at most 366 days)",
+                "The key's clinic's daily metrics over a date range (at most 366 days)",
                 "read",
                 _ok(
                     {

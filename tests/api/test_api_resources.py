@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
+from clinicbot.api.keys import create_key
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import (
-    ChatbotMetrics,
+    Conversation,
     ConversationMessage,
     IntegrationEvent,
     WaitingList,
     WebhookDelivery,
 )
+from clinicbot.settings import get_settings
+from clinicbot.tenancy.registry import NewClinic, add_clinic
 from tests.api.conftest import MARINA_CPF, PHONE, Api, assert_problem
 
 OTHER = "5531977776666"
@@ -91,17 +94,36 @@ def test_export_then_erase_a_patient(api: Api) -> None:
     assert_problem(api.delete("/api/v1/patients/12", admin), 400)
 
 
-def test_metrics_of_a_date_range(api: Api) -> None:
-    read = api.key("read")
+def test_metrics_of_a_date_range_are_the_keys_clinics(api: Api) -> None:
     with session_scope(api.engine) as session:
-        for day, total in ((date(2031, 3, 9), 4), (date(2031, 3, 10), 7), (date(2031, 3, 11), 1)):
-            session.add(ChatbotMetrics(date=day, total_conversations=total))
-    answer = api.get("/api/v1/metrics", read, **{"from": "2031-03-10", "to": "2031-03-11"})
-    assert answer.status_code == 200, answer.text
-    assert [(d["date"], d["total_conversations"]) for d in answer.json()["data"]] == [
-        ("2031-03-10", 7),
-        ("2031-03-11", 1),
+        other, _ = add_clinic(session, NewClinic(slug="sul", name="Sul"), get_settings())
+        for clinic, day, count in ((1, 9, 4), (1, 10, 2), (1, 11, 1), (other, 10, 5)):
+            for n in range(count):
+                session.add(
+                    Conversation(
+                        clinic_id=clinic,
+                        phone=f"55319{clinic:02d}{day:02d}{n:04d}",
+                        started_at=datetime(2031, 3, day, 15, tzinfo=timezone.utc),
+                        resolved_by_bot=n == 0,
+                        appointment_booked=n == 0 and clinic == 1,
+                        satisfaction=4 if n == 0 else None,
+                    )
+                )
+    span = {"from": "2031-03-10", "to": "2031-03-11"}
+    mine = api.get("/api/v1/metrics", api.key("read"), **span)
+    assert mine.status_code == 200, mine.text
+    assert [
+        (d["date"], d["total_conversations"], d["successful_appointments"], d["satisfaction"])
+        for d in mine.json()["data"]
+    ] == [("2031-03-10", 2, 1, 4.0), ("2031-03-11", 1, 1, 4.0)]
+    assert mine.json()["data"][0]["bot_resolution_rate"] == 0.5
+    with session_scope(api.engine) as session:
+        theirs_key = create_key(session, name="sul", scopes=["read"], clinic_id=other).key
+    theirs = api.get("/api/v1/metrics", {"Authorization": f"Bearer {theirs_key}"}, **span)
+    assert [(d["date"], d["total_conversations"]) for d in theirs.json()["data"]] == [
+        ("2031-03-10", 5)
     ]
+    read = api.key("read")
     assert_problem(api.get("/api/v1/metrics", read, **{"from": "2031-03-10"}), 400)
     assert_problem(
         api.get("/api/v1/metrics", read, **{"from": "2031-03-10", "to": "2030-01-01"}), 400

@@ -30,6 +30,7 @@ from clinicbot.db.models import (
 )
 from clinicbot.rasa.event_broker import MessageLogBroker
 from clinicbot.services import lifecycle
+from clinicbot.services.daily_metrics import clinic_daily_metrics
 from clinicbot.whatsapp import inbox
 from clinicbot.whatsapp.outbox import enqueue_text
 from tests.integrations.schemas import assert_valid_event
@@ -160,6 +161,8 @@ def test_every_daily_metric_matches_the_hand_computed_figures(day: Day, engine: 
             for moment, row in rows.items()
         }
         assert all(row.updated_at is not None for row in rows.values())
+        # One clinic's own figures (the public API's) are the same as the deployment's here.
+        own = clinic_daily_metrics(session, 1, DAY, NEXT_DAY)
         outcomes = session.execute(
             select(Conversation.phone, Conversation.outcome, Conversation.status).order_by(
                 Conversation.id
@@ -205,6 +208,13 @@ def test_every_daily_metric_matches_the_hand_computed_figures(day: Day, engine: 
         "satisfaction_sum": 0,
         "satisfaction": None,
     }
+    assert [row.pop("date") for row in own] == [DAY.isoformat(), NEXT_DAY.isoformat()]
+    for figures, moment in zip(own, (DAY, NEXT_DAY), strict=True):
+        assert figures == {
+            name: value
+            for name, value in metrics[moment].items()
+            if name not in ("response_time_ms_sum", "satisfaction_sum")
+        }
     assert outcomes == [
         (ANA, "booked", "closed"),
         (BRUNO, "answered", "expired"),

@@ -11,6 +11,7 @@ import inspect
 import io
 import pkgutil
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from clinicbot.db.models import ConversationMessage, WebhookDelivery
 from clinicbot.integrations import events, subscriptions
 from clinicbot.integrations import webhooks as crm_webhooks
 from clinicbot.messages import cache, nlg, rendering, satisfaction, store
-from clinicbot.services import analytics, booking_attempts, nlu_review
+from clinicbot.services import analytics, booking_attempts, daily_metrics, nlu_review
 from clinicbot.services.alerts.evaluator import AlertEvaluator
 from clinicbot.settings import Settings
 from clinicbot.tenancy.clinic_data import export_clinic
@@ -36,6 +37,7 @@ from clinicbot.tenancy.sessions import clinic_session
 from tests.db import factories
 
 A = 1
+ALL_DAYS = (date(2000, 1, 1), date(2100, 1, 1))
 KEY = "utter_saudacao"
 A_TEXT = "Olá, aqui é a Clínica A!"
 PHONE = "5531988887777"
@@ -188,6 +190,9 @@ def probes(engine: Engine, settings: Settings, a: dict[str, Any]) -> dict[str, C
         "clinicbot.services.nlu_review.messages_to_review": lambda s: nlu_review.messages_to_review(
             s, period, tz=tz, clinic_id=A
         ),
+        "clinicbot.services.daily_metrics.clinic_daily_metrics": lambda s: (
+            daily_metrics.clinic_daily_metrics(s, A, *ALL_DAYS)
+        ),
     }
 
 
@@ -229,6 +234,7 @@ def test_every_clinic_taking_service_refuses_another_clinic(
             "clinicbot.messages.rendering.render",
             "clinicbot.services.analytics.dashboard_report",
             "clinicbot.services.nlu_review.messages_to_review",
+            "clinicbot.services.daily_metrics.clinic_daily_metrics",
             "clinicbot.api.keys.revoke_key",
             "clinicbot.integrations.subscriptions.deactivate_subscription",
             "clinicbot.integrations.webhooks.replay_delivery",
@@ -243,5 +249,8 @@ def test_every_clinic_taking_service_refuses_another_clinic(
     )
     assert {name: outcomes[name] for name in writes} == dict.fromkeys(writes, "CrossClinicWrite")
     assert _export(engine) == before  # whatever the rest did, nothing of clinic A changed
+    with acting_for(A), clinic_session(A, engine) as session:  # A itself sees its figures
+        [day] = daily_metrics.clinic_daily_metrics(session, A, *ALL_DAYS)
+        assert day["total_conversations"] == 1
     with session_scope(engine) as session:
         assert session.execute(select(ConversationMessage.clinic_id)).scalars().all() == [A]
