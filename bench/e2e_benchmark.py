@@ -133,6 +133,8 @@ class Options:
     report: Path
     plot: Path | None
     keep: bool
+    # A baseline model trained by an earlier run (its 30-odd minutes of training not repeated).
+    baseline_model: Path | None = None
 
 
 @dataclass
@@ -381,7 +383,9 @@ def run(options: Options, command: str) -> Results:
         for model in ("project", "baseline"):
             if model not in needed:
                 continue
-            if options.train:
+            if model == "baseline" and options.baseline_model is not None:
+                models[model] = options.baseline_model
+            elif options.train:
                 models[model], results.train_s[model] = train(model, workdir / "models" / model)
             elif model == "project":
                 models[model] = MODEL_PATH
@@ -609,6 +613,8 @@ def reading(results: Results) -> list[str]:
         )
         if "baseline" in results.train_s:
             line += f", baseline {results.train_s['baseline']:.0f} s"
+        elif results.options.baseline_model is not None:
+            line += ", baseline not trained in this run (`--baseline-model`: an earlier run's)"
         lines.append(line + ".")
     for run in results.runs:
         errors = sum(len(level.errors) for level in run.levels)
@@ -749,6 +755,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--no-train", action="store_true", help="serve models/clinicbot.tar.gz, no baseline"
     )
+    parser.add_argument(
+        "--baseline-model", type=Path, help="serve this baseline model instead of training one"
+    )
     parser.add_argument("--no-profile", action="store_true", help="no py-spy profile")
     parser.add_argument("--report", type=Path, default=REPORT_PATH)
     parser.add_argument("--plot", type=Path, default=PLOT_PATH)
@@ -775,6 +784,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         report=args.report,
         plot=None if args.no_plot else args.plot,
         keep=args.keep,
+        baseline_model=args.baseline_model,
     )
 
 
