@@ -206,18 +206,20 @@ class Exchange:
 
 
 def _pick(patient: Patient, index: int) -> str:
-    """Option ``index`` (wrapping) of the menu in the last answer: patients starting together
-    pick different slots, so they do not race each other for one."""
+    """Option ``index`` (wrapping) of the menu in the last answer."""
     options = menu_options(patient.last_answer)
     return options[index % len(options)] if options else "1"
 
 
 def _day(patient: Patient) -> str:
+    patient.days_offered = max(1, len(menu_options(patient.last_answer)))
     return _pick(patient, patient.number)
 
 
 def _time(patient: Patient) -> str:
-    return _pick(patient, patient.number // 3)
+    """Patients starting together pick different (day, time) pairs, so that they do not race
+    each other for one slot: day ``n mod D``, time ``n div D`` (distinct while n < D × T)."""
+    return _pick(patient, patient.number // patient.days_offered)
 
 
 # The conversation every simulated patient holds: 12 messages.
@@ -248,6 +250,7 @@ class Patient:
     delivered: DeliveredLog
     last_answer: str = ""
     exchanges: list[Exchange] = field(default_factory=list)
+    days_offered: int = 1  # how many days the last day menu listed
 
     @classmethod
     def register(
