@@ -55,8 +55,9 @@ def webhook() -> Iterator[tuple[WebhookReceiver, str]]:
 
 
 @pytest.fixture
-def settings(_zapi: tuple[FakeZapi, str]) -> Settings:
-    """Every alert setting explicit: nothing from this machine's environment."""
+def settings(_zapi: tuple[FakeZapi, str], zapi: FakeZapi) -> Settings:
+    """Every alert setting explicit: nothing from this machine's environment, and a connected
+    Z-API fake (``zapi`` resets what an earlier test, in any order, did to the shared one)."""
     return dataclasses.replace(
         read_settings(),
         clinic_tz_name="America/Sao_Paulo",
