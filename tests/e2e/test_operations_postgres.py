@@ -5,6 +5,7 @@ every process exports its Prometheus metrics; a goodbye ends the conversation.""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -165,4 +166,11 @@ def test_the_action_servers_gestaods_calls_are_counted(
     patient.say("quero marcar uma consulta")
     patient.say(CPF().generate())  # an unknown CPF: the action server asks GestãoDS
     actions = requests.get(f"http://127.0.0.1:{pg_stack.ports.actions}/metrics", timeout=10)
-    assert 'clinicbot_api_calls_total{outcome="ok",service="gestaods"}' in actions.text
+    # Counted whatever the outcome (a loaded machine may time a call out).
+    counted = re.findall(
+        r'^clinicbot_api_calls_total\{outcome="\w+",service="gestaods"\} ([0-9.]+)$',
+        actions.text,
+        re.MULTILINE,
+    )
+    api_lines = [line for line in actions.text.splitlines() if "clinicbot_api" in line]
+    assert sum(float(value) for value in counted) >= 1, api_lines
