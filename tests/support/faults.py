@@ -167,25 +167,28 @@ class FaqLoad:
         return finished == len(ids) and pending == 0
 
     def only_orphans_left(self, database: Engine, since: datetime) -> bool:
-        """The only unfinished messages are ``processing`` under a claim taken before ``since``
-        (by a process that then lost its database, or was killed)."""
+        """The only unfinished messages are orphans, ``processing`` under a claim taken before
+        ``since`` (by a process that then lost its database, or was killed), and the later
+        messages of their patients, which wait for them (a patient's turns run in order)."""
         if not self.done_sending:
             return False
         with database.connect() as connection:
             rows = connection.execute(
                 text(
-                    "SELECT status, claimed_at FROM conversation_messages WHERE direction = 'in' "
-                    "AND status NOT IN ('processed', 'dead', 'throttled') "
+                    "SELECT phone, status, claimed_at FROM conversation_messages "
+                    "WHERE direction = 'in' AND status NOT IN ('processed', 'dead', 'throttled') "
                     "AND external_message_id IN :ids"
                 ).bindparams(_expanding("ids")),
                 {"ids": sorted(self.acknowledged)},
             ).all()
-        return bool(rows) and all(
-            row.status == "processing"
+        orphaned_phones = {
+            row.phone
+            for row in rows
+            if row.status == "processing"
             and row.claimed_at is not None
             and _aware(row.claimed_at) < since
-            for row in rows
-        )
+        }
+        return bool(orphaned_phones) and all(row.phone in orphaned_phones for row in rows)
 
     def tally(self, fault: str, database: Engine, seconds: float) -> Tally:
         return tally_messages(
@@ -367,9 +370,9 @@ def settle_with_orphans(
     stack: Stack, database: Engine, load: FaqLoad, since: datetime, deadline: float = SETTLE_SECONDS
 ) -> None:
     """Wait until ``load`` settled. A turn claimed before the fault (``since``) and still
-    ``processing`` when nothing else is left belongs to a process that lost it; recovery takes
-    it over once its claim is :data:`STALE_CLAIM` old: the clock is moved that far (at most
-    every 10 s) instead of waiting for it."""
+    ``processing`` when nothing but it and its patient's later messages is left belongs to a
+    process that lost it; recovery takes it over once its claim is :data:`STALE_CLAIM` old: the
+    clock is moved that far (at most every 10 s) instead of waiting for it."""
     moved_at = -math.inf
 
     def settled() -> bool:
