@@ -428,8 +428,13 @@ def method_lines(results: Results) -> list[str]:
         "",
         "- **Models**: *project* is `config.yml`; *baseline* is `rasa init`'s config (empty "
         "pipeline and policies, which Rasa fills with DIET, ResponseSelector, Memoization, "
-        "Rule, UnexpecTED and TED), trained on the same `domain.yml` and `data/`. Both "
-        "trained in this run (`rasa train --force`), one after the other, timed."
+        "Rule, UnexpecTED and TED), trained on the same `domain.yml` and `data/`. "
+        + (
+            "The project's trained in this run (`rasa train --force`, timed); the baseline "
+            f"served from an earlier run's model (`{options.baseline_model.name}`)."
+            if options.baseline_model is not None
+            else "Both trained in this run (`rasa train --force`), one after the other, timed."
+        )
         if options.train
         else "- **Models**: *project* is `models/clinicbot.tar.gz` (not retrained, not timed).",
         "- **Stacks**: `tests.support.stack.sandbox_stack` (what `make run` starts: sandbox "
