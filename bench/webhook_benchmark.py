@@ -43,6 +43,7 @@ from typing import Any
 
 import requests
 
+from bench.conversations import POLL_SECONDS, Delivered, DeliveredLog
 from bench.report import Stamp, command_line, header_lines, percentile
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
 from clinicbot.stack import MODEL_PATH, Stack
@@ -53,7 +54,6 @@ REPORT_PATH = Path(__file__).with_name("webhook_report.md")
 # FAQ turns and a greeting: no form state, no GestãoDS call, one answer each.
 TEXTS = ("oi", "quanto custa a consulta?", "qual o endereço?")
 ACK_TARGET_MS = 200.0
-POLL_SECONDS = 0.02
 REPLY_TIMEOUT = 10.0  # a FAQ answer takes well under a second; this only bounds a loss
 DUPLICATE_COPIES = 3
 # Quiet time before the final count: a second turn for the same message would answer by then.
@@ -75,15 +75,6 @@ class Config:
 class Target:
     rasa_url: str
     sandbox_url: str
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """One message the fake Z-API accepted, i.e. what the patient's WhatsApp would show."""
-
-    seq: int
-    phone: str
-    at_ms: int  # the fake's ``momment``: epoch milliseconds when it recorded the message
 
 
 @dataclass(frozen=True)
@@ -147,62 +138,6 @@ class Results:
 
     def phase(self, name: str) -> list[Exchange]:
         return [exchange for exchange in self.exchanges if exchange.phase == name]
-
-
-class DeliveredLog:
-    """Everything the fake Z-API delivered, fetched by one thread every :data:`POLL_SECONDS`."""
-
-    def __init__(self, sandbox_url: str) -> None:
-        self._url = f"{sandbox_url}/__sandbox/zapi/messages"
-        self._by_phone: dict[str, list[Delivered]] = defaultdict(list)
-        self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="zapi-poller", daemon=True)
-        self._last = 0
-
-    def __enter__(self) -> DeliveredLog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def count(self, phone: str) -> int:
-        with self._changed:
-            return len(self._by_phone[phone])
-
-    def wait(self, phone: str, count: int, timeout: float) -> Delivered | None:
-        """The ``count``-th message delivered to ``phone`` (1-based), or None on timeout."""
-        with self._changed:
-            if self._changed.wait_for(lambda: len(self._by_phone[phone]) >= count, timeout):
-                return self._by_phone[phone][count - 1]
-            return None
-
-    def snapshot(self) -> dict[str, list[Delivered]]:
-        self._fetch()
-        with self._changed:
-            return {phone: list(messages) for phone, messages in self._by_phone.items()}
-
-    def _run(self) -> None:
-        with requests.Session() as session:
-            while not self._stop.wait(POLL_SECONDS):
-                try:
-                    self._fetch(session)
-                except requests.RequestException as error:  # a lost poll: the next one catches up
-                    progress(f"poll of the fake Z-API failed: {error}")
-
-    def _fetch(self, session: requests.Session | None = None) -> None:
-        answer = (session or requests).get(self._url, params={"after": self._last}, timeout=5)
-        with self._changed:
-            for message in answer.json()["messages"]:
-                if message["seq"] <= self._last:
-                    continue
-                self._last = message["seq"]
-                self._by_phone[message["phone"]].append(
-                    Delivered(message["seq"], message["phone"], message["momment"])
-                )
-            self._changed.notify_all()
 
 
 def phone_numbers() -> Iterator[str]:
