@@ -55,7 +55,7 @@ from bench.conversations import (
     run_lanes,
     sandbox_agenda,
 )
-from bench.report import PROJECT_ROOT, Stamp, command_line, header_lines, percentile
+from bench.report import PROJECT_ROOT, Stamp, command_line, header_lines, percentile, table
 from clinicbot.stack import MODEL_PATH, Service
 from tests.support.stack import sandbox_stack
 
@@ -413,11 +413,6 @@ def run(options: Options, command: str) -> Results:
 
 def fmt(value: float | None, digits: int = 0) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:,.{digits}f}"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def method_lines(results: Results) -> list[str]:

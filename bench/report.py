@@ -162,3 +162,9 @@ def header_lines(
         f"- Python {platform.python_version()}" + (f"; {versions}" if versions else ""),
         *extra,
     ]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table's lines."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]

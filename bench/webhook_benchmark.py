@@ -44,7 +44,7 @@ from typing import Any
 import requests
 
 from bench.conversations import POLL_SECONDS, Delivered, DeliveredLog
-from bench.report import Stamp, command_line, header_lines, percentile
+from bench.report import Stamp, command_line, header_lines, percentile, table
 from clinicbot.settings import SANDBOX_ZAPI_INSTANCE_ID, SANDBOX_ZAPI_INSTANCE_TOKEN
 from clinicbot.stack import MODEL_PATH, Stack
 from clinicbot.whatsapp.zapi.payloads import received_callback, text_content
@@ -421,11 +421,6 @@ def run(config: Config, command: str) -> Results:
 
 def ms(value: float | None, digits: int = 1) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def latency_row(name: str, values: Sequence[float], digits: int = 1) -> list[str]:
