@@ -28,6 +28,7 @@ from tests.support.stack_fixtures import (  # noqa: F401  (fixtures and helpers 
     sandbox_state,
     sandbox_url,
     turns,
+    waiting_list_to_itself,
 )
 
 
@@ -40,5 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             # An unanswered booking is looked for every second for 30 s (test_uncertain_booking).
             "BOOKING_CHECK_INTERVAL_SECONDS": "1",
             "BOOKING_CHECK_WINDOW_SECONDS": "30",
+            # The tests that free a slot expect that slot's offer, not one the availability
+            # poll made meanwhile of another free time (the poll is tested in tests/services).
+            "AVAILABILITY_POLL_MINUTES": "240",
         },
     )

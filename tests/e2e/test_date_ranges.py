@@ -141,6 +141,7 @@ def test_the_waiting_list_for_next_week_is_offered_a_slot_freed_next_week_only(
     agenda: GestaoDSClient,
     patient_with_appointment: AgendaPatient,
     patient: WhatsAppPatient,
+    waiting_list_to_itself: None,
 ) -> None:
     clock(NOW)
     waiting = patient_factory()

@@ -19,6 +19,7 @@ def test_freed_slot_is_offered_to_the_waiting_patient_who_takes_it(
     patient: WhatsAppPatient,
     patient_with_appointment: AgendaPatient,
     agenda: GestaoDSClient,
+    waiting_list_to_itself: None,
 ):
     waiting_cpf = CPF().generate()
     agenda.register_patient(name="Helena Espera Costa", cpf=waiting_cpf, email="h@example.org")

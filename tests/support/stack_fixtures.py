@@ -169,6 +169,24 @@ def clear_agenda_faults(sandbox_url: str) -> None:
     requests.post(f"{sandbox_url}/__sandbox/gestaods/failures", json=body, timeout=5)
 
 
+@pytest.fixture
+def waiting_list_to_itself(stack: Stack) -> None:
+    """Earlier tests' patients leave the waiting list, so that a slot this test frees is offered
+    to this test's waiting patient (the list is shared by the session's stack, and the order
+    of its queue follows a clock the tests move back and forth)."""
+    engine = create_engine(stack.env["DATABASE_URL"])
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE waiting_list SET status = 'left' "
+                    "WHERE status IN ('waiting', 'offered')"
+                )
+            )
+    finally:
+        engine.dispose()
+
+
 def local_appointments(stack: Stack, cpf: str) -> list[tuple[str, str]]:
     """The stack's own copy of the patient's appointments: (phone, status)."""
     engine = create_engine(stack.env["DATABASE_URL"])
