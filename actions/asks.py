@@ -17,7 +17,7 @@ from clinicbot.gestaods.errors import GestaoDSError
 from clinicbot.gestaods.models import Appointment
 from clinicbot.ptbr.formatting import day_range, long_day, period_phrase
 from clinicbot.services.choices import Option
-from clinicbot.settings import get_settings
+from clinicbot.tenancy.current import current_settings
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _still_ahead(days: tuple[date, date] | None) -> tuple[date, date] | None:
     before midnight, answered after: the plain list of days is offered instead)."""
     if days is None:
         return None
-    first, last = max(days[0], get_settings().clinic_today()), days[1]
+    first, last = max(days[0], current_settings().clinic_today()), days[1]
     return (first, last) if first <= last else None
 
 

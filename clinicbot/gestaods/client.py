@@ -36,7 +36,7 @@ from clinicbot.gestaods.errors import (
     ValidationError,
 )
 from clinicbot.gestaods.models import ApiCallRecord, Appointment, Patient
-from clinicbot.gestaods.redis_cache import RedisTTLCache
+from clinicbot.gestaods.redis_cache import RedisTTLCache, agenda_namespace
 from clinicbot.gestaods.transport import ApiResponse, Transport
 from clinicbot.pii import mask_cpf
 from clinicbot.ptbr.cpf import CPF_LENGTH, cpf_digits
@@ -135,7 +135,13 @@ class GestaoDSClient:
     ) -> GestaoDSClient:
         settings = settings or get_settings()
         shared_cache = (
-            RedisTTLCache.from_url(settings.redis_url, AVAILABILITY_TTL_SECONDS)
+            RedisTTLCache.from_url(
+                settings.redis_url,
+                AVAILABILITY_TTL_SECONDS,
+                agenda_namespace(
+                    settings.gestaods_base_url, settings.gestaods_prefix, settings.gestaods_token
+                ),
+            )
             if settings.redis_url
             else None
         )

@@ -8,6 +8,7 @@ availability is then read from GestãoDS, which is always correct, only slower.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Hashable
@@ -19,6 +20,14 @@ import redis
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "clinicbot:gestaods:availability"
+
+
+def agenda_namespace(base_url: str, prefix: str, token: str) -> str:
+    """The namespace of one GestãoDS agenda: the processes of a clinic share it, and two
+    clinics (two accounts, or two environments of one) never read each other's free times.
+    The token enters only through a hash, so Redis never holds it."""
+    account = hashlib.sha256(f"{base_url}|{prefix}|{token}".encode()).hexdigest()[:16]
+    return f"{NAMESPACE}:{account}"
 
 
 def _encode_item(item: date | datetime) -> dict[str, str]:
@@ -44,8 +53,9 @@ class RedisTTLCache:
         self._namespace = namespace
 
     @classmethod
-    def from_url(cls, url: str, ttl: float) -> RedisTTLCache:
-        return cls(redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5), ttl)
+    def from_url(cls, url: str, ttl: float, namespace: str = NAMESPACE) -> RedisTTLCache:
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return cls(client, ttl, namespace)
 
     def get(self, key: Hashable) -> Any | None:
         try:

@@ -51,7 +51,7 @@ class RangeAgenda:
 @pytest.fixture(autouse=True)
 def _today(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = SimpleNamespace(clinic_today=lambda: TUESDAY)
-    monkeypatch.setattr("actions.asks.get_settings", lambda: settings)
+    monkeypatch.setattr("actions.asks.current_settings", lambda: settings)
 
 
 def ask_day(monkeypatch: pytest.MonkeyPatch, agenda: RangeAgenda, **slots: Any) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -9,8 +10,12 @@ from datetime import date, datetime
 import pytest
 import redis
 
-from clinicbot.gestaods.redis_cache import RedisTTLCache
-from tests.gestaods.conftest import MARINA, TZ, LiveGestaoDS
+from clinicbot.gestaods.client import GestaoDSClient
+from clinicbot.gestaods.errors import InvalidToken
+from clinicbot.gestaods.redis_cache import NAMESPACE, RedisTTLCache
+from clinicbot.sandbox.gestaods_fake import FailureRule
+from clinicbot.settings import read_settings
+from tests.gestaods.conftest import MARINA, TOKEN, TZ, LiveGestaoDS
 from tests.support.services import require_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -79,3 +84,24 @@ def test_a_booking_by_one_client_hides_the_slot_from_another(
     second.book(cpf=MARINA, starts_at=slot)
 
     assert slot not in first.available_times(day)
+
+
+def test_two_clinics_agendas_never_share_cached_times(live: LiveGestaoDS, redis_client):
+    """Clinics on one Redis: another GestãoDS account's client asks its own agenda (which
+    here refuses its token) instead of reading the first clinic's cached free days."""
+    settings = dataclasses.replace(
+        read_settings(), redis_url=REDIS_URL, gestaods_base_url=live.url, gestaods_env="prod"
+    )
+    first = GestaoDSClient.from_settings(dataclasses.replace(settings, gestaods_token=TOKEN))
+    other = GestaoDSClient.from_settings(dataclasses.replace(settings, gestaods_token="outra"))
+    try:
+        assert first.available_days()
+        with pytest.raises(InvalidToken):
+            other.available_days()
+        again = GestaoDSClient.from_settings(dataclasses.replace(settings, gestaods_token=TOKEN))
+        live.fake.add_failure(FailureRule("500", count=0))  # the agenda is down: cache only
+        assert again.available_days() == first.available_days()  # the clinic's own: shared
+    finally:
+        live.fake.clear_failures()
+        for key in redis_client.scan_iter(f"{NAMESPACE}:*"):
+            redis_client.delete(key)

@@ -4,11 +4,16 @@ writes that clinic's rows only, even for a phone that also writes to another cli
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from actions.asks import _still_ahead
+from clinicbot.clock import set_clock_file
 from clinicbot.db import engine as db_engine
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import (
@@ -177,3 +182,28 @@ def test_the_outbox_sends_from_each_clinics_own_account(
         return sent
 
     assert asyncio.run(send_all()) == [f"{settings.zapi_instance_id}-1", "SUL-2"]
+
+
+def test_a_requested_range_starts_at_the_acting_clinics_today(
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Just after midnight in São Paulo, a clinic in Manaus (an hour behind) is still on
+    Monday: a range asked for from Monday on still starts on Monday there."""
+    monkeypatch.setattr(db_engine, "get_engine", lambda: engine)
+    forget_clinics()
+    with session_scope(engine) as session:
+        manaus, _ = add_clinic(
+            session, NewClinic(slug="norte", name="Norte", timezone="America/Manaus"), settings
+        )
+    clock_file = tmp_path / "clock"
+    monkeypatch.setenv("CLOCK_FILE", str(clock_file))
+    monkeypatch.delenv("APP_ENV", raising=False)
+    set_clock_file(clock_file, datetime(2026, 12, 1, 0, 30, tzinfo=ZoneInfo("America/Sao_Paulo")))
+    asked = (date(2026, 11, 30), date(2026, 12, 6))
+    with acting_for(1):
+        assert _still_ahead(asked) == (date(2026, 12, 1), date(2026, 12, 6))
+    with acting_for(manaus):
+        assert _still_ahead(asked) == (date(2026, 11, 30), date(2026, 12, 6))
