@@ -31,7 +31,6 @@ from clinicbot.gestaods.errors import (
     ValidationError,
 )
 from clinicbot.services.booking import BookingService
-from clinicbot.settings import get_settings
 
 CANCELED_BY_API = "Cancelada pela clínica via API"
 T = TypeVar("T")
@@ -94,7 +93,7 @@ def _agenda_call(call: Callable[[], T]) -> T:
 
 def _check_bookable(booking: BookingService, starts_at: datetime) -> None:
     """Only what the bot would offer: a free start time at least the minimum lead away."""
-    local = starts_at.astimezone(get_settings().clinic_tz)
+    local = starts_at.astimezone(booking.agenda.tz)
     if starts_at not in booking.bookable_times(local.date()):
         raise SLOT_TAKEN
 
@@ -152,7 +151,7 @@ def appointments_blueprint() -> Blueprint:
         starts_at = fields.instant(body.get("starts_at"), "starts_at")
         name = fields.optional_text(body.get("patient_name"), "patient_name")
         first_visit = bool(body.get("first_visit", False))
-        booking = api_services(request.app).booking
+        booking = api_services(request).booking
 
         def run() -> dict[str, Any]:
             _agenda_call(lambda: _check_bookable(booking, starts_at))
@@ -175,7 +174,7 @@ def appointments_blueprint() -> Blueprint:
     async def reschedule(request: Request, caller: Caller, appointment_id: str) -> HTTPResponse:
         body = json_body(request)
         starts_at = fields.instant(body.get("starts_at"), "starts_at")
-        booking = api_services(request.app).booking
+        booking = api_services(request).booking
 
         def run() -> dict[str, Any]:
             current = _stored(request, appointment_id)
@@ -204,7 +203,7 @@ def appointments_blueprint() -> Blueprint:
     async def cancel(request: Request, caller: Caller, appointment_id: str) -> HTTPResponse:
         body = json_body(request)
         reason = fields.optional_text(body.get("reason"), "reason", 500) or CANCELED_BY_API
-        booking = api_services(request.app).booking
+        booking = api_services(request).booking
 
         def run() -> dict[str, Any]:
             _agenda_call(

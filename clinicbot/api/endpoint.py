@@ -2,12 +2,15 @@
 
 A route is ``async def handler(request, caller, **path_params) -> HTTPResponse`` wrapped in
 :func:`endpoint`; it raises :class:`~clinicbot.api.problems.Problem` for anything but success.
-Database and agenda work is synchronous and runs in the default executor (:func:`run_sync`).
+The handler acts for the key's clinic (its sessions see that clinic's rows only, and
+:func:`~clinicbot.api.services.api_services` gives that clinic's agenda). Database and agenda
+work is synchronous and runs in the default executor (:func:`run_sync`), in the same context.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import Callable, Coroutine
@@ -21,6 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinicbot.api import idempotency
 from clinicbot.api.keys import AuthFailed, Caller, RateLimited, authenticate
 from clinicbot.api.problems import PROBLEM_CONTENT_TYPE, Problem, bad_request, unavailable
+from clinicbot.api.services import clinic_services
+from clinicbot.tenancy.context import acting_for
+from clinicbot.tenancy.current import UnknownClinic
 from clinicbot.web.database import service_engine
 
 logger = logging.getLogger(__name__)
@@ -40,8 +46,20 @@ UNAUTHORIZED = Problem(
 )
 
 
+CLINIC_DISABLED = Problem(
+    403,
+    "clinic-disabled",
+    ("Clinic disabled", "Clínica desativada"),
+    (
+        "The clinic this key belongs to is disabled.",
+        "A clínica desta chave está desativada.",
+    ),
+)
+
+
 async def run_sync(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    call = functools.partial(function, *args, **kwargs)
+    """``function`` in the default executor, with the caller's context (the clinic acted for)."""
+    call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
@@ -100,6 +118,17 @@ async def _caller(request: Request) -> Caller:
         ) from error
 
 
+async def _act_for_clinic(request: Request, caller: Caller) -> None:
+    """Give the request its key's clinic's services; a disabled clinic's key is refused."""
+    try:
+        services = await run_sync(clinic_services, request.app, caller.clinic_id)
+    except UnknownClinic as error:
+        raise UNAUTHORIZED from error
+    if not services.clinic.active:
+        raise CLINIC_DISABLED
+    request.ctx.api_services = services
+
+
 async def _idempotent(
     request: Request, caller: Caller, handler: Handler, kwargs: dict[str, Any]
 ) -> HTTPResponse:
@@ -149,10 +178,12 @@ def endpoint(scope: str) -> Callable[[Handler], Handler]:
                 caller = await _caller(request)
                 if not caller.allows(scope):
                     raise forbidden(scope)
-                if request.method == "POST":
-                    response = await _idempotent(request, caller, handler, kwargs)
-                else:
-                    response = await _answer(request, caller, handler, kwargs)
+                await _act_for_clinic(request, caller)
+                with acting_for(caller.clinic_id):
+                    if request.method == "POST":
+                        response = await _idempotent(request, caller, handler, kwargs)
+                    else:
+                        response = await _answer(request, caller, handler, kwargs)
             except Problem as problem:
                 return problem.response(request)
             except SQLAlchemyError as error:

@@ -25,6 +25,7 @@ from clinicbot.db.models import ConversationMessage
 from clinicbot.pii import mask_phone
 from clinicbot.services.erasure import erase_patient, has_conversation
 from clinicbot.services.handoff import pause_in_rasa
+from clinicbot.tenancy.senders import sender_id
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,11 @@ def patients_blueprint() -> Blueprint:
         engine = engine_of(request)
         if await run_sync(has_conversation, engine, digits):
             try:
-                await pause_in_rasa(request.app.ctx.http, request.app.ctx.settings, digits)
+                await pause_in_rasa(
+                    request.app.ctx.http,
+                    request.app.ctx.settings,
+                    sender_id(caller.clinic_id, digits),
+                )
             except asyncio.TimeoutError:
                 raise _assistant_busy(
                     504,

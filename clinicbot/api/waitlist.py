@@ -77,7 +77,7 @@ def waitlist_blueprint() -> Blueprint:
                 "date_to: não pode ser antes de date_from.",
                 invalid_field="date_to",
             )
-        service = api_services(request.app).waiting_list
+        service = api_services(request).waiting_list
         joined = await run_sync(
             lambda: service.join(
                 phone=phone,
@@ -102,7 +102,7 @@ def waitlist_blueprint() -> Blueprint:
     @endpoint("read")
     async def position(request: Request, caller: Caller, phone: str) -> HTTPResponse:
         digits = fields.phone(phone)
-        place = await run_sync(api_services(request.app).waiting_list.position, digits)
+        place = await run_sync(api_services(request).waiting_list.position, digits)
         if place is None:
             raise NOT_WAITING
         return json({"phone": digits, "position": place})
@@ -111,7 +111,7 @@ def waitlist_blueprint() -> Blueprint:
     @endpoint("write")
     async def remove(request: Request, caller: Caller, phone: str) -> HTTPResponse:
         digits = fields.phone(phone)
-        if not await run_sync(api_services(request.app).waiting_list.leave, digits):
+        if not await run_sync(api_services(request).waiting_list.leave, digits):
             raise NOT_WAITING
         return json({"phone": digits, "removed": True})
 

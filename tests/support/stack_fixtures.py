@@ -179,8 +179,7 @@ def waiting_list_to_itself(stack: Stack) -> None:
         with engine.begin() as connection:
             connection.execute(
                 text(
-                    "UPDATE waiting_list SET status = 'left' "
-                    "WHERE status IN ('waiting', 'offered')"
+                    "UPDATE waiting_list SET status = 'left' WHERE status IN ('waiting', 'offered')"
                 )
             )
     finally:

@@ -12,6 +12,7 @@ import io
 import pkgutil
 from collections.abc import Callable
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 import clinicbot
 from clinicbot.api import idempotency, keys
+from clinicbot.api import services as api_services
 from clinicbot.api import webhooks as api_webhooks
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import ConversationMessage, WebhookDelivery
@@ -114,6 +116,9 @@ def probes(engine: Engine, settings: Settings, a: dict[str, Any]) -> dict[str, C
     tz = settings.clinic_tz
     nlg_body = {"response": KEY, "arguments": {}, "tracker": {"sender_id": PHONE, "slots": {}}}
     return {
+        "clinicbot.api.services.clinic_services": lambda s: api_services.clinic_services(
+            SimpleNamespace(ctx=SimpleNamespace(settings=settings, db_engine=engine)), A
+        ),
         "clinicbot.api.idempotency.begin": lambda s: idempotency.begin(
             engine, a["key"], A, "idem-1", "digest"
         ),
