@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections.abc import Callable
-from datetime import datetime, time
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -33,6 +34,7 @@ from clinicbot.ptbr.names import title_case_name
 from clinicbot.ptbr.text import fold_accents
 from clinicbot.ptbr.vague_times import parse_vague_time
 from clinicbot.settings import get_settings
+from clinicbot.tenancy.current import UnknownClinic, clinic_config
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +43,26 @@ SYNONYMS_FILE = "canonical_values.json"
 Clock = Callable[[], datetime]
 
 
-def clinic_now() -> datetime:
-    """The current time in the clinic's time zone (``CLINIC_TZ``)."""
-    return now().astimezone(get_settings().clinic_tz)
+def message_tz(metadata: Mapping[str, Any] | None) -> ZoneInfo:
+    """The wall clock a message's dates are read on: its clinic's (``clinic_id`` in the
+    metadata of a WhatsApp turn), else the default clinic's (``CLINIC_TZ``). "amanhã" written
+    at 23:30 in Manaus is already the day after tomorrow in São Paulo."""
+    clinic_id = (metadata or {}).get("clinic_id")
+    if clinic_id is None:
+        return get_settings().clinic_tz
+    try:
+        return clinic_config(int(clinic_id)).tz
+    except UnknownClinic:
+        logger.warning("message of unknown clinic %s: dates read on CLINIC_TZ", clinic_id)
+        return get_settings().clinic_tz
+
+
+def _date_value(surface: str, today: date) -> str | dict[str, str] | None:
+    """A range as ``{"from": ISO, "to": ISO}``, a single day as its ISO date."""
+    if (days := parse_date_range(surface, today)) is not None:
+        return days.as_value()
+    day = parse_date_expression(surface, today)
+    return day.isoformat() if day else None
 
 
 def cpf_value(text: str) -> dict[str, Any]:
@@ -86,7 +105,7 @@ class EntityNormalizer(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         canonical: dict[str, dict[str, str]] | None = None,
-        clock: Clock = clinic_now,
+        clock: Clock = now,
     ) -> None:
         self._config = config
         self._model_storage = model_storage
@@ -159,13 +178,17 @@ class EntityNormalizer(GraphComponent):
             entities = message.get(ENTITIES)
             if not entities:
                 continue
-            offered = (message.get("metadata") or {}).get("options_offered")
+            metadata = message.get("metadata") or {}
+            offered = metadata.get("options_offered")
             options_offered = None if offered is None else bool(offered)
+            today = self.clock().astimezone(message_tz(metadata)).date()
             for entity in entities:
-                self._normalise(entity, message.get(TEXT), options_offered)
+                self._normalise(entity, message.get(TEXT), options_offered, today)
         return messages
 
-    def _normalise(self, entity: dict[str, Any], text: str, options_offered: bool | None) -> None:
+    def _normalise(
+        self, entity: dict[str, Any], text: str, options_offered: bool | None, today: date
+    ) -> None:
         start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
         surface = text[start:end] if start is not None else str(entity[ENTITY_ATTRIBUTE_VALUE])
         entity["text"] = surface
@@ -173,9 +196,11 @@ class EntityNormalizer(GraphComponent):
             decided = weekday_or_option(text, start, end, options_offered)
             entity[ENTITY_ATTRIBUTE_TYPE] = decided or entity[ENTITY_ATTRIBUTE_TYPE]
         following = text[end:] if end is not None else ""
-        entity.update(self._resolve(entity[ENTITY_ATTRIBUTE_TYPE], surface, following))
+        entity.update(self._resolve(entity[ENTITY_ATTRIBUTE_TYPE], surface, following, today))
 
-    def _resolve(self, entity_type: str, surface: str, following: str) -> dict[str, Any]:
+    def _resolve(
+        self, entity_type: str, surface: str, following: str, today: date
+    ) -> dict[str, Any]:
         value: Any = None
         if entity_type == "cpf":
             return cpf_value(surface)
@@ -184,7 +209,7 @@ class EntityNormalizer(GraphComponent):
         elif entity_type == "nome":
             value = title_case_name(surface)
         elif entity_type == DATE:
-            value = self._date_value(surface)
+            value = _date_value(surface, today)
         elif entity_type == "hora":
             at = parse_time_expression(surface) or _bare_hour(surface, following)
             value = at.strftime("%H:%M") if at else None
@@ -195,14 +220,6 @@ class EntityNormalizer(GraphComponent):
         elif entity_type in self._canonical:
             value = self._canonical_name(entity_type, surface)
         return {} if value is None else {ENTITY_ATTRIBUTE_VALUE: value}
-
-    def _date_value(self, surface: str) -> str | dict[str, str] | None:
-        """A range as ``{"from": ISO, "to": ISO}``, a single day as its ISO date."""
-        today = self.clock().date()
-        if (days := parse_date_range(surface, today)) is not None:
-            return days.as_value()
-        day = parse_date_expression(surface, today)
-        return day.isoformat() if day else None
 
     def _canonical_name(self, entity_type: str, surface: str) -> str | None:
         forms = self._canonical[entity_type]

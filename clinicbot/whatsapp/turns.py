@@ -313,6 +313,7 @@ class TurnRunner:
             return
         metadata = {
             "channel": self.channel,
+            "clinic_id": stored.clinic_id,  # its dates are read on the clinic's wall clock
             "message_id": stored.external_id,
             "options_offered": await run_db(self._menu_offered, stored),
         }

@@ -9,6 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -27,6 +29,7 @@ from clinicbot.db.models import (
 from clinicbot.db.types import utcnow
 from clinicbot.messages import store
 from clinicbot.messages.rendering import render
+from clinicbot.nlu.normalizer import EntityNormalizer
 from clinicbot.services import identity
 from clinicbot.services.erasure import erase_patient
 from clinicbot.services.handoff import close_handoff, handoff_state, request_human
@@ -42,6 +45,7 @@ from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
 from clinicbot.whatsapp.outbox import enqueue_text, last_sent_was_menu
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
+from tests.nlu.test_normalizer import normalise
 
 PHONE = "5531988887777"
 
@@ -207,3 +211,32 @@ def test_a_requested_range_starts_at_the_acting_clinics_today(
         assert _still_ahead(asked) == (date(2026, 12, 1), date(2026, 12, 6))
     with acting_for(manaus):
         assert _still_ahead(asked) == (date(2026, 11, 30), date(2026, 12, 6))
+
+
+def test_a_message_s_dates_are_read_on_its_clinic_s_wall_clock(
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """00:30 on Wednesday in São Paulo is still Tuesday evening in Manaus: "amanhã" is
+    Thursday for the default clinic's patient and Wednesday for the Manaus clinic's."""
+    monkeypatch.setattr(db_engine, "get_engine", lambda: engine)
+    forget_clinics()
+    with session_scope(engine) as session:
+        manaus, _ = add_clinic(
+            session, NewClinic(slug="norte", name="Norte", timezone="America/Manaus"), settings
+        )
+    normalizer = EntityNormalizer(
+        EntityNormalizer.get_default_config(), LocalModelStorage(tmp_path), Resource("dates")
+    )
+    normalizer.clock = lambda: datetime(2026, 12, 2, 0, 30, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    found = [("data", "amanhã")]
+    [default] = normalise(normalizer, "pode ser amanhã?", found, {"clinic_id": 1})
+    [north] = normalise(normalizer, "pode ser amanhã?", found, {"clinic_id": manaus})
+    [simulator] = normalise(normalizer, "pode ser amanhã?", found)
+    assert (default["value"], north["value"], simulator["value"]) == (
+        "2026-12-03",
+        "2026-12-02",
+        "2026-12-03",
+    )
