@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import skops.io as sio
-from numpy.typing import NDArray
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -20,30 +17,19 @@ from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy import sparse
-from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.exceptions import NotFittedError
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.preprocessing import normalize
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from clinicbot.nlu import intent_model
+from clinicbot.nlu.intent_model import IntentModel
 from clinicbot.nlu.pattern_featurizer import PATTERN_KEY
 from clinicbot.ptbr.concepts import concept_cues, is_symbols_only
 from clinicbot.ptbr.text import EMOJI_VARIANT, expand_abbreviation, fold_accents
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = "intent_model.skops"
 LABELS_FILE = "intent_labels.json"
-
-# Types skops does not trust by default that the persisted pipeline holds; loading refuses
-# any other untrusted type.
-TRUSTED_TYPES = [
-    "scipy.sparse._csr.csr_matrix",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-]
 
 
 def classifier_input(message: Message) -> str:
@@ -104,104 +90,6 @@ def shape_input(message: Message, max_length: int = 4) -> str:
             cues.append("_num_")
     cues.append(f"_len{min(len(words), max_length)}_")
     return " ".join(cues)
-
-
-@dataclass
-class IntentModel:
-    """Word, character and shape TF-IDF side by side, then a sigmoid-calibrated linear SVM.
-
-    Training goes through sklearn. Prediction does the same arithmetic by hand from arrays
-    saved at fit time (IDF vectors, the SVM's weights, one sigmoid per intent): per message,
-    sklearn's input checks, its ``idf_`` rebuild and a Python loop over 25 calibrators cost
-    more than the model itself (about 1 ms of a 3 ms parse). ``test_classifier`` checks that
-    both give the same probabilities. ``shapes`` is ``None`` when shape features are off.
-    """
-
-    words: TfidfVectorizer
-    chars: TfidfVectorizer
-    classifier: CalibratedClassifierCV
-    shapes: TfidfVectorizer | None = None
-    shape_idf: NDArray[np.float64] | None = None
-    word_idf: NDArray[np.float64] | None = None
-    char_idf: NDArray[np.float64] | None = None
-    sigmoid_a: NDArray[np.float64] | None = None
-    sigmoid_b: NDArray[np.float64] | None = None
-
-    def fit(self, texts: list[str], shapes: list[str], label_ids: NDArray[np.int_]) -> None:
-        blocks = [self.words.fit_transform(texts), self.chars.fit_transform(texts)]
-        self.word_idf, self.char_idf = self.words.idf_, self.chars.idf_
-        if self.shapes is not None:
-            self.shapes.fit(shapes)
-            self.shape_idf = self.shapes.idf_
-            blocks.append(self._shape_block(shapes))
-        self.classifier.fit(sparse.hstack(blocks, format="csr"), label_ids)
-        calibrators = self.classifier.calibrated_classifiers_[0].calibrators
-        self.sigmoid_a = np.array([calibrator.a_ for calibrator in calibrators])
-        self.sigmoid_b = np.array([calibrator.b_ for calibrator in calibrators])
-
-    def features(self, texts: list[str], shapes: list[str]) -> sparse.csr_matrix:
-        """The feature rows the SVM sees, equal to the fitted vectorizers' ``transform``."""
-        blocks = [
-            _tfidf(self.words, _fitted(self.word_idf), texts),
-            _tfidf(self.chars, _fitted(self.char_idf), texts),
-        ]
-        if self.shapes is not None:
-            blocks.append(self._shape_block(shapes))
-        return sparse.hstack(blocks, format="csr")
-
-    def predict_proba(self, texts: list[str], shapes: list[str]) -> NDArray[np.float64]:
-        """``classifier.predict_proba`` for many intents: one sigmoid per intent, normalised."""
-        svm = self.classifier.calibrated_classifiers_[0].base_estimator
-        decision = np.asarray(self.features(texts, shapes) @ svm.coef_.T) + svm.intercept_
-        probabilities = expit(-(decision * self.sigmoid_a + self.sigmoid_b))
-        totals = probabilities.sum(axis=1, keepdims=True)
-        uniform = np.full_like(probabilities, 1 / probabilities.shape[1])
-        return np.divide(probabilities, totals, out=uniform, where=totals != 0)
-
-    def _shape_block(self, shapes: list[str]) -> sparse.csr_matrix:
-        """``self.shapes.transform(shapes)`` computed directly: sublinear TF times IDF, L2-norm.
-
-        The vocabulary is a dozen cues, and sklearn's ``transform`` (and even its ``idf_``
-        property) spends more time on checks than this takes; ``shape_idf`` holds the IDF.
-        """
-        if self.shapes is None:
-            raise NotFittedError("the intent model has no shape features")
-        vocabulary, idf = self.shapes.vocabulary_, _fitted(self.shape_idf)
-        data: list[float] = []
-        indices: list[int] = []
-        indptr = [0]
-        for text in shapes:
-            counts: dict[int, int] = {}
-            for cue in text.split():
-                column = vocabulary.get(cue)
-                if column is not None:
-                    counts[column] = counts.get(column, 0) + 1
-            columns = sorted(counts)
-            weights = np.array([(1.0 + np.log(counts[c])) * idf[c] for c in columns])
-            norm = np.sqrt(weights @ weights) if columns else 1.0
-            data.extend(weights / norm)
-            indices.extend(columns)
-            indptr.append(len(indices))
-        return sparse.csr_matrix(
-            (np.array(data), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)),
-            shape=(len(shapes), len(vocabulary)),
-        )
-
-
-def _fitted(array: NDArray[np.float64] | None) -> NDArray[np.float64]:
-    """An array that :meth:`IntentModel.fit` sets (``None`` only on a model never fitted)."""
-    if array is None:
-        raise NotFittedError("the intent model is not fitted")
-    return array
-
-
-def _tfidf(
-    vectorizer: TfidfVectorizer, idf: NDArray[np.float64], texts: list[str]
-) -> sparse.csr_matrix:
-    """``vectorizer.transform(texts)`` of a fitted sublinear-TF vectorizer whose IDF is ``idf``."""
-    counts = CountVectorizer.transform(vectorizer, texts).astype(np.float64)
-    counts.data = (np.log(counts.data) + 1.0) * idf[counts.indices]
-    return normalize(counts, copy=False)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -319,9 +207,11 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         return messages
 
     def persist(self) -> None:
-        """Writes the model (skops, no pickle) and the label names into model storage."""
+        """Writes the model (arrays and JSON, no pickle) and the label names into model storage."""
+        if self._model is None:
+            return  # not trained: fewer than two intents
         with self._model_storage.write_to(self._resource) as model_dir:
-            sio.dump(vars(self._model), model_dir / MODEL_FILE)
+            intent_model.save(self._model, model_dir)
             (model_dir / LABELS_FILE).write_text(json.dumps(self._labels), encoding="utf-8")
 
     @classmethod
@@ -336,9 +226,9 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         """Loads a trained model; an untrained one if training was skipped."""
         try:
             with model_storage.read_from(resource) as model_dir:
-                model = IntentModel(**sio.load(model_dir / MODEL_FILE, trusted=TRUSTED_TYPES))
+                model = intent_model.load(model_dir)
                 labels = json.loads((model_dir / LABELS_FILE).read_text(encoding="utf-8"))
-        except ValueError:
+        except (ValueError, FileNotFoundError):
             logger.debug(f"No trained model for '{resource.name}'; loading an untrained one.")
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, model, labels)

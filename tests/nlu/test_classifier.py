@@ -1,10 +1,10 @@
 """TfidfIntentClassifier: real confidences and ranking, and a persistence round trip."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import skops.io as sio
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -12,12 +12,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy import sparse
 
-from clinicbot.nlu.classifier import (
-    MODEL_FILE,
-    TfidfIntentClassifier,
-    classifier_input,
-    shape_input,
-)
+from clinicbot.nlu.classifier import TfidfIntentClassifier, classifier_input, shape_input
+from clinicbot.nlu.intent_model import ARRAYS, ARRAYS_FILE, VECTORIZERS_FILE
 from clinicbot.nlu.tokenizer import PortugueseTokenizer
 
 EXAMPLES = {
@@ -107,15 +103,16 @@ def test_persistence_round_trip_gives_the_same_predictions(
     assert after == before
 
 
-def test_model_file_is_skops_with_only_the_expected_untrusted_types(trained) -> None:
+def test_model_files_are_plain_data(trained) -> None:
+    """Arrays that load without pickle and JSON: a model file cannot run code."""
     _, (_, storage, resource, _) = trained
     with storage.read_from(resource) as model_dir:
-        untrusted = sio.get_untrusted_types(file=model_dir / MODEL_FILE)
-    assert set(untrusted) <= {
-        "scipy.sparse._csr.csr_matrix",
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
-    }
+        with np.load(model_dir / ARRAYS_FILE, allow_pickle=False) as saved:
+            assert set(saved.files) == set(ARRAYS)
+            assert all(saved[name].dtype.kind == "f" for name in saved.files)
+        state = json.loads((model_dir / VECTORIZERS_FILE).read_text(encoding="utf-8"))
+    assert state["chars"]["params"]["analyzer"] == "char_wb"
+    assert all(isinstance(column, int) for column in state["words"]["vocabulary"].values())
 
 
 def test_untrained_classifier_leaves_messages_alone(tmp_path: Path, tokenizer) -> None:
