@@ -1,10 +1,12 @@
 """PortugueseTokenizer: original text and offsets, folded lemmas, entity-shaped tokens."""
 
 import pytest
+import spacy
+from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 
 from clinicbot.nlu.tokenizer import PortugueseTokenizer
-from clinicbot.ptbr.text import fold_accents
+from clinicbot.ptbr.text import ABBREVIATIONS, fold_accents
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +69,21 @@ def test_entity_shaped_values_stay_one_token(tokenizer: PortugueseTokenizer, val
 def test_email_is_one_token(tokenizer: PortugueseTokenizer) -> None:
     tokens = tokenize(tokenizer, "meu email: Ana.Lima@Exemplo.com.br")
     assert tokens[-1].text == "Ana.Lima@Exemplo.com.br"
+
+
+def test_lemmas_are_spacys_lookup_lemmas(tokenizer: PortugueseTokenizer) -> None:
+    """The table read directly gives what spaCy's own lookup lemmatizer gives, word for word
+    of the training data (the lemmatizer is not in the pipeline: it is slow to build)."""
+    nlp = spacy.blank("pt")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    words = {
+        token.text
+        for message in load_data("data/nlu").training_examples
+        for token in nlp.tokenizer(message.get("text").lower())
+    }
+    words -= set(ABBREVIATIONS)  # those are expanded first, on purpose
+    assert len(words) > 1000
+    spacys = {word: fold_accents(nlp(word)[0].lemma_) for word in words if len(nlp(word)) == 1}
+    ours = {word: tokenize(tokenizer, word)[0].lemma for word in spacys}
+    assert ours == spacys
