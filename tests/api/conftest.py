@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from sanic import Sanic
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -61,6 +62,7 @@ class Api:
 
     url: str
     engine: Engine
+    app: Sanic
 
     def key(self, *scopes: str, limit: int | None = None) -> dict[str, str]:
         """Headers of a new key with ``scopes``."""
@@ -112,7 +114,7 @@ def api(
     )
     app = create_service(settings, name=f"api-{uuid.uuid4().hex[:8]}", simulator=False)
     with BackgroundServer(app) as server:
-        yield Api(server.url, engine)
+        yield Api(server.url, engine, app)
     if getattr(app.ctx, "db_engine", None) is not None:
         app.ctx.db_engine.dispose()
 

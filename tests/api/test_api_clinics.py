@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from clinicbot.api import services
+from clinicbot.api.endpoint import endpoint
 from clinicbot.api.keys import create_key
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import Appointment, ConversationMessage, WaitingList
@@ -146,3 +147,22 @@ def test_a_disabled_clinics_key_is_refused(
     monkeypatch.setattr(services, "CONFIG_SECONDS", 0.0)  # read the change now
     assert_problem(api.get("/api/v1/waiting-list", other), 403)
     assert api.get("/api/v1/waiting-list", key_of(api.engine, 1)).status_code == 200
+
+
+def test_every_api_route_acts_for_its_keys_clinic(api: Api) -> None:
+    """Each ``/api/v1`` route but the public description goes through ``endpoint``, which
+    authenticates the key and runs the handler acting for the key's clinic."""
+    public = {"/api/v1/openapi.json", "/api/v1/docs"}
+    guarded = endpoint("read")(_noop).__code__
+    routes = {
+        (method, "/" + route.path): route.handler.__code__ is guarded
+        for route in api.app.router.routes
+        if route.path.startswith("api/v1/")
+        for method in route.methods - {"HEAD", "OPTIONS"}
+    }
+    assert len(routes) > 10
+    assert {path for (_, path), ok in routes.items() if not ok} == public
+
+
+async def _noop(request: object, caller: object) -> None:
+    return None
