@@ -13,8 +13,9 @@ month on ``created_at`` (its primary key there is ``(id, created_at)``), and tri
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
@@ -31,13 +32,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
+    select,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.orm import declarative_base, validates
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import declarative_base
 
 from clinicbot.db.checks import one_of
 from clinicbot.db.types import BigIntegerPK, JSONType, UTCDateTime, utcnow
 from clinicbot.settings import get_settings
+from clinicbot.tenancy import DEFAULT_CLINIC_ID
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -111,16 +117,29 @@ def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
     return CheckConstraint(one_of(column, values), name=f"{column}_valid")
 
 
-def clinic_date(moment: datetime) -> date:
-    """The clinic-local calendar date of a UTC instant."""
-    return moment.astimezone(get_settings().clinic_tz).date()
+def clinic_date(moment: datetime, tz: tzinfo | None = None) -> date:
+    """The calendar date of a UTC instant on ``tz`` (the default clinic's, ``CLINIC_TZ``)."""
+    return moment.astimezone(tz or get_settings().clinic_tz).date()
+
+
+def _clinic_tz(connection: Connection, clinic_id: int | None) -> ZoneInfo:
+    """The wall clock of clinic ``clinic_id``, read on ``connection`` (inside the flush or
+    statement that needs it, so it sees the same database)."""
+    if clinic_id is None or clinic_id == DEFAULT_CLINIC_ID:
+        return get_settings().clinic_tz
+    name = connection.execute(
+        select(ClinicRecord.timezone).where(ClinicRecord.id == clinic_id)
+    ).scalar_one_or_none()
+    return ZoneInfo(name) if name else get_settings().clinic_tz
 
 
 def _clinic_date_default(source: str) -> Callable[[Any], date]:
     """Insert default for a clinic-local date column, taken from the timestamp ``source``."""
 
     def default(context: Any) -> date:
-        return clinic_date(context.get_current_parameters().get(source) or utcnow())
+        parameters = context.get_current_parameters()
+        tz = _clinic_tz(context.connection, parameters.get("clinic_id"))
+        return clinic_date(parameters.get(source) or utcnow(), tz)
 
     return default
 
@@ -234,11 +253,6 @@ class Conversation(Base):
     rate_bucket_full_at = Column(UTCDateTime)
     # How it ended, or what it achieved so far (migration 0010).
     outcome = Column(String(16))
-
-    @validates("started_at")
-    def _sync_started_on(self, _key: str, value: datetime) -> datetime:
-        self.started_on = clinic_date(value)
-        return value
 
 
 class ConversationMessage(Base):
@@ -375,11 +389,6 @@ class Appointment(Base):
     cancel_reason = Column(Text)
     created_at = _created_at()
     updated_at = _updated_at()
-
-    @validates("starts_at")
-    def _sync_appointment_date(self, _key: str, value: datetime) -> datetime:
-        self.appointment_date = clinic_date(value)
-        return value
 
 
 class BookingAttempt(Base):
@@ -943,3 +952,30 @@ class WebhookDelivery(Base):
     delivered_at = Column(UTCDateTime)
     created_at = _created_at()
     updated_at = _updated_at()
+
+
+# The clinic-local days the metrics count by, on the row's own clinic's wall clock. At flush
+# time, not when the timestamp is set: a row's clinic is often stamped only then
+# (clinicbot.tenancy.scope). With no timestamp yet, the column default computes the day.
+@event.listens_for(Conversation, "before_insert")
+@event.listens_for(Conversation, "before_update")
+def _conversation_day(_mapper: Any, connection: Connection, row: Conversation) -> None:
+    if _moved(row, "started_at"):
+        row.started_on = clinic_date(row.started_at, _clinic_tz(connection, row.clinic_id))
+
+
+@event.listens_for(Appointment, "before_insert")
+@event.listens_for(Appointment, "before_update")
+def _appointment_day(_mapper: Any, connection: Connection, row: Appointment) -> None:
+    if _moved(row, "starts_at"):
+        row.appointment_date = clinic_date(row.starts_at, _clinic_tz(connection, row.clinic_id))
+
+
+def _moved(row: Any, timestamp: str) -> bool:
+    """Whether a row being flushed has a new ``timestamp`` (or a new clinic) to date."""
+    if getattr(row, timestamp) is None:
+        return False
+    state = inspect(row)
+    return state.pending or any(
+        state.attrs[name].history.has_changes() for name in (timestamp, "clinic_id")
+    )

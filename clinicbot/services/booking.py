@@ -365,7 +365,6 @@ def store_appointment(
         stored.patient_name = patient_name
     stored.starts_at = appointment.starts_at.astimezone(timezone.utc)
     stored.ends_at = ends_at.astimezone(timezone.utc)
-    stored.appointment_date = appointment.starts_at.date()
     stored.status = "scheduled"
     stored.first_visit = bool(stored.first_visit) if keep_name else first_visit
     stored.professional = appointment.professional

@@ -4,7 +4,7 @@ writes that clinic's rows only, even for a phone that also writes to another cli
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from clinicbot.clock import set_clock_file
 from clinicbot.db import engine as db_engine
 from clinicbot.db.engine import session_scope
 from clinicbot.db.models import (
+    Appointment,
     Conversation,
     ConversationDashboard,
     ConversationMessage,
@@ -45,9 +46,11 @@ from clinicbot.whatsapp.delivery import DeliveryFailed, OutgoingMessage
 from clinicbot.whatsapp.events import InboundEvent, InboundKind
 from clinicbot.whatsapp.outbox import enqueue_text, last_sent_was_menu
 from clinicbot.whatsapp.rasa_output import WhatsAppOutput
+from tests.db import factories
 from tests.nlu.test_normalizer import normalise
 
 PHONE = "5531988887777"
+HALF_HOUR, MORNING = timedelta(minutes=30), timedelta(hours=10)
 
 
 @pytest.fixture
@@ -240,3 +243,38 @@ def test_a_message_s_dates_are_read_on_its_clinic_s_wall_clock(
         "2026-12-02",
         "2026-12-03",
     )
+
+
+def test_the_metrics_days_are_each_clinics_own(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 23:30 in Manaus it is already the next day in São Paulo: a Manaus clinic's
+    conversation and appointment count on its own day."""
+    monkeypatch.setattr(db_engine, "get_engine", lambda: engine)
+    forget_clinics()
+    with session_scope(engine) as session:
+        manaus, _ = add_clinic(
+            session, NewClinic(slug="norte", name="Norte", timezone="America/Manaus"), settings
+        )
+    late = datetime(2031, 3, 9, 23, 30, tzinfo=ZoneInfo("America/Manaus"))
+    for clinic in (1, manaus):
+        with clinic_session(clinic, engine) as session:
+            session.add(factories.conversation(started_at=late))
+            session.add(factories.appointment(starts_at=late, ends_at=late + HALF_HOUR))
+    with session_scope(engine) as session:
+        days = session.execute(
+            select(Conversation.clinic_id, Conversation.started_on, Appointment.appointment_date)
+            .join(Appointment, Appointment.clinic_id == Conversation.clinic_id)
+            .order_by(Conversation.clinic_id)
+        ).all()
+    assert [tuple(row) for row in days] == [
+        (1, date(2031, 3, 10), date(2031, 3, 10)),
+        (manaus, date(2031, 3, 9), date(2031, 3, 9)),
+    ]
+    with clinic_session(manaus, engine) as session:  # moved to the morning: a new day
+        [row] = session.execute(select(Appointment)).scalars()
+        row.starts_at, row.ends_at = late + MORNING, late + MORNING + HALF_HOUR
+    with clinic_session(manaus, engine) as session:
+        assert session.execute(select(Appointment.appointment_date)).scalar_one() == date(
+            2031, 3, 10
+        )
