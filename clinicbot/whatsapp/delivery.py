@@ -160,13 +160,26 @@ class DeliveryWorker:
         claimed = await run_db(self._claim)
         if not claimed:
             return 0
-        outcomes = await asyncio.gather(*(self._deliver(message) for message in claimed))
-        for message, outcome in zip(claimed, outcomes, strict=True):
-            OUTBOX_DELIVERIES.labels(message.channel, _attempt_result(outcome)).inc()
-        dead = await run_db(self._record, list(zip(claimed, outcomes, strict=True)))
-        for letter in dead:
-            alert_dead_letter(letter)
+        failures = [
+            failure
+            for failure in await asyncio.gather(
+                *(self._deliver_and_record(message) for message in claimed),
+                return_exceptions=True,
+            )
+            if failure is not None
+        ]
+        if failures:
+            raise failures[0]
         return len(claimed)
+
+    async def _deliver_and_record(self, message: OutgoingMessage) -> None:
+        """Send one row and record its outcome at once, not after the batch's slowest send: a
+        process killed between the provider's answer and this record sends the row again once
+        its lease expires, so that window must stay as short as one database write."""
+        outcome = await self._deliver(message)
+        OUTBOX_DELIVERIES.labels(message.channel, _attempt_result(outcome)).inc()
+        for letter in await run_db(self._record, [(message, outcome)]):
+            alert_dead_letter(letter)
 
     async def run_forever(self, poll_seconds: float = 1.0) -> None:
         """Deliver until cancelled: again at once after progress, else on wake-up or poll."""
