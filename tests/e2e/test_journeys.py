@@ -14,6 +14,8 @@ from clinicbot.stack import Stack
 from tests.e2e.conftest import AgendaPatient, active_appointments, sandbox_state
 from tests.support.whatsapp import WhatsAppPatient, menu_lines
 
+SLOT_TAKEN = "esse horário acabou de ser preenchido"
+
 
 def test_reschedule_moves_the_same_appointment(
     stack: Stack, sandbox_url, patient: WhatsAppPatient, patient_with_appointment: AgendaPatient
@@ -26,7 +28,13 @@ def test_reschedule_moves_the_same_appointment(
     new_time = times[0].split(". ", 1)[1]
     question = patient.say("1")
     assert "remarcar" in question and new_time in question
-    assert "remarcada" in patient.say("sim")
+    answer = patient.say("sim")
+    if SLOT_TAKEN in answer:  # an earlier test booked it in the shared sandbox agenda directly,
+        # unseen by the bot's 30 s availability cache: the bot offers the day's times again
+        new_time = menu_lines(answer)[0].split(". ", 1)[1]
+        assert new_time in patient.say("1")
+        answer = patient.say("sim")
+    assert "remarcada" in answer, answer
 
     [moved] = active_appointments(sandbox_url, patient_with_appointment.cpf)
     assert moved["id"] == patient_with_appointment.appointment_id
