@@ -66,7 +66,10 @@ def test_booking_the_first_offered_time_succeeds(
     ), times  # nothing that starts within the next minutes
     assert times[0] in patient.say("1")
     assert "consulta está marcada" in patient.say("sim")
-    assert len(active_appointments(sandbox_url, registered_cpf)) == 1
+    [booked] = active_appointments(sandbox_url, registered_cpf)
+    # The agenda is the session's: 11 pinned clocks booking the first free time would fill
+    # the days the other journeys here ask for ("sexta de manhã").
+    agenda.cancel(booked["id"], "fim do teste")
 
 
 def test_correction_while_times_are_listed_changes_the_day(
@@ -100,6 +103,10 @@ def test_preferred_day_and_period_go_straight_to_its_times(
     morning = [moment for moment in free if moment.hour < 12] or free
     assert "cpf" in patient.say("quero marcar consulta pra sexta de manhã").lower()
     answer = patient.say(registered_cpf)
+    if not free:  # the sandbox's one fully booked weekday (seeded from the stack's start day)
+        days = option_labels(answer)
+        assert days and not any(f"{friday:%d/%m}" in day for day in days), answer
+        return
     assert f"{WEEKDAY_NAMES[4]}-feira, {friday:%d/%m}" in answer, answer
     offered = option_labels(answer)
     assert offered and offered == [moment.strftime("%H:%M") for moment in morning][: len(offered)]
